@@ -1,0 +1,209 @@
+"""``ucclab``: the lab's command line (DESIGN.md contracts).
+
+Exit status: 0 confirmed / no problems; 1 not confirmed / problems found; 2 bad usage or
+unreadable input. With ``--json`` exactly one JSON document goes to stdout; progress
+and messages for people go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from .artifacts import ArtifactError, inspect_file, render_inspection
+from .lab import Lab, LabError, Topology
+from .procedures import PROCEDURES, OverrideError
+from .replay import REPLAY_OPTIONS, parse_overrides, replay
+from .transcript import TranscriptEntry
+
+app = typer.Typer(
+    name="ucclab",
+    help="Mock lab for securing the Genesys UC Connector <-> Lync / Skype for Business Front End link.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+class Path_(str, Enum):
+    mtls = "mtls"
+    tls_kerberos = "tls-kerberos"
+    all = "all"
+
+
+class Client(str, Enum):
+    python = "python"
+    java = "java"
+
+
+def _fail_usage(message: str) -> "typer.Exit":
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(EXIT_USAGE)
+
+
+def _print_entry(entry: TranscriptEntry) -> None:
+    mark = "[red]✗[/red]" if entry.outcome == "failed" else "[green]✓[/green]"
+    err.print(f"{mark} [bold]{entry.heading}[/bold], step {entry.step}: {entry.action}", soft_wrap=True)
+    for a in entry.artifacts:
+        err.print(f"    wrote {a.path}  sha256 {a.sha256[:16]}…")
+    if entry.gap:
+        err.print(f"    [yellow]gap in the page:[/yellow] {entry.gap}")
+    if entry.note:
+        err.print(f"    note: {entry.note}")
+    if entry.code:
+        err.print(f"    [red]diagnosis {entry.code}[/red] — fix: {entry.fix}")
+
+
+@app.command("replay")
+def replay_command(
+    path: Annotated[Path_, typer.Argument(help="Which procedures: the MTLS path, the TLS/Kerberos path, or both.")] = Path_.all,
+    workdir: Annotated[Optional[Path], typer.Option(help="Lab folder (default: a new temporary folder).")] = None,
+    client: Annotated[Client, typer.Option(help="Which UC Connector stand-in makes the handshakes.")] = Client.python,
+    set_: Annotated[list[str], typer.Option("--set", help="Change a step's parameter: STEP.PARAM=VALUE (see --list-steps).")] = [],
+    literal: Annotated[bool, typer.Option(help="Follow the page to the letter, gaps included.")] = False,
+    two_tier: Annotated[bool, typer.Option(help="An offline root above the page's CA (issuing CA).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+    list_steps: Annotated[bool, typer.Option("--list-steps", help="List the steps and their parameters, then exit.")] = False,
+) -> None:
+    """Replay the page's procedures in a lab and report the outcome."""
+    if list_steps:
+        _list_steps()
+        raise typer.Exit(EXIT_OK)
+    try:
+        overrides = parse_overrides(list(set_) + (["replay.literal=true"] if literal else []))
+    except OverrideError as exc:
+        raise _fail_usage(str(exc)) from None
+    if client is Client.java:
+        raise _fail_usage("--client java needs the Java probe, which this version of the lab does not have yet")
+    topology = Topology(two_tier_ca=two_tier)
+    folder = workdir or Path(tempfile.mkdtemp(prefix="ucclab-replay-"))
+
+    async def run():
+        async with Lab(folder, topology) as lab:
+            return await replay(lab, path.value, overrides, client=client.value, progress=_print_entry)
+
+    try:
+        result = asyncio.run(run())
+    except (LabError, ValueError) as exc:
+        raise _fail_usage(str(exc)) from None
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2))
+    _summarize(result)
+    raise typer.Exit(result.exit_code)
+
+
+def _summarize(result) -> None:
+    err.print()
+    for h in result.handshakes:
+        err.print(f"handshake {h['kind']} ({h['client']}): {h['outcome']}" + (f" — {h['reason']}" if h.get("reason") else ""))
+    for d in result.diagnoses:
+        err.print(f"[red]{d['code']}[/red] at {d['doc_step']}: {d['message']}\n    fix: {d['fix']}")
+    colour = {"confirmed": "green", "failed": "red"}.get(result.outcome, "yellow")
+    err.print(f"outcome: [{colour}]{result.outcome}[/{colour}]   workdir: {result.workdir}")
+
+
+def _list_steps() -> None:
+    for proc in PROCEDURES.values():
+        print(proc.heading)
+        for step in proc.steps:
+            params = ", ".join(f"{n}={d!r}" for n, d in step.defaults().items())
+            print(f"  {step.number:>9}  {step.id}" + (f"  ({params})" if params else ""))
+    print("replay options")
+    print("           " + ", ".join(f"replay.{k}={v!r}" for k, v in REPLAY_OPTIONS.items()))
+
+
+@app.command("up")
+def up_command(
+    workdir: Annotated[Path, typer.Option(help="Lab folder; a restart on the same folder reuses the CA and the artifacts.")] = Path("lab"),
+    blank: Annotated[bool, typer.Option(help="Start the stand-ins only; do not replay the page first.")] = False,
+    two_tier: Annotated[bool, typer.Option(help="An offline root above the page's CA (issuing CA).")] = False,
+) -> None:
+    """Keep a lab running (the sandbox) until Ctrl-C / SIGTERM; endpoints in WORKDIR/lab.json."""
+    async def run() -> None:
+        async with Lab(workdir, Topology(two_tier_ca=two_tier)) as lab:
+            assert lab.manifest is not None
+            if not blank:
+                if lab.manifest.get("ucc-pfx") and lab.manifest.get("truststore"):
+                    err.print("the page's artifacts are already in place: reusing them")
+                else:
+                    result = await replay(lab, "all", progress=_print_entry)
+                    if result.transcript.failures:
+                        err.print("[red]the replay failed; the lab keeps serving so you can look around[/red]")
+            doc = lab.lab_json()
+            err.print(f"\nlab up in {lab.workdir}")
+            for name, endpoint in doc["endpoints"].items():
+                err.print(f"  {name:<13} {endpoint}")
+            err.print(f"  lab.json      {lab.lab_json_path}")
+            err.print("Ctrl-C to stop.")
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            err.print("stopping")
+
+    try:
+        asyncio.run(run())
+    except LabError as exc:
+        raise _fail_usage(str(exc)) from None
+
+
+@app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def serve_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Which stand-in: ca or configserver (more to come).")],
+) -> None:
+    """Run one stand-in alone; the stand-in's own options follow (e.g. --help)."""
+    if name == "ca":
+        from fakes.ca.server import main as serve_main
+    elif name == "configserver":
+        from fakes.configserver.server import main as serve_main
+    elif name in ("kdc", "frontend"):
+        raise _fail_usage(f"the {name} stand-in is not part of this version of the lab yet")
+    else:
+        raise _fail_usage(f"unknown stand-in {name!r}; expected ca, configserver")
+    raise typer.Exit(serve_main(list(ctx.args)))
+
+
+@app.command("inspect")
+def inspect_command(
+    file: Annotated[Path, typer.Argument(help="A .cer/.crt/.pem, .pfx/.p12, .jks or krb5.conf.")],
+    password: Annotated[Optional[str], typer.Option(help="Password of a PFX or key store.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+) -> None:
+    """Show what a certificate, PFX, key store or krb5.conf holds (like certutil -dump / keytool -list -v)."""
+    try:
+        info = inspect_file(file, password)
+    except ArtifactError as exc:
+        raise _fail_usage(str(exc)) from None
+    except OSError as exc:
+        raise _fail_usage(f"{file}: {exc.strerror}") from None
+    if as_json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        print(render_inspection(info))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

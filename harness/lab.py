@@ -1,0 +1,294 @@
+"""The lab: the stand-ins composed on loopback, with a state folder, ``lab.json`` and the manifest.
+
+One :class:`Lab` is one event loop's worth of servers on ``127.0.0.1`` with port 0 (the
+OS picks free ports), so labs run side by side and under pytest-xdist. Everything a lab
+knows lives in its workdir::
+
+    WORKDIR/lab.json              endpoints and lab accounts (mode 0600; a contract)
+    WORKDIR/state/secrets.json    the lab's generated passwords (0600)
+    WORKDIR/state/ca/             the CA stand-in: keys, certificates, ca.sqlite
+    WORKDIR/state/configserver.sqlite
+    WORKDIR/state/hosts/HOST/     each Windows host's certificate stores
+    WORKDIR/artifacts/            the page's files and manifest.json
+
+A lab started again on the same workdir reopens all of it: the same CA, the same
+certificates in the hosts' stores, the same Application object.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from fakes._files import write_private_file
+from fakes.ca import CertificationAuthority, CertsrvServer
+from fakes.configserver import CfgApplication, ConfigServer, ConfigServerClient
+
+from .hosts import WindowsHost
+from .manifest import Manifest
+
+__all__ = ["Topology", "Lab", "LabError"]
+
+
+class LabError(RuntimeError):
+    """The lab cannot start: an unusable workdir, a corrupt state file."""
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Names and accounts of the page's deployment; defaults are the page's examples.
+
+    The page's CA is ``labdc01.companya.com\\companya-LABDC01-CA``; its UC Connector
+    account is ``ocs-ucc``. With ``two_tier_ca`` the page's CA becomes an issuing CA below
+    an offline root, which is when "Include all certificates in the certification path"
+    makes a difference.
+    """
+
+    domain: str = "companya.com"
+    ca_host: str = "labdc01"
+    frontend_host: str = "fe01"
+    ucc_host: str = "ucc01"
+    ca_name: str = "companya-LABDC01-CA"
+    two_tier_ca: bool = False
+    root_ca_name: str = "companya-ROOT-CA"
+    ucc_account: str = "ocs-ucc"
+    enroll_username: str = "labadmin"
+    application_name: str = "UCC_Lync"
+    # The page's "Generating the Front End Server Certificate" exports fe01's domain
+    # certificate with its key, which only works when the key was enrolled exportable.
+    frontend_key_exportable: bool = True
+
+    @property
+    def realm(self) -> str:
+        return self.domain.upper()
+
+    def fqdn(self, host: str) -> str:
+        return f"{host}.{self.domain}"
+
+    @property
+    def ca_fqdn(self) -> str:
+        return self.fqdn(self.ca_host)
+
+    @property
+    def frontend_fqdn(self) -> str:
+        return self.fqdn(self.frontend_host)
+
+    @property
+    def ucc_fqdn(self) -> str:
+        return self.fqdn(self.ucc_host)
+
+    @property
+    def ucc_working_directory(self) -> str:
+        """Where the page says the UC Connector is installed (``C:\\GCTI\\UCConnector\\<app>``)."""
+        return f"C:\\GCTI\\UCConnector\\{self.application_name}"
+
+
+@dataclass
+class LabSecrets:
+    """Passwords the page leaves to the administrator; generated once per workdir."""
+
+    enroll_password: str
+    ucc_account_password: str
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> "LabSecrets":
+        if path.exists():
+            try:
+                return cls(**json.loads(path.read_text()))
+            except (ValueError, TypeError) as exc:
+                raise LabError(f"{path}: unreadable lab secrets ({exc}); remove the workdir to start afresh") from exc
+        made = cls(enroll_password=_password(), ucc_account_password=_password())
+        write_private_file(path, json.dumps(asdict(made), indent=2).encode())
+        return made
+
+
+def _password() -> str:
+    # AD's default complexity rules: upper, lower, digit, 12+ characters.
+    return "Lab-" + secrets.token_urlsafe(9) + "1a"
+
+
+class Lab:
+    """The stand-ins of one lab, started together on loopback.
+
+    Use as ``async with Lab(workdir) as lab:``. ``ca_seed`` names a CA state folder to
+    copy when the workdir has none yet: the pytest plugin pays the CA's key generation
+    once per session that way.
+    """
+
+    def __init__(
+        self,
+        workdir: Path | str,
+        topology: Topology = Topology(),
+        *,
+        ca_seed: Path | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.workdir = Path(workdir).resolve()
+        self.topology = topology
+        self.ca_seed = ca_seed
+        self.bind_host = host
+        self.state_dir = self.workdir / "state"
+        self.artifacts_dir = self.workdir / "artifacts"
+        self.lab_json_path = self.workdir / "lab.json"
+        self.ca: CertificationAuthority | None = None
+        self.certsrv: CertsrvServer | None = None
+        self.configserver: ConfigServer | None = None
+        self.secrets: LabSecrets | None = None
+        self.manifest: Manifest | None = None
+        self.hosts: dict[str, WindowsHost] = {}
+        self.setup_notes: list[str] = []
+
+    # -- names ---------------------------------------------------------------------------
+    def host_name(self, role: str) -> str:
+        """Short host name for a topology role (``ca``, ``frontend``, ``ucc``)."""
+        return {"ca": self.topology.ca_host, "frontend": self.topology.frontend_host, "ucc": self.topology.ucc_host}[role]
+
+    def host(self, role: str) -> WindowsHost:
+        return self.hosts[role]
+
+    # -- life cycle ----------------------------------------------------------------------
+    async def start(self) -> "Lab":
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self.state_dir.mkdir(mode=0o700, exist_ok=True)
+            self.artifacts_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise LabError(f"cannot use {self.workdir} as the lab's workdir: {exc.strerror}") from exc
+        t = self.topology
+        self.secrets = LabSecrets.load_or_create(self.state_dir / "secrets.json")
+        self.manifest = Manifest(self.artifacts_dir)
+        self.ca = self._open_ca()
+        for role in ("ca", "frontend", "ucc"):
+            name = self.host_name(role)
+            self.hosts[role] = WindowsHost(name, t.fqdn(name), self.state_dir / "hosts" / name)
+        self._join_domain()
+        try:
+            self.certsrv = CertsrvServer(self.ca, accounts={t.enroll_username: self.secrets.enroll_password})
+            await self.certsrv.start(self.bind_host, 0)
+            self.configserver = ConfigServer(self.state_dir / "configserver.sqlite")
+            await self.configserver.start(self.bind_host, 0)
+            await self._ensure_application()
+        except BaseException:
+            await self.close()
+            raise
+        self.write_lab_json()
+        return self
+
+    async def close(self) -> None:
+        if self.certsrv is not None:
+            await self.certsrv.close()
+            self.certsrv = None
+        if self.configserver is not None:
+            await self.configserver.close()
+            self.configserver = None
+        if self.ca is not None:
+            self.ca.close()
+            self.ca = None
+
+    async def __aenter__(self) -> "Lab":
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _open_ca(self) -> CertificationAuthority:
+        t = self.topology
+        ca_dir = self.state_dir / "ca"
+        if not ca_dir.exists() and self.ca_seed is not None:
+            shutil.copytree(self.ca_seed, ca_dir)
+        return CertificationAuthority.open_or_create(
+            ca_dir,
+            common_name=t.ca_name,
+            host_fqdn=t.ca_fqdn,
+            two_tier=t.two_tier_ca,
+            root_common_name=t.root_ca_name,
+        )
+
+    def _join_domain(self) -> None:
+        """What joining the domain gives each host: the root CA trusted, fe01 a domain certificate.
+
+        Group policy puts the enterprise root into every member's Trusted Root store, and
+        autoenrollment gives a computer its "domain certificate" from the Computer
+        (``Machine``) template — the certificate the page's "Generating the Front End
+        Server Certificate" starts from.
+        """
+        assert self.ca is not None
+        for host in self.hosts.values():
+            if not host.trusted_roots.find(subject_cn=_cn(self.ca.root_certificate)):
+                host.trusted_roots.add(self.ca.root_certificate)
+        frontend = self.hosts["frontend"]
+        if frontend.personal.find(subject_cn=frontend.fqdn):
+            return
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        csr = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, frontend.fqdn)]))
+            .sign(key, hashes.SHA256())
+        )
+        result = self.ca.submit(csr, template="Machine", requester=frontend.fqdn)
+        if result.certificate is None:
+            raise LabError(f"the lab CA refused {frontend.fqdn}'s domain certificate: {result.message}")
+        frontend.personal.add(result.certificate, key, key_exportable=self.topology.frontend_key_exportable)
+        self.setup_notes.append(
+            f"{frontend.fqdn} auto-enrolled its domain certificate (template Machine, request {result.request_id})"
+            + (", key marked exportable so the page's Front End export can work" if self.topology.frontend_key_exportable else "")
+        )
+
+    async def _ensure_application(self) -> None:
+        """Create the UC Connector's Application object, as the deployment guide has it, once."""
+        t = self.topology
+        async with self.configserver_client() as cfg:
+            if await cfg.find_application(t.application_name) is not None:
+                return
+            app = CfgApplication(
+                name=t.application_name,
+                type="CFGGenericServer",
+                version="8.1.0",
+                work_directory=t.ucc_working_directory,
+                command_line="startup.bat",
+                command_line_arguments=f"-host {t.ca_fqdn} -port 2020 -app {t.application_name}",
+            )
+            await cfg.create_application(app)
+
+    # -- clients and endpoints ------------------------------------------------------------
+    def configserver_client(self) -> ConfigServerClient:
+        assert self.configserver is not None, "the lab is not started"
+        return ConfigServerClient(self.configserver.url)
+
+    @property
+    def ca_root_pem_path(self) -> Path:
+        assert self.ca is not None
+        return self.ca.root_certificate_path
+
+    def lab_json(self) -> dict[str, Any]:
+        """The ``lab.json`` document (DESIGN.md contract)."""
+        assert self.certsrv and self.configserver and self.secrets
+        t = self.topology
+        return {
+            "domain": t.domain,
+            "realm": t.realm,
+            "hosts": {"ca": t.ca_fqdn, "frontend": t.frontend_fqdn, "ucc": t.ucc_fqdn},
+            "endpoints": {
+                "certsrv": self.certsrv.url,
+                "configserver": self.configserver.url,
+            },
+            "accounts": {"enroll": {"username": t.enroll_username, "password": self.secrets.enroll_password}},
+            "manifest": "artifacts/manifest.json",
+        }
+
+    def write_lab_json(self) -> Path:
+        return write_private_file(self.lab_json_path, (json.dumps(self.lab_json(), indent=2) + "\n").encode())
+
+
+def _cn(certificate: x509.Certificate) -> str:
+    return str(certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+

@@ -1,0 +1,124 @@
+"""``ucclab replay``: walk the page's procedures in a lab and report what came of it.
+
+The result's JSON is a contract (DESIGN.md)::
+
+    {"path": "all", "outcome": "confirmed" | "not-confirmed" | "failed", "workdir": "...",
+     "transcript": [...], "manifest": [...], "gaps": [...], "diagnoses": [...],
+     "handshakes": [{"kind": "mtls" | "tls-kerberos", "client": "python", "outcome": ..., "evidence": ...}]}
+
+``failed`` means a step of the page could not be carried out (a diagnosis says which and
+why); ``not-confirmed`` that the steps were done but no handshake confirmed the link;
+``confirmed`` that every handshake of the path was confirmed by what the server saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .lab import Lab
+from .manifest import Manifest
+from .procedures import (
+    PFX_SOURCES,
+    Overrides,
+    StepContext,
+    check_overrides,
+    all_steps,
+    procedures_for,
+    run_procedure,
+)
+from .transcript import Transcript, TranscriptEntry
+
+__all__ = ["REPLAY_OPTIONS", "ReplayResult", "replay", "parse_overrides"]
+
+# Pseudo-step ``replay``: options of the replay itself, set like step parameters.
+REPLAY_OPTIONS: dict[str, Any] = {"pfx_source": "shell", "literal": False}
+
+HANDSHAKES = {"mtls": ("mtls",), "tls-kerberos": ("tls-kerberos",), "all": ("mtls", "tls-kerberos")}
+
+
+def parse_overrides(raw: list[str]) -> Overrides:
+    """Validate ``--set`` texts (raises :class:`~harness.procedures.OverrideError`)."""
+    return check_overrides(raw, all_steps(), extra={"replay": REPLAY_OPTIONS})
+
+
+@dataclass
+class ReplayResult:
+    path: str
+    workdir: str
+    transcript: Transcript
+    manifest: Manifest
+    setup: list[str] = field(default_factory=list)
+    handshakes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        if self.transcript.failures:
+            return "failed"
+        if self.handshakes and all(h["outcome"] == "confirmed" for h in self.handshakes):
+            return "confirmed"
+        return "not-confirmed"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.outcome == "confirmed" else 1
+
+    @property
+    def diagnoses(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "code": e.code,
+                "doc_step": f"{e.heading}, step {e.step}",
+                "message": e.action,
+                "evidence": e.note,
+                "fix": e.fix,
+            }
+            for e in self.transcript.failures
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "outcome": self.outcome,
+            "workdir": self.workdir,
+            "setup": self.setup,
+            "transcript": self.transcript.to_json(),
+            "gaps": [{"doc_step": f"{e.heading}, step {e.step}", "gap": e.gap} for e in self.transcript.gaps],
+            "diagnoses": self.diagnoses,
+            "manifest": self.manifest.to_json(),
+            "handshakes": self.handshakes,
+        }
+
+
+async def replay(
+    lab: Lab,
+    path: str = "all",
+    overrides: Overrides | None = None,
+    *,
+    client: str = "python",
+    progress: Callable[[TranscriptEntry], None] | None = None,
+) -> ReplayResult:
+    """Replay ``path`` of the page in a started ``lab``."""
+    overrides = overrides or {}
+    options = {**REPLAY_OPTIONS, **overrides.get("replay", {})}
+    if options["pfx_source"] not in PFX_SOURCES:
+        raise ValueError(f"replay.pfx_source={options['pfx_source']!r}: expected one of {', '.join(PFX_SOURCES)}")
+    transcript = Transcript()
+    ctx = StepContext(lab=lab, transcript=transcript, literal=options["literal"], progress=progress)
+    ctx.state["pfx_source"] = options["pfx_source"]
+    assert lab.manifest is not None
+    for procedure in procedures_for(path, options["pfx_source"]):
+        if not await run_procedure(procedure, ctx, overrides):
+            break
+    result = ReplayResult(path=path, workdir=str(lab.workdir), transcript=transcript, manifest=lab.manifest, setup=list(lab.setup_notes))
+    for kind in HANDSHAKES[path]:
+        result.handshakes.append(
+            {
+                "kind": kind,
+                "client": client,
+                "outcome": "not-run",
+                "evidence": None,
+                "reason": "this lab has no Front End stand-in yet: the handshake was not attempted",
+            }
+        )
+    return result
