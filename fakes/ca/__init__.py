@@ -1,0 +1,54 @@
+"""An AD CS stand-in: an enterprise certification authority with certsrv web enrollment.
+
+It plays ``labdc01.companya.com\\companya-LABDC01-CA`` of the vendor page: the CA behind
+"CA Web Access https://[server_name]/certsrv" and behind the Management Shell's
+``Request-CsCertificate -CA ...``. In a minute::
+
+    from pathlib import Path
+    from fakes.ca import CertificationAuthority
+
+    ca = CertificationAuthority.open_or_create(Path("/tmp/ca"))
+    result = ca.submit(csr_pem, template="WebServer", requester="COMPANYA\\\\admin")
+    result.disposition, result.message        # ("issued", "Issued")
+    ca.submit(csr_pem, template="Web Server", requester="COMPANYA\\\\admin").message
+    # 'Denied by Policy Module  0x80094800, The request was for a certificate template
+    #  that is not supported by the Active Directory Certificate Services policy: Web Server.'
+
+Serve web enrollment with ``python -m fakes.ca --state-dir /tmp/ca`` (or
+:class:`CertsrvServer`); any AD CS web-enrollment client works against it, e.g. the
+``certsrv`` package. The core (CA, templates, database, shell command) does no
+networking; :mod:`fakes.ca.certsrv` is the thin HTTPS shell around it.
+"""
+
+from ._authority import CertificationAuthority
+from ._database import RequestRecord, RequestResult
+from ._errors import CAError, CAStateError, ShellError
+from ._policy import describe_status
+from ._shell import (
+    RequestCsCertificate,
+    build_cs_certificate_csr,
+    check_ca_config,
+    parse_request_cs_certificate,
+)
+from ._templates import DEFAULT_TEMPLATES, Template, template_of
+from .certsrv import CertsrvEvent, CertsrvServer, make_certsrv_app
+
+__all__ = [
+    "DEFAULT_TEMPLATES",
+    "CAError",
+    "CAStateError",
+    "CertificationAuthority",
+    "CertsrvEvent",
+    "CertsrvServer",
+    "RequestCsCertificate",
+    "RequestRecord",
+    "RequestResult",
+    "ShellError",
+    "Template",
+    "build_cs_certificate_csr",
+    "check_ca_config",
+    "describe_status",
+    "make_certsrv_app",
+    "parse_request_cs_certificate",
+    "template_of",
+]

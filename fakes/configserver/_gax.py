@@ -21,7 +21,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ._model import CfgApplication, CfgPortInfo, CfgServerInfo, ValidationError, validate_application
+from ._model import (
+    CfgApplication,
+    CfgPortInfo,
+    CfgServerInfo,
+    ValidationError,
+    _short,
+    validate_application,
+)
 
 __all__ = ["OBJECT_TYPE", "to_gax", "from_gax", "update_from_gax"]
 
@@ -97,12 +104,13 @@ def to_gax(app: CfgApplication) -> dict[str, Any]:
 
 
 def _kind(value: Any) -> str:
-    return "null" if value is None else {dict: "object", list: "array", bool: "boolean"}.get(type(value), type(value).__name__)
+    names = {type(None): "null", dict: "object", list: "array", bool: "boolean"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _read_str(value: Any, field: str) -> str:
     if not isinstance(value, str):
-        raise ValidationError(field, f"must be a string, got {_kind(value)} {value!r}")
+        raise ValidationError(field, f"must be a string, got {_kind(value)} {_short(value)}")
     return value
 
 
@@ -111,7 +119,9 @@ def _read_int(value: Any, field: str) -> int:
         return value
     if isinstance(value, str) and _INTEGER.fullmatch(value):
         return int(value)
-    raise ValidationError(field, f"must be an integer (a decimal string such as \"5061\"), got {_kind(value)} {value!r}")
+    raise ValidationError(
+        field, f'must be an integer (a decimal string such as "5061"), got {_kind(value)} {_short(value)}'
+    )
 
 
 def _read_flag(value: Any, field: str) -> bool:
@@ -119,10 +129,12 @@ def _read_flag(value: Any, field: str) -> bool:
         return value
     if isinstance(value, str) and value in _FLAGS:
         return _FLAGS[value]
-    raise ValidationError(field, f"must be \"CFGTrue\" or \"CFGFalse\", got {_kind(value)} {value!r}")
+    raise ValidationError(field, f"must be \"CFGTrue\" or \"CFGFalse\", got {_kind(value)} {_short(value)}")
 
 
-def _read_object(value: Any, field: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
+def _read_object(
+    value: Any, field: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()
+) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValidationError(field, f"must be a JSON object, got {_kind(value)}")
     for key in value:
@@ -150,7 +162,7 @@ def _read_properties(value: Any, field: str) -> dict[str, dict[str, str]]:
         section = _read_str(prop["section"], f"{where}.section")
         key = _read_str(prop["key"], f"{where}.key")
         if key in sections.get(section, {}):
-            raise ValidationError(where, f"option {key!r} of section {section!r} is given twice")
+            raise ValidationError(where, f"option {_short(key)} of section {_short(section)} is given twice")
         sections.setdefault(section, {})[key] = _read_str(prop["value"], f"{where}.value")
     return sections
 
@@ -226,7 +238,9 @@ def _changes_from_gax(doc: Any) -> dict[str, Any]:
         if key == "type":
             if value != OBJECT_TYPE:
                 raise ValidationError(
-                    "type", f"must be {OBJECT_TYPE!r}, got {value!r}; this Configuration Server holds Application objects"
+                    "type",
+                    f"must be {OBJECT_TYPE!r}, got {_short(value)}; this Configuration Server holds "
+                    "Application objects",
                 )
             continue
         if key not in _FIELDS:
@@ -258,7 +272,9 @@ def update_from_gax(app: CfgApplication, doc: Any) -> CfgApplication:
     """
     changes = _changes_from_gax(doc)
     if "dbid" in changes and changes["dbid"] != app.dbid:
-        raise ValidationError("dbid", f"{changes['dbid']} does not match the object being updated ({app.dbid})")
+        raise ValidationError(
+            "dbid", f"{changes['dbid']} does not match the object being updated ({app.dbid})"
+        )
     updated = dataclasses.replace(copy.deepcopy(app), **changes)
     validate_application(updated)
     return updated

@@ -18,10 +18,10 @@ Transport parameters and listening modes, as the Genesys documentation describes
   is ``<name>=<value>;<name>=<value>`` and "valid values for these options must have no
   spaces before or after the delimiter characters ';' and '='"; :func:`parse_transport_params`
   enforces exactly that.
-- *Auto-detect* is what Genesys calls *upgrade* mode: one port accepts unsecured clients
-  and clients that want TLS. Genesys Administrator stores it as ``upgrade=1``. The
-  documents quoted above do not spell that parameter out, so ``upgrade=1`` is the one
-  mapping here that rests on the Administrator's behaviour rather than on a quoted page.
+- *Auto-detect* is what Genesys calls *upgrade* mode: one port serves unsecured clients
+  and clients that want TLS. It is stored as ``upgrade=1``. Unlike the two facts above,
+  this parameter is not quoted from a Genesys page (the pages at hand do not spell it
+  out); check it against a real Genesys Administrator before relying on it.
 - *Unsecured* is the absence of both (or ``tls=0``).
 """
 
@@ -67,6 +67,12 @@ MAX_NAME_LENGTH = 255
 MAX_PORT = 65535
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters: error messages echo what was sent."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class ValidationError(ValueError):
     """A configuration object breaks one of Configuration Server's rules.
 
@@ -87,6 +93,16 @@ class ListeningMode(enum.Enum):
     SECURED = "Secured"
     AUTO_DETECT = "Auto-detect"
 
+    @classmethod
+    def parse(cls, text: str) -> ListeningMode:
+        """The mode named ``text`` as the drop-down shows it ("Secured"), in any case."""
+        wanted = text.strip().lower() if isinstance(text, str) else None
+        for mode in cls:
+            if wanted in (mode.value.lower(), mode.name.lower()):
+                return mode
+        choices = ", ".join(mode.value for mode in cls)
+        raise ValidationError("listening_mode", f"unknown Listening Mode {_short(text)} (choices: {choices})")
+
 
 @dataclass
 class CfgPortInfo:
@@ -100,13 +116,13 @@ class CfgPortInfo:
     description: str = ""
 
     @classmethod
-    def create(
+    def with_mode(
         cls,
-        port_id: str,
+        id: str,
         port: int,
         *,
+        mode: ListeningMode = ListeningMode.UNSECURED,
         conn_protocol: str = "",
-        listening_mode: ListeningMode = ListeningMode.UNSECURED,
         mutual_tls: bool = False,
         extra_transport_params: Mapping[str, str] | None = None,
         app_params: str = "",
@@ -114,14 +130,12 @@ class CfgPortInfo:
     ) -> CfgPortInfo:
         """A port as the Server Info tab's "add port" dialog makes it.
 
-        The listening mode (and ``tls-mutual=1`` when ``mutual_tls``) is written into the
-        transport parameters, next to ``extra_transport_params``.
+        The listening ``mode`` (and ``tls-mutual=1`` when ``mutual_tls``) is written into
+        the transport parameters, next to ``extra_transport_params``.
         """
-        params = transport_params_for(
-            listening_mode, mutual_tls=mutual_tls, extra=extra_transport_params
-        )
+        params = transport_params_for(mode, mutual_tls=mutual_tls, extra=extra_transport_params)
         return cls(
-            id=port_id,
+            id=id,
             port=port,
             conn_protocol=conn_protocol,
             transport_params=format_transport_params(params),
@@ -141,7 +155,7 @@ class CfgServerInfo:
     host: str = ""
     port: int | None = None
     backup_server: str = ""
-    # Genesys defaults for the reconnect timeout (seconds) and attempts.
+    # Reconnect timeout (seconds) and reconnect attempts.
     timeout: int = 10
     attempts: int = 1
 
@@ -206,20 +220,20 @@ def parse_transport_params(text: str, *, field: str = "transport_params") -> dic
         segments.pop()
     for segment in segments:
         if segment == "":
-            raise ValidationError(field, f"empty parameter between two ';' in {text!r}")
+            raise ValidationError(field, f"empty parameter between two ';' in {_short(text)}")
         name, sep, value = segment.partition("=")
         if not sep:
-            raise ValidationError(field, f"{segment!r} in {text!r} is not name=value")
+            raise ValidationError(field, f"{_short(segment)} in {_short(text)} is not name=value")
         if name != name.strip() or value != value.strip():
             raise ValidationError(
                 field,
-                f"spaces around ';' or '=' in {text!r}; Genesys transport parameters "
+                f"spaces around ';' or '=' in {_short(text)}; Genesys transport parameters "
                 "allow no spaces before or after the delimiters",
             )
         if not name:
-            raise ValidationError(field, f"parameter with an empty name in {text!r}")
+            raise ValidationError(field, f"parameter with an empty name in {_short(text)}")
         if name in params:
-            raise ValidationError(field, f"parameter {name!r} is given twice in {text!r}")
+            raise ValidationError(field, f"parameter {_short(name)} is given twice in {_short(text)}")
         params[name] = value
     return params
 
@@ -229,14 +243,14 @@ def format_transport_params(params: Mapping[str, str]) -> str:
     parts = []
     for name, value in params.items():
         if not isinstance(name, str) or not name or name != name.strip() or any(c in name for c in ";="):
-            raise ValidationError("transport_params", f"invalid transport parameter name {name!r}")
+            raise ValidationError("transport_params", f"invalid transport parameter name {_short(name)}")
         if not isinstance(value, str):
             raise ValidationError(
-                "transport_params", f"value of {name!r} must be a string, not {type(value).__name__}"
+                "transport_params", f"value of {_short(name)} must be a string, not {type(value).__name__}"
             )
         if ";" in value or value != value.strip():
             raise ValidationError(
-                "transport_params", f"value {value!r} of {name!r} contains ';' or edge spaces"
+                "transport_params", f"value {_short(value)} of {_short(name)} contains ';' or edge spaces"
             )
         parts.append(f"{name}={value}")
     return ";".join(parts)
@@ -269,7 +283,7 @@ def transport_params_for(
 def _mode_of(params: Mapping[str, str], field: str) -> ListeningMode:
     for name in (TLS, UPGRADE, TLS_MUTUAL):
         if params.get(name, "0") not in ("0", "1"):
-            raise ValidationError(field, f"{name}={params[name]!r}: the value must be 0 or 1")
+            raise ValidationError(field, f"{name}={_short(params[name])}: the value must be 0 or 1")
     tls, upgrade = params.get(TLS) == "1", params.get(UPGRADE) == "1"
     if tls and upgrade:
         raise ValidationError(
@@ -300,13 +314,13 @@ def is_mutual_tls(port: CfgPortInfo) -> bool:
 
 def _check_str(value: Any, field: str) -> None:
     if not isinstance(value, str):
-        raise ValidationError(field, f"must be a string, not {type(value).__name__} {value!r}")
+        raise ValidationError(field, f"must be a string, not {type(value).__name__} {_short(value)}")
 
 
 def _check_int(value: Any, field: str, low: int, high: int | None = None) -> None:
     # bool is an int in Python; Configuration Server has no such number.
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationError(field, f"must be an integer, not {type(value).__name__} {value!r}")
+        raise ValidationError(field, f"must be an integer, not {type(value).__name__} {_short(value)}")
     if value < low or (high is not None and value > high):
         bounds = f"{low}..{high}" if high is not None else f">= {low}"
         raise ValidationError(field, f"{value} is out of range ({bounds})")
@@ -314,7 +328,7 @@ def _check_int(value: Any, field: str, low: int, high: int | None = None) -> Non
 
 def _check_bool(value: Any, field: str) -> None:
     if not isinstance(value, bool):
-        raise ValidationError(field, f"must be true or false, not {type(value).__name__} {value!r}")
+        raise ValidationError(field, f"must be true or false, not {type(value).__name__} {_short(value)}")
 
 
 def _check_sections(sections: Any, field: str) -> None:
@@ -322,18 +336,18 @@ def _check_sections(sections: Any, field: str) -> None:
         raise ValidationError(field, "must map section names to options")
     for section, keys in sections.items():
         if not isinstance(section, str) or not section.strip():
-            raise ValidationError(field, f"section names are non-empty strings, got {section!r}")
-        where = f"{field}[{section!r}]"
+            raise ValidationError(field, f"section names are non-empty strings, got {_short(section)}")
+        where = f"{field}[{_short(section)}]"
         if not isinstance(keys, dict):
             raise ValidationError(where, "must map option names to values")
         for key, value in keys.items():
             if not isinstance(key, str) or not key.strip():
-                raise ValidationError(where, f"option names are non-empty strings, got {key!r}")
+                raise ValidationError(where, f"option names are non-empty strings, got {_short(key)}")
             if not isinstance(value, str):
                 raise ValidationError(
-                    f"{where}[{key!r}]",
+                    f"{where}[{_short(key)}]",
                     f"option values are strings in Configuration Server, "
-                    f"not {type(value).__name__} {value!r}",
+                    f"not {type(value).__name__} {_short(value)}",
                 )
 
 
@@ -343,13 +357,14 @@ def _check_port(port: Any, field: str) -> None:
     _check_str(port.id, f"{field}.id")
     if not port.id.strip():
         raise ValidationError(f"{field}.id", "a port needs a Port ID")
-    name = f"{field} (port ID {port.id!r})"
+    name = f"{field} (port ID {_short(port.id)})"
     _check_int(port.port, f"{name}.port", 1, MAX_PORT)
     _check_str(port.conn_protocol, f"{name}.conn_protocol")
     if port.conn_protocol not in KNOWN_CONN_PROTOCOLS:
         known = ", ".join(repr(p) for p in sorted(KNOWN_CONN_PROTOCOLS))
         raise ValidationError(
-            f"{name}.conn_protocol", f"unknown connection protocol {port.conn_protocol!r} (known: {known})"
+            f"{name}.conn_protocol",
+            f"unknown connection protocol {_short(port.conn_protocol)} (known: {known})",
         )
     for attr in ("app_params", "description"):
         _check_str(getattr(port, attr), f"{name}.{attr}")
@@ -371,10 +386,12 @@ def validate_application(app: CfgApplication) -> None:
         _check_int(app.dbid, "dbid", 1)
     _check_str(app.type, "type")
     if not app.type.startswith("CFG"):
-        raise ValidationError("type", f"application types are CFG* names such as 'CFGGenericServer', not {app.type!r}")
+        raise ValidationError(
+            "type", f"application types are CFG* names such as 'CFGGenericServer', not {_short(app.type)}"
+        )
     _check_str(app.version, "version")
     if app.state not in OBJECT_STATES:
-        raise ValidationError("state", f"must be one of {', '.join(OBJECT_STATES)}, not {app.state!r}")
+        raise ValidationError("state", f"must be one of {', '.join(OBJECT_STATES)}, not {_short(app.state)}")
     _check_sections(app.options, "options")
     _check_sections(app.user_properties, "user_properties")
 
@@ -396,7 +413,7 @@ def validate_application(app: CfgApplication) -> None:
         if port.id in seen:
             raise ValidationError(
                 f"port_infos[{index}].id",
-                f"port ID {port.id!r} is already used by port_infos[{seen[port.id]}]; "
+                f"port ID {_short(port.id)} is already used by port_infos[{seen[port.id]}]; "
                 "port IDs are unique within an Application",
             )
         seen[port.id] = index
@@ -409,39 +426,42 @@ def validate_application(app: CfgApplication) -> None:
     _check_bool(app.is_server, "is_server")
     if app.redundancy_type not in REDUNDANCY_TYPES:
         raise ValidationError(
-            "redundancy_type", f"must be one of {', '.join(REDUNDANCY_TYPES)}, not {app.redundancy_type!r}"
+            "redundancy_type",
+            f"must be one of {', '.join(REDUNDANCY_TYPES)}, not {_short(app.redundancy_type)}",
         )
 
 
 def _has_certificate(app: CfgApplication, port: CfgPortInfo) -> bool:
-    # A certificate may be assigned on the port (transport parameter), on the Application
-    # (its [security] section) or on the Host. Hosts are not modelled, so a certificate
-    # set only there is invisible here, exactly as the real dialog cannot vouch for it.
+    # A certificate may be assigned on the port (a transport parameter), on the Application
+    # (here: a "certificate" option in a "security" section of its options or annex) or on
+    # its Host. Hosts are not modelled, so a certificate set only there cannot silence the
+    # warning.
     if parse_transport_params(port.transport_params).get(CERTIFICATE):
         return True
-    return any(sections.get("security", {}).get(CERTIFICATE) for sections in (app.options, app.user_properties))
+    return any(
+        sections.get("security", {}).get(CERTIFICATE) for sections in (app.options, app.user_properties)
+    )
 
 
 def port_security_warnings(app: CfgApplication, previous: CfgApplication | None = None) -> list[str]:
     """Warnings for TLS ports added by this change that have no certificate to use.
 
     This models the dialog of the page's "Configuring a Secure SIP Port", step 2: on
-    adding a Secured port Genesys Administrator warns, and the page says to ignore the
-    warning and click Yes — the UC Connector brings its own certificate store
-    (``-cert_store_file``), which Configuration Server cannot see. The change is saved
+    adding a Secured port "you may see the following Warning", and the page says to
+    ignore it and click Yes — the UC Connector uses its own certificate store
+    (``-cert_store_file``), which Configuration Server does not see. The change is saved
     either way; the warnings travel with the successful answer. ``app`` must be valid.
     """
     before = {p.id: listening_mode(p) for p in (previous.port_infos if previous else [])}
     warnings = []
     for port in app.port_infos:
         mode = listening_mode(port)
-        if mode is ListeningMode.UNSECURED or before.get(port.id, ListeningMode.UNSECURED) is not ListeningMode.UNSECURED:
-            continue
-        if _has_certificate(app, port):
+        was_tls = before.get(port.id, ListeningMode.UNSECURED) is not ListeningMode.UNSECURED
+        if mode is ListeningMode.UNSECURED or was_tls or _has_certificate(app, port):
             continue
         flag = "tls=1" if mode is ListeningMode.SECURED else "upgrade=1"
         warnings.append(
-            f"Port {port.id!r} ({port.port}) of Application {app.name!r} is {mode.value} "
+            f"Port {_short(port.id)} ({port.port}) of Application {_short(app.name)} is {mode.value} "
             f"({flag}), but no TLS certificate is configured for the port, the Application "
             "or its Host; Configuration Server cannot verify that this port will be able "
             "to accept TLS connections."

@@ -82,7 +82,9 @@ class ConfigStore:
             with self._db:
                 self._db.executescript(_SCHEMA)
                 self._db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
-                self._db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('objects', ?)", (FIRST_DBID - 1,))
+                self._db.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) VALUES ('objects', ?)", (FIRST_DBID - 1,)
+                )
             return
         if not {"meta", "objects"} <= tables:
             raise StoreError(
@@ -91,7 +93,8 @@ class ConfigStore:
             )
         row = self._db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
         if row is None or row[0] != FORMAT:
-            raise StoreError(f"{self.path}: unknown Configuration Database format {row[0] if row else None!r}")
+            found = row[0] if row else None
+            raise StoreError(f"{self.path}: unknown Configuration Database format {found!r}")
         # Read every object now, so a damaged row is reported at start-up, not mid-replay.
         for dbid, document in self._db.execute("SELECT dbid, document FROM objects"):
             self._load(dbid, document)
@@ -146,7 +149,9 @@ class ConfigStore:
     def create_application(self, app: CfgApplication) -> tuple[CfgApplication, list[str]]:
         """Save a new Application; returns it with its dbid, and the warnings of the change."""
         if app.dbid is not None:
-            raise ValidationError("dbid", "Configuration Server assigns the dbid of a new object; leave it empty")
+            raise ValidationError(
+                "dbid", "Configuration Server assigns the dbid of a new object; leave it empty"
+            )
         validate_application(app)
         warnings = port_security_warnings(app)
         with self._lock, self._db:

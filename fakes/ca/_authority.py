@@ -1,0 +1,774 @@
+"""The certification authority: keys, certificates, policy and the request database.
+
+This is the enterprise CA of the lab domain (``labdc01.companya.com\\companya-LABDC01-CA``
+by default), with what the page relies on and the ways it really fails:
+
+* **Policy as the Windows default policy module applies it.** A request names a
+  template; the CA issues with the *template's* extended key usages and key usage, not
+  the CSR's. Denials are recorded in the database with AD CS's HRESULT and disposition
+  message, in this order of checks: the request must parse and its signature verify, a
+  template must be named and published, the enrollee must be the right kind of account,
+  the key must be large enough, and the subject must not be empty.
+* **Certificates shaped like AD CS's.** Random 19-byte serials; ``notBefore`` set ten
+  minutes back (AD CS's default clock-skew allowance); ``notAfter`` from the template,
+  never past the CA's own; AKI/SKI; CRL distribution point and AIA ``caIssuers`` URLs
+  under ``http://<host>/CertEnroll/``; the template named in an extension.
+* **Two shapes.** One tier: the CA is a self-signed enterprise root. Two tier: an
+  offline root (``companya-ROOT-CA``) signs the issuing CA (path length 0), and it is
+  the issuing CA that web enrollment hands out as "the CA certificate".
+
+Everything is written into one state folder (keys 0600) so the CA survives restarts:
+
+=================  =========================================================
+``ca.json``        what the CA is (names, shape, published templates)
+``ca.key``         issuing CA key (0600)            ``ca.pem``    its certificate
+``root.key``       offline root key, two-tier (0600) ``root.pem``  root certificate
+``chain.pem``      issuing CA first, root last
+``https.key``      key of the CA host's HTTPS certificate (0600)
+``https.pem``      that certificate, followed by the issuing CA in two-tier
+``ca.sqlite``      the request database
+=================  =========================================================
+
+No networking here; the clock is injected (``now``) so tests can stand anywhere in time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    CertificatePublicKeyTypes,
+)
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+
+from fakes._files import write_private_file, write_public_file
+
+from . import _der
+from ._database import DENIED, ISSUED, RequestDatabase, RequestRecord, RequestResult
+from ._errors import CAError, CAStateError
+from ._policy import (
+    CERTSRV_E_BAD_REQUESTSUBJECT,
+    CERTSRV_E_KEY_LENGTH,
+    CERTSRV_E_NO_CERT_TYPE,
+    CERTSRV_E_TEMPLATE_DENIED,
+    CERTSRV_E_UNSUPPORTED_CERT_TYPE,
+    Denied,
+    account_name,
+    is_computer,
+    key_size,
+    load_request,
+    policy_denial,
+)
+from ._templates import DEFAULT_TEMPLATES, OID_CA_VERSION, Template
+
+__all__ = ["CertificationAuthority"]
+
+Clock = Callable[[], datetime]
+
+# -- shapes and names ---------------------------------------------------------------------
+
+# The page's CA: "-CA "labdc01.companya.com\companya-LABDC01-CA"".
+_COMMON_NAME = "companya-LABDC01-CA"
+_HOST_FQDN = "labdc01.companya.com"
+_ROOT_COMMON_NAME = "companya-ROOT-CA"
+
+_BACKDATE = timedelta(minutes=10)  # AD CS's ClockSkewMinutes default
+_ROOT_VALIDITY = timedelta(days=5 * 365)  # AD CS's default for a new root CA
+_OFFLINE_ROOT_VALIDITY = timedelta(days=10 * 365)
+_ISSUING_VALIDITY = timedelta(days=5 * 365)
+_RSA_BITS = 2048
+_OID_UPN = x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3")  # szOID_NT_PRINCIPAL_NAME
+
+_STATE_FORMAT = "ucc-lab-adcs"
+_STATE_VERSION = 1
+_FILES = ("ca.json", "ca.key", "ca.pem", "root.key", "root.pem", "chain.pem",
+          "https.key", "https.pem", "ca.sqlite")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _domain_of(host_fqdn: str) -> str:
+    if "." not in host_fqdn:
+        raise CAError(f"host_fqdn {host_fqdn!r} is not a fully qualified domain name")
+    return host_fqdn.split(".", 1)[1].lower()
+
+
+def _domain_components(domain: str) -> list[x509.NameAttribute[str]]:
+    # Directory names end with the domain's DC components: CN=..., DC=companya, DC=com
+    # as Windows shows them, written most significant first (DC=com) in the DER.
+    return [x509.NameAttribute(NameOID.DOMAIN_COMPONENT, label)
+            for label in reversed(domain.split("."))]
+
+
+def _enterprise_ca_name(common_name: str, domain: str) -> x509.Name:
+    return x509.Name([*_domain_components(domain),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _serial_number() -> int:
+    # 19 bytes like AD CS's serials; the top bit kept clear so DER needs no sign byte.
+    return (1 << 150) | secrets.randbits(150)
+
+
+class CertificationAuthority:
+    """An enterprise AD CS certification authority with its state folder.
+
+    Create one with :meth:`create`, reopen it with :meth:`open` (or
+    :meth:`open_or_create`), submit requests with :meth:`submit`::
+
+        ca = CertificationAuthority.open_or_create(Path("state/ca"))
+        result = ca.submit(csr_pem, template="WebServer", requester="COMPANYA\\\\admin")
+        if result.disposition == "issued":
+            cert = result.certificate
+    """
+
+    def __init__(
+        self,
+        *,
+        state_dir: Path,
+        common_name: str,
+        host_fqdn: str,
+        root_common_name: str | None,
+        templates: Mapping[str, Template],
+        renewals: int,
+        key: CertificateIssuerPrivateKeyTypes,
+        certificate: x509.Certificate,
+        root_certificate: x509.Certificate,
+        https_private_key: CertificateIssuerPrivateKeyTypes,
+        https_certificate: x509.Certificate,
+        database: RequestDatabase,
+        now: Clock,
+    ) -> None:
+        # Use create()/open(); this only wires the parts together.
+        self.state_dir = state_dir
+        self.common_name = common_name
+        self.host_fqdn = host_fqdn
+        self.root_common_name = root_common_name
+        self.templates = dict(templates)
+        self.renewals = renewals
+        self.certificate = certificate
+        self.root_certificate = root_certificate
+        self.https_private_key = https_private_key
+        self.https_certificate = https_certificate
+        self._key = key
+        self._database = database
+        self._now = now
+
+    # -- life cycle ------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        state_dir: Path,
+        *,
+        common_name: str = _COMMON_NAME,
+        host_fqdn: str = _HOST_FQDN,
+        two_tier: bool = False,
+        root_common_name: str = _ROOT_COMMON_NAME,
+        templates: Mapping[str, Template] = DEFAULT_TEMPLATES,
+        now: Clock | None = None,
+    ) -> CertificationAuthority:
+        """Generate a new CA into ``state_dir`` (created if needed, must hold no CA).
+
+        One tier: ``common_name`` is a self-signed root. Two tier: ``root_common_name``
+        is an offline root that signs ``common_name`` (path length 0). Either way the CA
+        then issues the HTTPS certificate of ``host_fqdn`` (Web Server template, SANs
+        DNS ``host_fqdn`` and IP 127.0.0.1) as request 1, requested by the host's
+        computer account.
+        """
+        state_dir = Path(state_dir)
+        clock = now or _utc_now
+        existing = [name for name in _FILES if (state_dir / name).exists()]
+        if existing:
+            raise CAStateError(
+                f"{state_dir}: already holds CA state ({', '.join(existing)}); "
+                "open it with CertificationAuthority.open() or use an empty folder"
+            )
+        domain = _domain_of(host_fqdn)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        moment = _checked_now(clock)
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=_RSA_BITS)
+        subject = _enterprise_ca_name(common_name, domain)
+        if two_tier:
+            root_key = rsa.generate_private_key(public_exponent=65537, key_size=_RSA_BITS)
+            root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, root_common_name)])
+            root = _self_signed_ca(root_key, root_name, moment, _OFFLINE_ROOT_VALIDITY)
+            certificate = _subordinate_ca(
+                key.public_key(), subject, root, root_key, moment, host_fqdn, root_common_name
+            )
+            write_private_file(state_dir / "root.key", _pem_key(root_key))
+        else:
+            root = certificate = _self_signed_ca(key, subject, moment, _ROOT_VALIDITY)
+        write_private_file(state_dir / "ca.key", _pem_key(key))
+        write_public_file(state_dir / "ca.pem", _pem(certificate))
+        write_public_file(state_dir / "root.pem", _pem(root))
+        chain = [certificate, root] if two_tier else [certificate]
+        write_public_file(state_dir / "chain.pem", b"".join(_pem(c) for c in chain))
+
+        database = RequestDatabase.create(state_dir / "ca.sqlite")
+        https_key = rsa.generate_private_key(public_exponent=65537, key_size=_RSA_BITS)
+        ca = cls(
+            state_dir=state_dir,
+            common_name=common_name,
+            host_fqdn=host_fqdn,
+            root_common_name=root_common_name if two_tier else None,
+            templates=templates,
+            renewals=0,
+            key=key,
+            certificate=certificate,
+            root_certificate=root,
+            https_private_key=https_key,
+            # The HTTPS certificate is issued by the CA itself, so the instance has to
+            # exist first: a placeholder, replaced by the issued certificate below.
+            https_certificate=certificate,
+            database=database,
+            now=clock,
+        )
+        ca.https_certificate = ca._issue_https_certificate(https_key)
+        write_private_file(state_dir / "https.key", _pem_key(https_key))
+        write_public_file(state_dir / "https.pem", b"".join(
+            _pem(c) for c in [ca.https_certificate, *ca.chain[:-1]]
+        ))
+        # ca.json last: its presence marks a complete state folder.
+        write_public_file(state_dir / "ca.json", json.dumps(ca._describe(), indent=2).encode())
+        return ca
+
+    @classmethod
+    def open(cls, state_dir: Path, *, now: Clock | None = None) -> CertificationAuthority:
+        """Reopen the CA kept in ``state_dir``; CAStateError names what is missing or bad."""
+        state_dir = Path(state_dir)
+        if not state_dir.is_dir():
+            raise CAStateError(f"{state_dir}: CA state folder does not exist")
+        description = _read_description(state_dir / "ca.json")
+        try:
+            common_name = str(description["common_name"])
+            host_fqdn = str(description["host_fqdn"])
+            root_name = description["root_common_name"]
+            root_common_name = None if root_name is None else str(root_name)
+            renewals = int(description["renewals"])
+            templates = {t.name: t for t in map(Template.from_dict, description["templates"])}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CAStateError(
+                f"{state_dir / 'ca.json'}: missing or malformed entry ({exc!r})"
+            ) from exc
+        two_tier = root_common_name is not None
+        key = _read_key(state_dir / "ca.key")
+        certificate = _read_certificate(state_dir / "ca.pem")
+        root = _read_certificate(state_dir / "root.pem")
+        https_key = _read_key(state_dir / "https.key")
+        https_certificate = _read_certificate(state_dir / "https.pem")
+        _check_pair(key, certificate, state_dir / "ca.key", state_dir / "ca.pem")
+        _check_pair(https_key, https_certificate, state_dir / "https.key", state_dir / "https.pem")
+        if two_tier:
+            _check_pair(_read_key(state_dir / "root.key"), root,
+                        state_dir / "root.key", state_dir / "root.pem")
+        try:
+            certificate.verify_directly_issued_by(root)
+        except (ValueError, TypeError, InvalidSignature) as exc:
+            raise CAStateError(
+                f"{state_dir / 'ca.pem'}: not issued by the root in {state_dir / 'root.pem'}"
+            ) from exc
+        return cls(
+            state_dir=state_dir,
+            common_name=common_name,
+            host_fqdn=host_fqdn,
+            root_common_name=root_common_name,
+            templates=templates,
+            renewals=renewals,
+            key=key,
+            certificate=certificate,
+            root_certificate=root,
+            https_private_key=https_key,
+            https_certificate=https_certificate,
+            database=RequestDatabase.open(state_dir / "ca.sqlite"),
+            now=now or _utc_now,
+        )
+
+    @classmethod
+    def open_or_create(
+        cls,
+        state_dir: Path,
+        *,
+        common_name: str | None = None,
+        host_fqdn: str | None = None,
+        two_tier: bool | None = None,
+        root_common_name: str | None = None,
+        templates: Mapping[str, Template] = DEFAULT_TEMPLATES,
+        now: Clock | None = None,
+    ) -> CertificationAuthority:
+        """Open the CA in ``state_dir`` if there is one, else :meth:`create` it there.
+
+        Arguments left None take :meth:`create`'s defaults for a new CA and accept
+        whatever an existing CA has; the others must match the existing CA. ``templates``
+        only shapes a new CA (an existing one keeps the templates it publishes). A folder
+        with CA files but no ``ca.json`` (an interrupted create) is refused, not
+        overwritten.
+        """
+        state_dir = Path(state_dir)
+        if not (state_dir / "ca.json").exists():
+            return cls.create(
+                state_dir,
+                common_name=common_name or _COMMON_NAME,
+                host_fqdn=host_fqdn or _HOST_FQDN,
+                two_tier=bool(two_tier),
+                root_common_name=root_common_name or _ROOT_COMMON_NAME,
+                templates=templates,
+                now=now,
+            )
+        ca = cls.open(state_dir, now=now)
+        found = {"common_name": ca.common_name, "host_fqdn": ca.host_fqdn,
+                 "two_tier": ca.two_tier, "root_common_name": ca.root_common_name}
+        asked = {"common_name": common_name, "host_fqdn": host_fqdn, "two_tier": two_tier,
+                 # a one-tier CA has no root of its own name: the name is moot then
+                 "root_common_name": root_common_name if ca.two_tier else None}
+        conflicts = {name: (found[name], value) for name, value in asked.items()
+                     if value is not None and value != found[name]}
+        if conflicts:
+            ca.close()
+            details = ", ".join(f"{name} is {have!r}, not {want!r}"
+                                for name, (have, want) in conflicts.items())
+            raise CAStateError(f"{state_dir}: holds another CA ({details})")
+        return ca
+
+    def close(self) -> None:
+        """Close the request database."""
+        self._database.close()
+
+    def __enter__(self) -> CertificationAuthority:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- what the CA is --------------------------------------------------------------
+
+    @property
+    def config_string(self) -> str:
+        """``host\\CA name``: what ``certutil -config`` and ``Request-CsCertificate -CA`` take."""
+        return f"{self.host_fqdn}\\{self.common_name}"
+
+    @property
+    def two_tier(self) -> bool:
+        """True when an offline root signed this (issuing) CA."""
+        return self.root_common_name is not None
+
+    @property
+    def domain(self) -> str:
+        """The AD DNS domain, e.g. ``companya.com``."""
+        return _domain_of(self.host_fqdn)
+
+    @property
+    def netbios_domain(self) -> str:
+        """The pre-Windows 2000 domain name, e.g. ``COMPANYA``."""
+        return self.domain.split(".")[0].upper()
+
+    @property
+    def chain(self) -> list[x509.Certificate]:
+        """Issuing CA first, root last (one element for a one-tier CA)."""
+        if self.two_tier:
+            return [self.certificate, self.root_certificate]
+        return [self.certificate]
+
+    @property
+    def certificate_path(self) -> Path:
+        """PEM file of the issuing CA certificate."""
+        return self.state_dir / "ca.pem"
+
+    @property
+    def root_certificate_path(self) -> Path:
+        """PEM file of the root certificate: the trust anchor clients need."""
+        return self.state_dir / "root.pem"
+
+    @property
+    def chain_path(self) -> Path:
+        """PEM file with :attr:`chain`."""
+        return self.state_dir / "chain.pem"
+
+    @property
+    def https_cert_path(self) -> Path:
+        """PEM file for the HTTPS server: the host certificate, then intermediates."""
+        return self.state_dir / "https.pem"
+
+    @property
+    def https_key_path(self) -> Path:
+        """PEM file (0600) of the HTTPS server's private key."""
+        return self.state_dir / "https.key"
+
+    # -- requests --------------------------------------------------------------------
+
+    def submit(
+        self,
+        csr: bytes | x509.CertificateSigningRequest,
+        *,
+        template: str | None,
+        requester: str,
+        attributes: Mapping[str, str] | None = None,
+    ) -> RequestResult:
+        """Process one certificate request, record it, and return the outcome.
+
+        ``csr`` is PEM (either header), bare base64 or DER bytes, or a parsed request.
+        ``template`` is the template's name (cn) or OID, matched case-insensitively as
+        AD CS does; a display name ("Web Server") is not a template name and is denied.
+        ``requester`` is the enrolling account: ``COMPANYA\\jdoe`` for a user,
+        ``COMPANYA\\FE01$`` or the computer's FQDN (``fe01.companya.com``) for a
+        computer. ``attributes`` (e.g. the certsrv form's ``CertAttrib`` lines other
+        than the template) are recorded, not interpreted.
+
+        The subject of the certificate depends on the template:
+
+        * "Supply in the request" templates (WebServer and its copy): subject and
+          subjectAltName are the CSR's. A CSR with an empty subject and no SAN is denied
+          (CERTSRV_E_BAD_REQUESTSUBJECT).
+        * Machine (computer templates): ``CN=<computer FQDN>`` and a DNS SAN, built
+          from the requesting computer account.
+        * User: built from the directory as AD CS does, here
+          ``CN=<account>, CN=Users, DC=companya, DC=com`` with ``E=`` and SANs UPN and
+          e-mail ``<account>@<domain>`` (lab users' mail is their UPN).
+
+        A template's enrollees are its kind: computer templates deny user accounts and
+        the User template denies computers (CERTSRV_E_TEMPLATE_DENIED).
+        """
+        submitted_at = _checked_now(self._now)
+        raw = csr.public_bytes(serialization.Encoding.PEM) if isinstance(
+            csr, x509.CertificateSigningRequest) else bytes(csr)
+        attribute_map = dict(attributes or {})
+        found = self._find_template(template)
+        template_name = found.name if found is not None else template
+        requested_subject = ""
+        try:
+            request = load_request(csr)
+            requested_subject = request.subject.rfc4514_string()
+            chosen = self._check_template(template, found)
+            self._check_enrollee(chosen, requester)
+            if key_size(request.public_key()) < chosen.minimum_key_size:
+                raise policy_denial(CERTSRV_E_KEY_LENGTH)
+            subject, alt_names = self._subject_for(chosen, request, requester)
+        except Denied as denial:
+            request_id = self._database.add(
+                submitted_at=submitted_at, requester=requester, template=template_name,
+                disposition=DENIED, status=denial.status, message=denial.message,
+                subject=requested_subject, csr=raw, attributes=attribute_map, certificate=None,
+            )
+            return RequestResult(request_id, DENIED, denial.status, denial.message, None,
+                                 template_name)
+        certificate = self._sign(chosen, request.public_key(), subject, alt_names, submitted_at)
+        request_id = self._database.add(
+            submitted_at=submitted_at, requester=requester, template=chosen.name,
+            disposition=ISSUED, status=0, message="Issued", subject=subject.rfc4514_string(),
+            csr=raw, attributes=attribute_map, certificate=certificate,
+        )
+        return RequestResult(request_id, ISSUED, 0, "Issued", certificate, chosen.name)
+
+    def get_request(self, request_id: int) -> RequestRecord | None:
+        """The database row of a request, or None if there is no such request ID."""
+        return self._database.get(request_id)
+
+    def requests(self) -> list[RequestRecord]:
+        """All requests, oldest first."""
+        return self._database.all()
+
+    # -- policy ----------------------------------------------------------------------
+
+    def _find_template(self, name: str | None) -> Template | None:
+        if not name:
+            return None
+        wanted = name.casefold()
+        for template in self.templates.values():
+            if template.name.casefold() == wanted or template.oid == name:
+                return template
+        return None
+
+    def _check_template(self, asked: str | None, found: Template | None) -> Template:
+        if not asked:
+            raise policy_denial(CERTSRV_E_NO_CERT_TYPE)
+        if found is None:
+            raise policy_denial(
+                CERTSRV_E_UNSUPPORTED_CERT_TYPE,
+                "The request was for a certificate template that is not supported by the"
+                f" Active Directory Certificate Services policy: {asked}.",
+            )
+        return found
+
+    def _check_enrollee(self, template: Template, requester: str) -> None:
+        # Default template ACLs: Machine enrolls Domain Computers, User enrolls Domain
+        # Users; "Supply in the request" templates are left open to both in the lab.
+        if template.subject_from_request:
+            return
+        if template.machine_type != is_computer(requester):
+            raise policy_denial(CERTSRV_E_TEMPLATE_DENIED)
+
+    def _subject_for(
+        self, template: Template, request: x509.CertificateSigningRequest, requester: str
+    ) -> tuple[x509.Name, list[x509.GeneralName]]:
+        if template.subject_from_request:
+            try:
+                san = request.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+                alt_names = list(san.value)
+            except x509.ExtensionNotFound:
+                alt_names = []
+            if len(request.subject) == 0 and not alt_names:
+                raise policy_denial(CERTSRV_E_BAD_REQUESTSUBJECT)
+            return request.subject, alt_names
+        if template.machine_type:
+            account = account_name(requester).rstrip("$").lower()
+            dns_name = account if "." in account else f"{account}.{self.domain}"
+            subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_name)])
+            return subject, [x509.DNSName(dns_name)]
+        account = account_name(requester)
+        principal = f"{account}@{self.domain}"
+        subject = x509.Name([
+            *_domain_components(self.domain),
+            x509.NameAttribute(NameOID.COMMON_NAME, "Users"),
+            x509.NameAttribute(NameOID.COMMON_NAME, account),
+            x509.NameAttribute(NameOID.EMAIL_ADDRESS, principal),
+        ])
+        return subject, [x509.OtherName(_OID_UPN, _der.utf8_string(principal)),
+                         x509.RFC822Name(principal)]
+
+    # -- issuing ---------------------------------------------------------------------
+
+    def _sign(
+        self,
+        template: Template,
+        public_key: CertificatePublicKeyTypes,
+        subject: x509.Name,
+        alt_names: list[x509.GeneralName],
+        moment: datetime,
+    ) -> x509.Certificate:
+        ca_not_before = self.certificate.not_valid_before_utc
+        ca_not_after = self.certificate.not_valid_after_utc
+        if moment >= ca_not_after:
+            raise CAError(
+                f"the CA certificate of {self.common_name} expired on {ca_not_after:%Y-%m-%d};"
+                " AD CS does not issue with an expired CA certificate"
+            )
+        issuer_ski = self.certificate.extensions.get_extension_for_class(
+            x509.SubjectKeyIdentifier).value
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.certificate.subject)
+            .public_key(public_key)
+            .serial_number(_serial_number())
+            .not_valid_before(max(moment - _BACKDATE, ca_not_before))
+            .not_valid_after(min(moment + template.validity, ca_not_after))
+            .add_extension(template.template_extension(), critical=False)
+            .add_extension(template.key_usage_extension(), critical=True)
+            .add_extension(template.extended_key_usage_extension(), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski),
+                critical=False,
+            )
+            # Where AD CS publishes by default: CertEnroll/<CA name>.crl and
+            # CertEnroll/<host>_<CA name>.crt on the CA host.
+            .add_extension(
+                _cdp(f"http://{self.host_fqdn}/CertEnroll/{self.common_name}.crl"),
+                critical=False,
+            )
+            .add_extension(
+                _aia(f"http://{self.host_fqdn}/CertEnroll/{self.host_fqdn}_{self.common_name}.crt"),
+                critical=False,
+            )
+        )
+        if alt_names:
+            # RFC 5280: with an empty subject the SAN carries the identity, so critical.
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(alt_names), critical=len(subject) == 0)
+        return builder.sign(self._key, hashes.SHA256())
+
+    def _issue_https_certificate(self, key: rsa.RSAPrivateKey) -> x509.Certificate:
+        csr = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.host_fqdn)]))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName(self.host_fqdn),
+                # Clients reach the lab on 127.0.0.1 and check the name they dialled.
+                x509.IPAddress(_LOOPBACK),
+            ]), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        host = self.host_fqdn.split(".")[0].upper()
+        result = self.submit(csr, template="WebServer", requester=f"{self.netbios_domain}\\{host}$")
+        if result.certificate is None:
+            raise CAError(f"the CA denied its own HTTPS certificate: {result.message}")
+        return result.certificate
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "format": _STATE_FORMAT,
+            "version": _STATE_VERSION,
+            "common_name": self.common_name,
+            "host_fqdn": self.host_fqdn,
+            "config_string": self.config_string,
+            "root_common_name": self.root_common_name,
+            "renewals": self.renewals,
+            "templates": [template.to_dict() for template in self.templates.values()],
+        }
+
+
+# -- CA certificates ----------------------------------------------------------------------
+
+_LOOPBACK = ipaddress.ip_address("127.0.0.1")
+
+
+def _cdp(url: str) -> x509.CRLDistributionPoints:
+    return x509.CRLDistributionPoints([x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(url)],
+        relative_name=None, reasons=None, crl_issuer=None,
+    )])
+
+
+def _aia(url: str) -> x509.AuthorityInformationAccess:
+    return x509.AuthorityInformationAccess([x509.AccessDescription(
+        AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(url),
+    )])
+
+
+def _ca_builder(
+    subject: x509.Name, issuer: x509.Name, public_key: CertificatePublicKeyTypes, moment: datetime,
+    validity: timedelta, path_length: int | None,
+) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(_serial_number())
+        .not_valid_before(moment - _BACKDATE)
+        .not_valid_after(moment + validity)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+            encipher_only=False, decipher_only=False,
+        ), critical=True)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        # CA Version 0.0: the CA certificate has not been renewed (nRenewals = 0).
+        .add_extension(x509.UnrecognizedExtension(OID_CA_VERSION, _der.integer(0)), critical=False)
+    )
+
+
+def _self_signed_ca(
+    key: rsa.RSAPrivateKey, subject: x509.Name, moment: datetime, validity: timedelta
+) -> x509.Certificate:
+    builder = _ca_builder(subject, subject, key.public_key(), moment, validity, None)
+    return builder.sign(key, hashes.SHA256())
+
+
+def _subordinate_ca(
+    public_key: rsa.RSAPublicKey,
+    subject: x509.Name,
+    root: x509.Certificate,
+    root_key: rsa.RSAPrivateKey,
+    moment: datetime,
+    host_fqdn: str,
+    root_common_name: str,
+) -> x509.Certificate:
+    root_ski = root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    builder = (
+        _ca_builder(subject, root.subject, public_key, moment, _ISSUING_VALIDITY, 0)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski),
+            critical=False,
+        )
+        # An offline root publishes its CRL and certificate where clients can reach
+        # them: the issuing CA host's CertEnroll folder.
+        .add_extension(_cdp(f"http://{host_fqdn}/CertEnroll/{root_common_name}.crl"),
+                       critical=False)
+        .add_extension(_aia(f"http://{host_fqdn}/CertEnroll/{root_common_name}.crt"),
+                       critical=False)
+    )
+    return builder.sign(root_key, hashes.SHA256())
+
+
+# -- state files ----------------------------------------------------------------------------
+
+def _checked_now(clock: Clock) -> datetime:
+    moment = clock()
+    if moment.tzinfo is None:
+        raise CAError("the CA's clock must return timezone-aware datetimes (UTC)")
+    return moment
+
+
+def _pem(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def _pem_key(key: CertificateIssuerPrivateKeyTypes) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CAStateError(f"{path}: missing from the CA state folder") from None
+    except OSError as exc:
+        raise CAStateError(f"{path}: cannot be read ({exc.strerror})") from exc
+
+
+def _read_description(path: Path) -> dict[str, Any]:
+    try:
+        description = json.loads(_read_bytes(path))
+    except ValueError as exc:  # includes JSONDecodeError and undecodable bytes
+        raise CAStateError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(description, dict) or description.get("format") != _STATE_FORMAT:
+        raise CAStateError(f"{path}: not a description of this CA stand-in")
+    if description.get("version") != _STATE_VERSION:
+        raise CAStateError(
+            f"{path}: state version {description.get('version')!r}, this code reads "
+            f"version {_STATE_VERSION}"
+        )
+    return description
+
+
+def _read_key(path: Path) -> CertificateIssuerPrivateKeyTypes:
+    try:
+        key = serialization.load_pem_private_key(_read_bytes(path), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise CAStateError(f"{path}: not a readable unencrypted PEM private key ({exc})") from exc
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        raise CAStateError(f"{path}: holds a {type(key).__name__}, not an RSA or EC key")
+    return key
+
+
+def _read_certificate(path: Path) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(_read_bytes(path))
+    except ValueError as exc:
+        raise CAStateError(f"{path}: not a readable PEM certificate ({exc})") from exc
+
+
+def _check_pair(
+    key: CertificateIssuerPrivateKeyTypes, certificate: x509.Certificate,
+    key_path: Path, cert_path: Path,
+) -> None:
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(*spki) != certificate.public_key().public_bytes(*spki):
+        raise CAStateError(f"{key_path}: does not match the certificate in {cert_path}")

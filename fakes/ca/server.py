@@ -1,0 +1,112 @@
+"""Run the AD CS stand-in alone: ``python -m fakes.ca --state-dir DIR``.
+
+Opens the CA in ``DIR`` (creating it the first time), serves certsrv over HTTPS until
+SIGINT or SIGTERM, and prints one line once it is serving, which starts with
+``certsrv listening on`` and holds the URL — wait for that line, not for a delay.
+
+The web-enrollment account is ``--username`` (default ``enroll``). Its password comes
+from ``--password``, else the ``UCCLAB_CERTSRV_PASSWORD`` environment variable (not
+visible in the process list), else it is generated and written to
+``DIR/certsrv-account.json`` (mode 0600). Passwords are never printed.
+
+Exit status: 0 after a clean stop, 1 if the server could not serve (port in use), 2
+for bad usage or an unusable state folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+from fakes._files import write_private_file
+
+from ._authority import CertificationAuthority
+from ._errors import CAStateError
+from .certsrv import CertsrvServer
+
+__all__ = ["main"]
+
+PASSWORD_ENV = "UCCLAB_CERTSRV_PASSWORD"
+ACCOUNT_FILE = "certsrv-account.json"
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m fakes.ca",
+        description="AD CS stand-in: an enterprise CA with certsrv web enrollment over HTTPS.",
+    )
+    parser.add_argument("--state-dir", type=Path, required=True,
+                        help="folder holding the CA (created on first use)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind (default 0: any free)")
+    parser.add_argument("--two-tier", action="store_true",
+                        help="when creating: an offline root signs the issuing CA")
+    parser.add_argument("--username", default="enroll", help="web enrollment account name")
+    parser.add_argument("--password", help=f"its password (else ${PASSWORD_ENV}, else generated)")
+    return parser.parse_args(argv)
+
+
+def _password(state_dir: Path, username: str, given: str | None) -> tuple[str, str]:
+    """The password and where it came from (for the ready line; never the password)."""
+    if given:
+        return given, "--password"
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV], f"${PASSWORD_ENV}"
+    path = state_dir / ACCOUNT_FILE
+    try:
+        stored = json.loads(path.read_text())
+        if stored.get("username") == username and isinstance(stored.get("password"), str):
+            return stored["password"], str(path)
+    except FileNotFoundError:
+        pass
+    except (ValueError, AttributeError):  # unreadable JSON or not an object: make a new one
+        pass
+    password = secrets.token_urlsafe(16)
+    write_private_file(path, json.dumps({"username": username, "password": password}).encode())
+    return password, str(path)
+
+
+async def _serve(server: CertsrvServer, host: str, port: int, password_source: str,
+                 username: str) -> None:
+    await server.start(host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    ca = server.ca
+    print(f"certsrv listening on {server.url}", flush=True)
+    print(f"  CA {ca.config_string} ({'two-tier' if ca.two_tier else 'one-tier'}), "
+          f"root certificate {ca.root_certificate_path}", flush=True)
+    print(f"  account {username}, password from {password_source}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    args = _arguments(argv)
+    try:
+        # --two-tier shapes a new CA; without it an existing CA is opened as it is.
+        ca = CertificationAuthority.open_or_create(
+            args.state_dir, two_tier=True if args.two_tier else None)
+    except CAStateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with ca:
+        password, source = _password(args.state_dir, args.username, args.password)
+        server = CertsrvServer(ca, accounts={args.username: password})
+        try:
+            asyncio.run(_serve(server, args.host, args.port, source, args.username))
+        except OSError as exc:
+            print(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror}",
+                  file=sys.stderr)
+            return 1
+    return 0

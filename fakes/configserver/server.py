@@ -1,0 +1,169 @@
+"""The Configuration Server stand-in as a process: its database plus the GAX API on a port.
+
+In a lab::
+
+    server = ConfigServer(workdir / "confserv.db")
+    await server.start()            # 127.0.0.1, a free port
+    ... server.url, server.store ...
+    await server.close()
+
+Alone: ``python -m fakes.configserver --db PATH [--host H] [--port P] [--user NAME:PASSWORD]``
+prints the URL on stdout and serves until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+from aiohttp import web
+
+from ._store import ConfigStore, StoreError
+from .api import DEFAULT_MAX_BODY, create_app
+
+__all__ = ["ConfigServer", "main"]
+
+log = logging.getLogger(__name__)
+
+
+class ConfigServer:
+    """A Configuration Server: the database at ``db_path`` served over the GAX JSON API.
+
+    The database is opened here, so a damaged file fails at once with a
+    :class:`~fakes.configserver.StoreError` naming it. ``users`` maps user name → password
+    (default: ``default``/``password``, the account of a fresh Configuration Server).
+    ``store`` gives in-process access to the same objects.
+    """
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        users: Mapping[str, str] | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.store = ConfigStore(db_path)
+        self._app = create_app(self.store, users=users, max_body=max_body)
+        self._runner: web.AppRunner | None = None
+        self._host = ""
+        self._port: int | None = None
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen on ``host``:``port`` (0: a free port the OS picks)."""
+        if self._runner is not None:
+            raise RuntimeError("the Configuration Server is already started")
+        runner = web.AppRunner(self._app)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._host = host
+        self._port = runner.addresses[0][1]
+        log.info("Configuration Server serving %s (database %s)", self.url, self.store.path)
+
+    @property
+    def port(self) -> int:
+        """The TCP port the API listens on."""
+        if self._port is None:
+            raise RuntimeError("the Configuration Server is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API, e.g. ``http://127.0.0.1:PORT/``."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}/"
+
+    async def close(self) -> None:
+        """Stop listening and close the database."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self.store.close()
+
+    async def __aenter__(self) -> ConfigServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _parse_users(parser: argparse.ArgumentParser, specs: list[str] | None) -> dict[str, str] | None:
+    if not specs:
+        return None
+    users = {}
+    for spec in specs:
+        name, sep, password = spec.partition(":")
+        if not sep or not name:
+            parser.error(f"--user takes NAME:PASSWORD, got {spec!r}")
+        users[name] = password
+    return users
+
+
+async def _serve(db: Path, host: str, port: int, users: dict[str, str] | None) -> int:
+    server = ConfigServer(db, users=users)
+    try:
+        await server.start(host, port)
+    except BaseException:
+        server.store.close()
+        raise
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print(server.url, flush=True)
+    print(f"Configuration Server (GAX API) at {server.url}, database {db}", file=sys.stderr, flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the Configuration Server alone until SIGINT/SIGTERM; returns the exit status.
+
+    0 after a clean stop, 1 if it cannot listen, 2 for bad usage or an unusable database.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m fakes.configserver",
+        description="Genesys Configuration Server stand-in: Application objects over a GAX-style JSON API.",
+    )
+    parser.add_argument(
+        "--db", type=Path, required=True, help="SQLite database file (created if missing, mode 0600)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: 0, a free port)")
+    parser.add_argument(
+        "--user",
+        action="append",
+        metavar="NAME:PASSWORD",
+        help="an account that may log in; repeatable "
+        "(default: default:password, as on a fresh Configuration Server)",
+    )
+    args = parser.parse_args(argv)
+    users = _parse_users(parser, args.user)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return asyncio.run(_serve(args.db, args.host, args.port, users))
+    except StoreError as exc:
+        print(f"configserver: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"configserver: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
