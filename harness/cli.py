@@ -18,6 +18,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .artifacts import ArtifactError, inspect_file, render_inspection
 from .lab import Lab, LabError, Topology
@@ -49,21 +50,21 @@ class Client(str, Enum):
 
 
 def _fail_usage(message: str) -> "typer.Exit":
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(EXIT_USAGE)
 
 
 def _print_entry(entry: TranscriptEntry) -> None:
     mark = "[red]✗[/red]" if entry.outcome == "failed" else "[green]✓[/green]"
-    err.print(f"{mark} [bold]{entry.heading}[/bold], step {entry.step}: {entry.action}", soft_wrap=True)
+    err.print(f"{mark} [bold]{escape(entry.heading)}[/bold], step {entry.step}: {escape(entry.action)}", soft_wrap=True)
     for a in entry.artifacts:
-        err.print(f"    wrote {a.path}  sha256 {a.sha256[:16]}…")
+        err.print(f"    wrote {escape(a.path)}  sha256 {a.sha256[:16]}…")
     if entry.gap:
-        err.print(f"    [yellow]gap in the page:[/yellow] {entry.gap}")
+        err.print(f"    [yellow]gap in the page:[/yellow] {escape(entry.gap)}", soft_wrap=True)
     if entry.note:
-        err.print(f"    note: {entry.note}")
+        err.print(f"    note: {escape(entry.note)}", soft_wrap=True)
     if entry.code:
-        err.print(f"    [red]diagnosis {entry.code}[/red] — fix: {entry.fix}")
+        err.print(f"    [red]diagnosis {entry.code}[/red] — fix: {escape(entry.fix or '')}", soft_wrap=True)
 
 
 @app.command("replay")
@@ -107,9 +108,10 @@ def replay_command(
 def _summarize(result) -> None:
     err.print()
     for h in result.handshakes:
-        err.print(f"handshake {h['kind']} ({h['client']}): {h['outcome']}" + (f" — {h['reason']}" if h.get("reason") else ""))
+        reason = f" — {h['reason']}" if h.get("reason") else ""
+        err.print(escape(f"handshake {h['kind']} ({h['client']}): {h['outcome']}{reason}"), soft_wrap=True)
     for d in result.diagnoses:
-        err.print(f"[red]{d['code']}[/red] at {d['doc_step']}: {d['message']}\n    fix: {d['fix']}")
+        err.print(f"[red]{d['code']}[/red] at {escape(d['doc_step'])}: {escape(d['message'])}\n    fix: {escape(d['fix'])}", soft_wrap=True)
     colour = {"confirmed": "green", "failed": "red"}.get(result.outcome, "yellow")
     err.print(f"outcome: [{colour}]{result.outcome}[/{colour}]   workdir: {result.workdir}")
 
@@ -132,25 +134,32 @@ def up_command(
 ) -> None:
     """Keep a lab running (the sandbox) until Ctrl-C / SIGTERM; endpoints in WORKDIR/lab.json."""
     async def run() -> None:
-        async with Lab(workdir, Topology(two_tier_ca=two_tier)) as lab:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with Lab(workdir, Topology(two_tier_ca=two_tier), publish=False) as lab:
             assert lab.manifest is not None
             if not blank:
                 if lab.manifest.get("ucc-pfx") and lab.manifest.get("truststore"):
                     err.print("the page's artifacts are already in place: reusing them")
                 else:
-                    result = await replay(lab, "all", progress=_print_entry)
-                    if result.transcript.failures:
+                    replaying = asyncio.ensure_future(replay(lab, "all", progress=_print_entry))
+                    stopping = asyncio.ensure_future(stop.wait())
+                    await asyncio.wait({replaying, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    if stop.is_set():
+                        replaying.cancel()
+                        err.print("stopped before the lab reached the page's end state")
+                        return
+                    stopping.cancel()
+                    if replaying.result().transcript.failures:
                         err.print("[red]the replay failed; the lab keeps serving so you can look around[/red]")
-            doc = lab.lab_json()
+            lab.write_lab_json()
             err.print(f"\nlab up in {lab.workdir}")
-            for name, endpoint in doc["endpoints"].items():
+            for name, endpoint in lab.lab_json()["endpoints"].items():
                 err.print(f"  {name:<13} {endpoint}")
             err.print(f"  lab.json      {lab.lab_json_path}")
             err.print("Ctrl-C to stop.")
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
             await stop.wait()
             err.print("stopping")
 
@@ -190,6 +199,9 @@ def inspect_command(
         raise _fail_usage(str(exc)) from None
     except OSError as exc:
         raise _fail_usage(f"{file}: {exc.strerror}") from None
+    if info.get("format") == "unknown":
+        # Not a certificate, PFX, key store or krb5.conf: unreadable input for this command.
+        raise _fail_usage(render_inspection(info))
     if as_json:
         print(json.dumps(info, indent=2, default=str))
     else:

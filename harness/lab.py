@@ -121,7 +121,8 @@ class Lab:
 
     Use as ``async with Lab(workdir) as lab:``. ``ca_seed`` names a CA state folder to
     copy when the workdir has none yet: the pytest plugin pays the CA's key generation
-    once per session that way.
+    once per session that way. ``lab.json`` is written once the stand-ins serve (unless
+    ``publish`` is false; the caller then calls :meth:`write_lab_json` when ready).
     """
 
     def __init__(
@@ -131,11 +132,15 @@ class Lab:
         *,
         ca_seed: Path | None = None,
         host: str = "127.0.0.1",
+        publish: bool = True,
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.topology = topology
         self.ca_seed = ca_seed
         self.bind_host = host
+        # Write lab.json as soon as the stand-ins serve; ``ucclab up`` writes it itself,
+        # after bringing the lab to the page's end state.
+        self.publish = publish
         self.state_dir = self.workdir / "state"
         self.artifacts_dir = self.workdir / "artifacts"
         self.lab_json_path = self.workdir / "lab.json"
@@ -180,7 +185,8 @@ class Lab:
         except BaseException:
             await self.close()
             raise
-        self.write_lab_json()
+        if self.publish:
+            self.write_lab_json()
         return self
 
     async def close(self) -> None:

@@ -46,7 +46,7 @@ class CertsrvBrowser:
         self.ssl.load_verify_locations(cadata="".join(_pem(e.certificate) for e in host.trusted_roots.certificates()))
         assert lab.certsrv is not None and lab.secrets is not None
         self.base = lab.certsrv.url.rstrip("/")  # https://127.0.0.1:PORT/certsrv
-        self.auth = aiohttp.BasicAuth(lab.topology.enroll_username, lab.secrets.enroll_password)
+        self.headers = {"Authorization": aiohttp.encode_basic_auth(lab.topology.enroll_username, lab.secrets.enroll_password)}
         self.server_hostname = lab.topology.ca_fqdn
 
     @property
@@ -57,7 +57,7 @@ class CertsrvBrowser:
     async def _fetch(self, method: str, path: str, **kwargs: object) -> Page:
         url = f"{self.base}/{path.lstrip('/')}"
         try:
-            async with aiohttp.ClientSession(auth=self.auth) as session:
+            async with aiohttp.ClientSession(headers=self.headers) as session:
                 async with session.request(
                     method, url, ssl=self.ssl, server_hostname=self.server_hostname, **kwargs
                 ) as response:

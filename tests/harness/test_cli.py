@@ -1,0 +1,104 @@
+"""The ``ucclab`` command as a user runs it: a real process, exit codes, JSON on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+UCCLAB = [sys.executable, "-m", "harness.cli"]
+
+
+def ucclab(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*UCCLAB, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_replay_json_is_one_document_and_exit_1_until_handshakes_exist(tmp_path: Path) -> None:
+    run = ucclab("replay", "all", "--workdir", str(tmp_path / "lab"), "--json")
+    assert run.returncode == 1, run.stderr
+    doc = json.loads(run.stdout)
+    assert doc["outcome"] == "not-confirmed"
+    assert [h["outcome"] for h in doc["handshakes"]] == ["not-run", "not-run"]
+    assert {m["role"] for m in doc["manifest"]} >= {"ca-certificate", "ucc-pfx", "lync-trusted-certificate", "truststore"}
+    # Progress for people went to stderr.
+    assert "Generating the Client Certificate, step 1" in run.stderr
+
+
+def test_bad_set_is_a_usage_error(tmp_path: Path) -> None:
+    run = ucclab("replay", "--workdir", str(tmp_path), "--set", "shell.export_pfx.pasword=x")
+    assert run.returncode == 2
+    assert "did you mean" in run.stderr and run.stdout == ""
+
+
+def test_unknown_path_is_a_usage_error() -> None:
+    assert ucclab("replay", "sideways").returncode == 2
+
+
+def test_list_steps_names_every_step() -> None:
+    run = ucclab("replay", "--list-steps")
+    assert run.returncode == 0
+    assert "shell.request_cs_certificate" in run.stdout and "replay.pfx_source" in run.stdout
+
+
+def test_inspect_reports_unreadable_input_with_exit_2(tmp_path: Path) -> None:
+    garbage = tmp_path / "broken.pfx"
+    garbage.write_bytes(b"\x30\x82\x01\x00 not really a pfx")
+    run = ucclab("inspect", str(garbage), "--password", "mnopqr")
+    assert run.returncode == 2
+    assert "broken.pfx" in run.stderr
+    missing = ucclab("inspect", str(tmp_path / "nope.cer"))
+    assert missing.returncode == 2
+
+
+def test_inspect_after_replay(tmp_path: Path) -> None:
+    ucclab("replay", "all", "--workdir", str(tmp_path / "lab"))
+    pfx = tmp_path / "lab" / "artifacts" / "GenesysServer_Certficate.pfx"
+    run = ucclab("inspect", str(pfx), "--password", "mnopqr", "--json")
+    assert run.returncode == 0, run.stderr
+    assert "ucc01.companya.com" in run.stdout
+    wrong = ucclab("inspect", str(pfx), "--password", "wrong")
+    assert wrong.returncode == 2 and "password" in wrong.stderr.lower()
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"ucclab up exited early: {proc.stderr.read()}")
+        if time.monotonic() > deadline:
+            raise AssertionError("ucclab up did not write lab.json in time")
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("blank", [False, True])
+def test_up_serves_until_sigterm_and_restarts_on_the_same_workdir(tmp_path: Path, blank: bool) -> None:
+    workdir = tmp_path / "sandbox"
+    args = [*UCCLAB, "up", "--workdir", str(workdir)] + (["--blank"] if blank else [])
+    for attempt in range(2):
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for(workdir / "lab.json", proc)
+            doc = json.loads((workdir / "lab.json").read_text())
+            ca_pem = workdir / "state" / "ca"
+            enroll = doc["accounts"]["enroll"]
+            root = next(p for p in ca_pem.glob("*root*.pem"))
+            answer = requests.get(
+                doc["endpoints"]["certsrv"], auth=(enroll["username"], enroll["password"]), verify=str(root), timeout=10
+            )
+            assert answer.status_code == 200
+            if not blank:
+                assert (workdir / "artifacts" / "GenesysServer_Certficate.pfx").exists()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        if attempt == 1 and not blank:
+            assert "reusing them" in err
+        (workdir / "lab.json").unlink()
