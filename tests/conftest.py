@@ -16,6 +16,19 @@ import pytest
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+# Outside tools the suite talks to, with the Debian package that brings each.
+REQUIRED_TOOLS = {"openssl": "openssl", "keytool": "openjdk-17-jdk-headless", "java": "openjdk-17-jdk-headless"}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under UCCLAB_REQUIRE_TOOLS=1 (CI), refuse to run without every required tool."""
+    if os.environ.get("UCCLAB_REQUIRE_TOOLS") != "1":
+        return
+    missing = [f"{tool} (apt-get install {pkg})" for tool, pkg in REQUIRED_TOOLS.items() if shutil.which(tool) is None]
+    if missing:
+        raise pytest.UsageError("UCCLAB_REQUIRE_TOOLS=1 and these tools are missing: " + ", ".join(missing))
+
+
 def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:

@@ -1,0 +1,63 @@
+"""The page's files, written and read as the real tools write and read them.
+
+- DER certificates ("DER encoded binary X.509 (.CER)"): :func:`write_der_certificate`,
+  :func:`read_certificate` (DER or Base-64/PEM).
+- PFX files as the Windows Certificate Export Wizard writes them: :func:`export_pfx`,
+  :func:`read_pfx`.
+- Java key and trust stores as keytool writes them and Java 17 loads them:
+  :func:`keytool_import`, :func:`read_keystore`.
+- krb5.conf: :func:`page_krb5_conf`, :func:`format_krb5_conf`, :func:`parse_krb5_conf`,
+  :func:`read_krb5_conf`, :func:`write_krb5_conf`.
+- :func:`detect_format` (by content) and :func:`inspect_file` / :func:`render_inspection`
+  for ``ucclab inspect``.
+
+Secrets (PFX, key stores) are written with mode 0600, certificates and krb5.conf 0644.
+Errors are :class:`ArtifactError` subclasses whose message names the file and carries the
+real tool's words where it has some.
+"""
+
+from ._certificates import read_certificate, write_der_certificate
+from ._errors import (
+    AliasExistsError,
+    ArtifactError,
+    CorruptFileError,
+    KeyNotExportableError,
+    Krb5ConfSyntaxError,
+    PasswordTooShortError,
+    WrongFormatError,
+    WrongPasswordError,
+)
+from ._formats import detect_format
+from ._inspect import inspect_file, render_inspection
+from ._keystore import KeyStore, KeyStoreEntry, keytool_import, read_keystore
+from ._krb5 import Krb5Conf, format_krb5_conf, page_krb5_conf, parse_krb5_conf, read_krb5_conf, write_krb5_conf
+from ._pfx import PfxContents, export_pfx, read_pfx
+
+__all__ = [
+    "ArtifactError",
+    "WrongPasswordError",
+    "WrongFormatError",
+    "CorruptFileError",
+    "KeyNotExportableError",
+    "AliasExistsError",
+    "PasswordTooShortError",
+    "Krb5ConfSyntaxError",
+    "write_der_certificate",
+    "read_certificate",
+    "detect_format",
+    "export_pfx",
+    "PfxContents",
+    "read_pfx",
+    "keytool_import",
+    "KeyStoreEntry",
+    "KeyStore",
+    "read_keystore",
+    "Krb5Conf",
+    "page_krb5_conf",
+    "format_krb5_conf",
+    "write_krb5_conf",
+    "parse_krb5_conf",
+    "read_krb5_conf",
+    "inspect_file",
+    "render_inspection",
+]
