@@ -18,6 +18,7 @@ certificates in the hosts' stores, the same Application object.
 from __future__ import annotations
 
 import json
+import ntpath
 import secrets
 import shutil
 from dataclasses import asdict, dataclass
@@ -264,6 +265,15 @@ class Lab:
                 command_line_arguments=f"-host {t.ca_fqdn} -port 2020 -app {t.application_name}",
             )
             await cfg.create_application(app)
+
+    # -- the UC Connector host's file system -------------------------------------------------
+    def windows_path(self, file_name: str) -> str:
+        """Where the lab places a page file on the UC Connector host: its ``etc`` folder."""
+        return f"{self.topology.ucc_working_directory}\\etc\\{file_name}"
+
+    def resolve_windows_path(self, path: str) -> Path:
+        """The lab file a Windows path on the UC Connector host stands for (by file name)."""
+        return self.artifacts_dir / ntpath.basename(path)
 
     # -- clients and endpoints ------------------------------------------------------------
     def configserver_client(self) -> ConfigServerClient:

@@ -64,6 +64,7 @@ class TranscriptEntry:
     note: str | None = None
     code: str | None = None
     fix: str | None = None
+    duration_ms: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -12,6 +12,7 @@ from . import (
     client_certificate,
     frontend_certificate,
     kerberos_password,
+    mtls_command_line,
     secure_sip_port,
     server_certificate_shell,
     server_certificate_web,
@@ -59,6 +60,7 @@ PROCEDURES: dict[str, Procedure] = {
         ucc_installation,
         kerberos_password,
         secure_sip_port,
+        mtls_command_line,
     )
 }
 
@@ -72,12 +74,18 @@ def procedures_for(path: str, pfx_source: str = "shell") -> list[Procedure]:
         raise ValueError(f"unknown path {path!r}; expected one of {', '.join(PATHS)}")
     if pfx_source not in PFX_SOURCES:
         raise ValueError(f"unknown pfx_source {pfx_source!r}; expected one of {', '.join(PFX_SOURCES)}")
+    mtls = path in ("mtls", "all")
+    kerberos = path in ("tls-kerberos", "all")
     keys: list[str] = []
-    if path in ("mtls", "all"):
+    if mtls:
         keys += ["client_certificate", PFX_SOURCES[pfx_source]]
-    if path in ("tls-kerberos", "all"):
-        keys += ["kerberos_password", "trusted_certificate", "truststore"]
-    keys.append("secure_port")
+    if kerberos:
+        keys += ["kerberos_password", "trusted_certificate"]
+    # Both paths need the connector's trust store; the MTLS path alone makes it from the
+    # client certificate procedure's CA certificate.
+    keys += ["truststore", "secure_port"]
+    if mtls:
+        keys.append("mtls_command_line")
     return [PROCEDURES[k] for k in keys]
 
 

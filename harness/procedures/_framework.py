@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import time
 import types
 import typing
 from dataclasses import dataclass, field
@@ -228,9 +229,11 @@ async def run_procedure(procedure: Procedure, ctx: StepContext, overrides: Overr
             action="",
             parameters=mask_secrets(given),
         )
+        started = time.perf_counter()
         try:
             done = await step.function(ctx, **given)
         except StepFailed as failure:
+            entry.duration_ms = _elapsed_ms(started)
             entry.outcome = "failed"
             entry.action = failure.message
             entry.code = failure.code
@@ -238,6 +241,7 @@ async def run_procedure(procedure: Procedure, ctx: StepContext, overrides: Overr
             entry.note = failure.evidence
             _append(ctx, entry)
             return False
+        entry.duration_ms = _elapsed_ms(started)
         entry.action = done.action
         entry.host = done.host or host
         entry.gap = done.gap
@@ -246,6 +250,10 @@ async def run_procedure(procedure: Procedure, ctx: StepContext, overrides: Overr
             entry.artifacts.append(ArtifactRecord.of(path, lab.artifacts_dir, role))
         _append(ctx, entry)
     return True
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def _append(ctx: StepContext, entry: TranscriptEntry) -> None:

@@ -19,8 +19,21 @@ PROCEDURE = Procedure("truststore", "Adding the Certificate to the UC Connector 
 
 @PROCEDURE.step(1)
 async def copy_certificate(ctx: StepContext) -> Done:
-    """Copy the certificate exported from the Lync host."""
-    path = ctx.lab.manifest.file("lync-trusted-certificate")
+    """Copy the certificate exported from the Lync host.
+
+    The MTLS path names a trust store (``-key_store_file``) but never makes one; there the
+    lab imports ``CompanyA_Certificate.cer`` — whose stated purpose is "to trust servers in
+    the domain, such as the Front End" — with this same procedure, and says so.
+    """
+    manifest = ctx.lab.manifest
+    gap = None
+    path = manifest.file("lync-trusted-certificate")
+    if path is None and manifest.file("ca-certificate") is not None:
+        path = manifest.file("ca-certificate")
+        gap = (
+            "the MTLS procedure asks for a trust store (-key_store_file) but never makes one; "
+            f"the lab imports {path.name} from 'Generating the Client Certificate' with keytool"
+        )
     if path is None or not path.exists():
         raise StepFailed(
             "truststore-missing-ca",
@@ -28,7 +41,7 @@ async def copy_certificate(ctx: StepContext) -> Done:
             "Do 'Exporting the Trusted Certificate from the Lync Skype for Business Host' first.",
         )
     ctx.state["truststore.certificate_file"] = path
-    return Done(f"copied {path.name} from {ctx.lab.topology.frontend_fqdn}")
+    return Done(f"copied {path.name} to {ctx.lab.topology.ucc_fqdn}", gap=gap)
 
 
 @PROCEDURE.step(2)
@@ -67,8 +80,8 @@ async def keytool_import_certificate(
 
 
 @PROCEDURE.step(4)
-async def place_keystore(ctx: StepContext, *, location: str = "etc\\UCC_store.jks") -> Done:
+async def place_keystore(ctx: StepContext) -> Done:
     """Place the store in a logical location, e.g. ``<ucc_root>\\etc\\MYSTORE.jks``, and note it."""
-    windows_path = f"{ctx.lab.topology.ucc_working_directory}\\{location}"
-    ctx.state["truststore.windows_path"] = windows_path
-    return Done(f"placed the store at {windows_path}")
+    store = ctx.lab.manifest.file("truststore")
+    assert store is not None
+    return Done(f"placed the store at {ctx.lab.windows_path(store.name)}")

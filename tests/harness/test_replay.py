@@ -180,12 +180,7 @@ def test_deleting_the_private_key_is_recorded_and_takes_effect(ucclab_lab: LabTh
 def test_replay_configures_the_application_object(ucclab_lab: LabThread) -> None:
     ucclab_lab.replay("all")
     lab = ucclab_lab.lab
-
-    async def read():
-        async with lab.configserver_client() as cfg:
-            return await cfg.find_application(lab.topology.application_name)
-
-    app = ucclab_lab.run(read())
+    app = _application(ucclab_lab)
     assert app.options["Microsoft-OCS"]["password"] == lab.secrets.ucc_account_password
     [port] = [p for p in app.port_infos if p.id == "lync-tls"]
     assert port.conn_protocol == "sip" and "tls=1" in port.transport_params
@@ -214,3 +209,36 @@ def test_lab_json_follows_the_contract(ucclab_lab: LabThread) -> None:
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", doc["endpoints"]["configserver"])
     assert set(doc["accounts"]["enroll"]) == {"username", "password"}
     assert doc["manifest"] == "artifacts/manifest.json"
+
+
+def _application(lab: LabThread):
+    async def read():
+        async with lab.lab.configserver_client() as cfg:
+            return await cfg.find_application(lab.lab.topology.application_name)
+
+    return lab.run(read())
+
+
+def test_mtls_command_line_arguments_and_startup_bat(ucclab_lab: LabThread) -> None:
+    result = ucclab_lab.replay("mtls")
+    assert result.transcript.failures == []
+    arguments = _application(ucclab_lab).command_line_arguments
+    etc = "C:\\GCTI\\UCConnector\\UCC_Lync\\etc\\"
+    assert arguments.startswith("-host labdc01.companya.com -port 2020 -app UCC_Lync ")
+    assert f"-cert_store_file {etc}GenesysServer_Certficate.pfx -cert_store_pass mnopqr -cert_store_type pkcs12" in arguments
+    assert f"-key_store_file {etc}UCC_store.jks -key_store_pass genesys -key_store_type jks" in arguments
+    bat = ucclab_lab.lab.manifest.file("startup-bat")
+    assert bat.name == "startup.bat" and arguments in bat.read_text()
+    assert stat.S_IMODE(bat.stat().st_mode) == 0o600
+    # The MTLS path makes its trust store from the client certificate procedure's CA certificate.
+    [copy] = [e for e in result.transcript.entries if e.step_id == "truststore.copy_certificate"]
+    assert "CompanyA_Certificate.cer" in copy.gap
+    # The transcript shows the arguments with the passwords masked.
+    [added] = [e for e in result.transcript.entries if e.step_id == "mtls_command_line.add_parameters"]
+    assert "mnopqr" not in added.action and "-cert_store_pass ********" in added.action
+
+
+def test_literal_mtls_arguments_keep_the_pages_typos(ucclab_lab: LabThread) -> None:
+    ucclab_lab.replay("mtls", ["mtls_command_line.add_parameters.literal=true"])
+    arguments = _application(ucclab_lab).command_line_arguments
+    assert "-cert_store_C:\\GCTI" in arguments and "-ket_store_type jks" in arguments
