@@ -169,12 +169,25 @@ def up_command(
         raise _fail_usage(str(exc)) from None
 
 
-@app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+SERVE_HELP = """Usage: ucclab serve NAME [OPTIONS]
+
+Run one stand-in alone, in the foreground, until Ctrl-C / SIGTERM. NAME is ca or
+configserver; the stand-in's own options follow (ucclab serve ca --help)."""
+
+
+@app.command(
+    "serve",
+    add_help_option=False,  # --help after NAME belongs to the stand-in
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
 def serve_command(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Which stand-in: ca or configserver (more to come).")],
+    name: Annotated[str, typer.Argument(help="Which stand-in: ca or configserver.")],
 ) -> None:
-    """Run one stand-in alone; the stand-in's own options follow (e.g. --help)."""
+    """Run one stand-in alone; the stand-in's own options follow (e.g. ucclab serve ca --help)."""
+    if name in ("-h", "--help"):
+        print(SERVE_HELP)
+        raise typer.Exit(EXIT_OK)
     if name == "ca":
         from fakes.ca.server import main as serve_main
     elif name == "configserver":
