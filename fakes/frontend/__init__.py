@@ -1,0 +1,59 @@
+"""A Lync / Skype for Business Front End stand-in: SIP registrar and presence over MTLS.
+
+It plays ``fe01.companya.com`` of the vendor page: the pool server the UC Connector
+registers with over mutual TLS, and the server that pushes presence to the connector's
+Secured SIP port. In a minute::
+
+    from pathlib import Path
+    from fakes.frontend import FrontendConfig, FrontendServer
+
+    config = FrontendConfig(fqdn="fe01.companya.com", certificate_chain=Path("fe.pem"),
+                            private_key=Path("fe.key"), trusted_cas=Path("ca.pem"),
+                            known_peers=("ucc01.companya.com",))
+    async with FrontendServer(config) as frontend:     # 127.0.0.1, a free port
+        ...                                            # connect to frontend.port with MTLS
+        await frontend.events.wait_for("response", status=200)
+        frontend.events.of_type("tls-handshake")[0]["peer"]["subject"]
+
+Like Lync it requires a client certificate chaining to a trusted CA (TLS 1.2 or later),
+accepts a serverAuth-only client certificate as SChannel does
+(``require_client_auth_eku=True`` makes it as strict as OpenSSL or Java), and serves SIP
+only to peers whose certificate names a known peer; others are refused with Lync's "The
+peer is not a configured server on this network interface". Every connection, handshake,
+verification error, request and answer is in :attr:`FrontendServer.events`.
+
+Run it alone with ``python -m fakes.frontend`` (see :mod:`fakes.frontend.server`). The
+SIP rules are sans-I/O (:mod:`fakes.sip`, :class:`Registrar`, :class:`SipSession`, the TLS
+session on memory BIOs); the asyncio server only moves bytes and time.
+"""
+
+from ._certinfo import certificate_names, describe_certificate, matching_peer
+from ._config import FrontendConfig
+from ._eventlog import EventLog
+from ._registrar import ALLOWED_METHODS, Answer, Binding, Registrar, Subscription
+from ._session import Output, SipSession
+from ._tls import MtlsServerContext, MtlsServerSession, TlsFailure, VerifyError
+from .server import NOT_A_CONFIGURED_SERVER, FrontendServer, PushResult, main
+
+__all__ = [
+    "ALLOWED_METHODS",
+    "NOT_A_CONFIGURED_SERVER",
+    "Answer",
+    "Binding",
+    "EventLog",
+    "FrontendConfig",
+    "FrontendServer",
+    "MtlsServerContext",
+    "MtlsServerSession",
+    "Output",
+    "PushResult",
+    "Registrar",
+    "SipSession",
+    "Subscription",
+    "TlsFailure",
+    "VerifyError",
+    "certificate_names",
+    "describe_certificate",
+    "main",
+    "matching_peer",
+]

@@ -1,0 +1,134 @@
+"""One connection's SIP service, sans-I/O: bytes in → bytes out and event-log records.
+
+Glue between the framer (:class:`fakes.sip.SipStream`) and the shared
+:class:`~fakes.frontend._registrar.Registrar`. The asyncio shell feeds it the plaintext
+that came out of TLS and writes back what it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sipmessage
+
+from fakes.sip import (
+    NEED_DATA,
+    ConnectionClosed,
+    KeepAlive,
+    Malformed,
+    MessageReceived,
+    SipLimits,
+    SipStream,
+)
+
+from ._registrar import Answer, Registrar
+
+__all__ = ["Output", "SipSession"]
+
+_EXCERPT = 200  # bytes of a malformed message kept in the log
+
+
+@dataclass
+class Output:
+    """What the shell must do after feeding bytes: send ``data``, log ``records``
+    (``(type, fields)``), then close if ``close``."""
+
+    data: bytes = b""
+    records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    close: bool = False
+
+
+def _request_fields(request: sipmessage.Request) -> dict[str, Any]:
+    headers = request.headers
+    return {
+        "method": request.method,
+        "uri": str(request.uri),
+        "call_id": headers.get("Call-ID"),
+        "cseq": headers.get("CSeq"),
+        "from": headers.get("From"),
+        "to": headers.get("To"),
+        "contact": headers.getlist("Contact"),
+        "via": headers.getlist("Via"),
+    }
+
+
+class SipSession:
+    """SIP over one trusted MTLS connection."""
+
+    def __init__(self, registrar: Registrar, *, peer: str, limits: SipLimits) -> None:
+        self._registrar = registrar
+        self._peer = peer
+        self._stream = SipStream(limits)
+
+    def receive_data(self, data: bytes, *, eof: bool = False) -> Output:
+        """Process plaintext from the peer; ``eof`` when the peer has closed after it."""
+        if data:
+            self._stream.receive_data(data)
+        if eof:
+            self._stream.receive_data(b"")
+        output = Output()
+        while True:
+            event = self._stream.next_event()
+            if event is NEED_DATA:
+                return output
+            if isinstance(event, ConnectionClosed):
+                output.close = True
+                return output
+            if isinstance(event, KeepAlive):
+                self._keep_alive(event, output)
+            elif isinstance(event, Malformed):
+                self._malformed(event, output)
+                if event.fatal:
+                    output.close = True
+                    return output
+            elif isinstance(event, MessageReceived):
+                self._message(event, output)
+
+    def timed_out(self) -> Output:
+        """The shell's read timer fired: answer a stalled message if any, then close."""
+        output = Output(close=True)
+        stalled = self._stream.timed_out()
+        if stalled is not None:
+            self._malformed(stalled, output)
+        return output
+
+    def _keep_alive(self, event: KeepAlive, output: Output) -> None:
+        pong = event.raw == b"\r\n\r\n"  # RFC 5626 §3.5.1: a ping gets a CRLF pong
+        if pong:
+            output.data += b"\r\n"
+        output.records.append(("keep-alive", {"raw": event.raw.decode("ascii"), "pong": pong}))
+
+    def _malformed(self, event: Malformed, output: Output) -> None:
+        answer = self._registrar.answer_malformed(event)
+        output.records.append(("malformed", {
+            "status": event.status, "reason": event.reason, "fatal": event.fatal,
+            "excerpt": event.raw[:_EXCERPT].decode("utf-8", "replace"),
+            "answered": answer.status is not None,
+        }))
+        self._send(answer, output, method=None, call_id=None)
+
+    def _message(self, event: MessageReceived, output: Output) -> None:
+        message = event.message
+        if isinstance(message, sipmessage.Response):
+            # The subscriber's answer to our NOTIFY; responses are never answered.
+            output.records.append(("response-received", {
+                "status": message.code, "reason": message.phrase,
+                "cseq": message.headers.get("CSeq"), "call_id": message.headers.get("Call-ID"),
+            }))
+            return
+        output.records.append(("request", _request_fields(message)))
+        answer = self._registrar.handle_request(message, peer=self._peer)
+        self._send(answer, output, method=message.method, call_id=message.headers.get("Call-ID"))
+
+    def _send(self, answer: Answer, output: Output, *, method: str | None,
+              call_id: str | None) -> None:
+        if answer.status is not None:
+            output.data += answer.response
+            output.records.append(("response", {
+                "status": answer.status, "reason": answer.reason, "method": method,
+                "call_id": call_id}))
+        for request in answer.requests:
+            output.data += request
+            start = request.split(b"\r\n", 1)[0].decode("utf-8")
+            output.records.append(("request-sent", {"start_line": start, "call_id": call_id}))

@@ -1,0 +1,430 @@
+"""The Front End stand-in as a server: SIP over MTLS on a port, plus the presence push.
+
+In a lab::
+
+    server = FrontendServer(config)
+    await server.start()                      # 127.0.0.1, a free port
+    ... server.port, server.events ...
+    result = await server.push_to_connector("127.0.0.1", ucc_port, server_name="ucc01.companya.com")
+    await server.close()
+
+Alone: ``python -m fakes.frontend --cert PEM --key PEM --ca PEM --fqdn fe01.companya.com
+--known-peer ucc01.companya.com [--port 5061]`` prints one line starting with
+``frontend listening on`` once it serves, and serves until SIGINT or SIGTERM.
+
+The shell only moves bytes and time. It accepts plain TCP and runs TLS itself (through
+:mod:`._tls`), because ``asyncio.start_server(ssl=...)`` hides handshake failures — the
+very evidence this stand-in exists to record. Every connection runs in its own task; any
+error in one is logged as an event and never reaches the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import random
+import signal
+import ssl
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sipmessage
+from cryptography import x509
+from OpenSSL import SSL
+
+from fakes.sip import (
+    NEED_DATA,
+    ConnectionClosed,
+    Malformed,
+    MessageReceived,
+    SipStream,
+    make_request,
+)
+
+from ._certinfo import certificate_names, describe_certificate, matching_peer
+from ._config import FrontendConfig
+from ._eventlog import EventLog
+from ._registrar import Registrar, pidf_document
+from ._session import Output, SipSession
+from ._tls import MtlsServerContext, MtlsServerSession, TlsFailure
+
+__all__ = ["FrontendServer", "PushResult", "main"]
+
+_READ_SIZE = 65536
+# What Lync's SIP stack logs when an MTLS peer's certificate names no server of the
+# topology; it then refuses the connection (no SIP service, no challenge).
+NOT_A_CONFIGURED_SERVER = "The peer is not a configured server on this network interface"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """Outcome of :meth:`FrontendServer.push_to_connector`, as the Front End saw it."""
+
+    connection: int
+    handshake_ok: bool
+    error: str | None = None
+    tls_version: str | None = None
+    cipher: str | None = None
+    peer_certificate: dict[str, Any] | None = None
+    statuses: tuple[tuple[str, int, str], ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        """Handshake done and every request answered 2xx."""
+        return (self.handshake_ok and self.error is None and bool(self.statuses)
+                and all(200 <= status < 300 for _method, status, _reason in self.statuses))
+
+
+class FrontendServer:
+    """A Lync Front End pool server: SIP registrar/presence over MTLS.
+
+    ``now`` and ``rng`` are injected (event times, binding expiry, tags, branches);
+    ``event_log_path`` mirrors :attr:`events` into a JSONL file. The certificate, key and
+    trusted CAs are loaded here, so a bad file fails at once (``OSError`` or
+    ``OpenSSL.SSL.Error``).
+    """
+
+    def __init__(self, config: FrontendConfig, *, now: Callable[[], float] = time.time,
+                 rng: random.Random | None = None, event_log_path: Path | None = None) -> None:
+        self.config = config
+        self.events = EventLog(now=now, path=event_log_path)
+        self._now = now
+        self._rng = rng if rng is not None else random.Random()
+        self._tls = MtlsServerContext(config)
+        self.registrar = Registrar(config.fqdn, now=now, rng=self._rng)
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self._ids = itertools.count(1)
+        self._port: int | None = None
+        self.host = ""
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen on ``host``:``port`` (0: a free port the OS picks)."""
+        if self._server is not None:
+            raise RuntimeError("the Front End is already started")
+        # A deep backlog: hundreds of peers may connect at once (load tests, a pool restart).
+        self._server = await asyncio.start_server(self._accept, host, port, backlog=1024)
+        self.host = host
+        self._port = self._server.sockets[0].getsockname()[1]
+        self.registrar.port = self._port
+        self.events.append("listening", host=host, port=self._port, fqdn=self.config.fqdn)
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        if self._port is None:
+            raise RuntimeError("the Front End is not started")
+        return self._port
+
+    async def close(self) -> None:
+        """Stop listening, end every connection, close the key log."""
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._connections):
+                task.cancel()
+            await asyncio.gather(*self._connections, return_exceptions=True)
+            await self._server.wait_closed()
+            self._server = None
+        self._tls.close()
+
+    async def __aenter__(self) -> FrontendServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    # -- one connection -------------------------------------------------------------------
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # always inside a task when called by start_server
+        self._connections.add(task)
+        connection = next(self._ids)
+        peer = writer.get_extra_info("peername")
+        self.events.append("connection-opened", connection,
+                           peer=f"{peer[0]}:{peer[1]}" if peer else None)
+        try:
+            await self._serve(connection, reader, writer)
+        except (ConnectionError, OSError, SSL.Error) as error:
+            self.events.append("connection-error", connection, error=str(error) or type(error).__name__)
+        except Exception as error:  # noqa: BLE001 - a bug must cost one connection, not the server
+            self.events.append("connection-error", connection, error=repr(error),
+                               traceback=traceback.format_exc())
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, OSError):
+                pass  # the peer went first
+            self.events.append("closed", connection)
+            self._connections.discard(task)
+
+    async def _read(self, reader: asyncio.StreamReader) -> bytes | None:
+        """Bytes from the peer (``b""`` at EOF), or None when the idle timeout passed."""
+        try:
+            return await asyncio.wait_for(reader.read(_READ_SIZE), self.config.idle_timeout)
+        except TimeoutError:
+            return None
+
+    @staticmethod
+    async def _flush(writer: asyncio.StreamWriter, session: MtlsServerSession) -> None:
+        data = session.data_to_send()
+        if data:
+            writer.write(data)
+            await writer.drain()
+
+    async def _serve(self, connection: int, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter) -> None:
+        session = self._tls.session()
+        plaintext = b""
+        while not session.handshake_done:
+            data = await self._read(reader)
+            if data is None:
+                self.events.append("timeout", connection, phase="handshake",
+                                   after=self.config.idle_timeout)
+                return
+            try:
+                plaintext = session.receive(data)
+            except TlsFailure as failure:
+                self.events.append(
+                    "tls-failure", connection, error=failure.error, reasons=failure.reasons,
+                    verify_errors=[e.as_dict() for e in failure.verify_errors],
+                    alert_sent=next((a for d, a in failure.alerts if d == "sent"), None),
+                    alert_received=next((a for d, a in failure.alerts if d == "received"), None))
+                try:  # the alert, if the peer still listens
+                    await self._flush(writer, session)
+                except (ConnectionError, OSError):
+                    pass
+                return
+            await self._flush(writer, session)
+        self.events.append("tls-handshake", connection, ok=True, **session.handshake_facts())
+
+        leaf = session.peer_certificate()
+        names = certificate_names(leaf) if leaf is not None else []
+        known = matching_peer(names, self.config.known_peers)
+        if known is None:
+            self.events.append("peer-not-trusted", connection, names=names,
+                               known_peers=list(self.config.known_peers),
+                               text=NOT_A_CONFIGURED_SERVER)
+            await self._goodbye(writer, session)
+            return
+        self.events.append("peer-trusted", connection, peer=known, names=names)
+
+        sip = SipSession(self.registrar, peer=known, limits=self.config.limits)
+        output = sip.receive_data(plaintext, eof=session.peer_closed)
+        while True:
+            await self._emit(connection, output, session, writer)
+            if output.close:
+                break
+            data = await self._read(reader)
+            if data is None:
+                self.events.append("timeout", connection, phase="sip",
+                                   after=self.config.idle_timeout)
+                output = sip.timed_out()
+                continue
+            output = sip.receive_data(session.receive(data), eof=session.peer_closed)
+        await self._goodbye(writer, session)
+
+    async def _goodbye(self, writer: asyncio.StreamWriter, session: MtlsServerSession) -> None:
+        """Send close_notify; a peer that already hung up does not need it."""
+        session.close()
+        try:
+            await self._flush(writer, session)
+        except (ConnectionError, OSError):
+            pass
+
+    async def _emit(self, connection: int, output: Output, session: MtlsServerSession,
+                    writer: asyncio.StreamWriter) -> None:
+        for type_, fields in output.records:
+            self.events.append(type_, connection, **fields)
+        if output.data:
+            session.send(output.data)
+            await self._flush(writer, session)
+
+    # -- the presence push: the Front End as TLS client of the connector -------------------
+
+    def _client_context(self) -> ssl.SSLContext:
+        """Python ``ssl`` is right here: the certificate checks that matter are the
+        connector's (the TLS server); ours is the usual server-name check."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.minimum_version = (ssl.TLSVersion.TLSv1_3 if self.config.minimum_tls_version == "1.3"
+                                   else ssl.TLSVersion.TLSv1_2)
+        context.load_verify_locations(cafile=str(self.config.trusted_cas))
+        context.load_cert_chain(str(self.config.certificate_chain), str(self.config.private_key))
+        if self.config.keylog_path is not None:
+            context.keylog_filename = str(self.config.keylog_path)
+        return context
+
+    async def push_to_connector(self, host: str, port: int, *, server_name: str,
+                                requests: Sequence[str] = ("OPTIONS", "NOTIFY"),
+                                timeout: float = 10.0) -> PushResult:
+        """Connect to the connector's Secured SIP port as the Front End (its certificate as
+        client certificate), verify the connector's certificate against the trusted CAs
+        and ``server_name`` (the UCC FQDN), send ``requests`` and collect the statuses.
+
+        Never raises for what the peer does: the result (and the ``push-*`` events) say
+        what happened.
+        """
+        connection = next(self._ids)
+        self.events.append("push-started", connection, host=host, port=port,
+                           server_name=server_name, requests=list(requests))
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                host, port, ssl=self._client_context(), server_hostname=server_name,
+                ssl_handshake_timeout=timeout), timeout)
+        except ssl.SSLCertVerificationError as error:
+            return self._push_failed(connection, error.verify_message or str(error), False)
+        except ssl.SSLError as error:
+            return self._push_failed(connection, error.reason or str(error), False)
+        except (OSError, TimeoutError) as error:
+            return self._push_failed(connection, str(error) or type(error).__name__, False)
+        ssl_object = writer.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True)
+        peer = describe_certificate(x509.load_der_x509_certificate(der)) if der else None
+        cipher = ssl_object.cipher()
+        tls = {"version": ssl_object.version(), "cipher": cipher[0] if cipher else None, "peer": peer}
+        self.events.append("push-tls", connection, ok=True, **tls)
+        statuses: list[tuple[str, int, str]] = []
+        error_text: str | None = None
+        try:
+            stream = SipStream(self.config.limits)
+            call_id = f"{self.registrar.new_tag()}@{self.config.fqdn}"
+            from_tag = self.registrar.new_tag()
+            for cseq, method in enumerate(requests, start=1):
+                writer.write(self._push_request(method, server_name, port, call_id, from_tag, cseq))
+                await writer.drain()
+                response = await asyncio.wait_for(self._response(reader, stream), timeout)
+                statuses.append((method, response.code, response.phrase))
+                self.events.append("push-response", connection, method=method,
+                                   status=response.code, reason=response.phrase)
+        except ssl.SSLError as error:  # e.g. the connector's alert after a TLS 1.3 handshake
+            error_text = error.reason or str(error)
+        except (OSError, TimeoutError, _PushError) as error:
+            error_text = str(error) or type(error).__name__
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (OSError, ssl.SSLError):
+                pass  # already closed by the peer
+        if error_text is not None:
+            self.events.append("push-failure", connection, error=error_text, handshake_ok=True)
+        result = PushResult(connection, True, error_text, tls["version"], tls["cipher"], peer,
+                            tuple(statuses))
+        self.events.append("push-done", connection, ok=result.ok, statuses=[list(s) for s in statuses])
+        return result
+
+    def _push_failed(self, connection: int, error: str, handshake_ok: bool) -> PushResult:
+        self.events.append("push-failure", connection, error=error, handshake_ok=handshake_ok)
+        return PushResult(connection, handshake_ok, error)
+
+    def _push_request(self, method: str, server_name: str, port: int, call_id: str,
+                      from_tag: str, cseq: int) -> bytes:
+        own_uri = f"sip:{self.config.fqdn}"
+        headers: list[tuple[str, str]] = [("User-Agent", "RTC/5.0")]
+        body = b""
+        if method == "NOTIFY":
+            headers += [("Event", "presence"), ("Subscription-State", "active;expires=3600"),
+                        ("Content-Type", "application/pidf+xml")]
+            body = pidf_document(own_uri, True, self._now()).encode("utf-8")
+        return make_request(
+            method, f"sip:{server_name}:{port};transport=tls",
+            via=f"SIP/2.0/TLS {self.config.fqdn}:{self._port or 5061}",
+            branch=self.registrar.new_branch(), from_uri=own_uri, from_tag=from_tag,
+            to_uri=f"sip:{server_name}", call_id=call_id, cseq=cseq, headers=headers, body=body)
+
+    @staticmethod
+    async def _response(reader: asyncio.StreamReader, stream: SipStream) -> sipmessage.Response:
+        """The next final response on the stream (provisional ones skipped)."""
+        while True:
+            event = stream.next_event()
+            if event is NEED_DATA:
+                stream.receive_data(await reader.read(_READ_SIZE))
+                continue
+            if isinstance(event, ConnectionClosed):
+                raise _PushError("connection closed before a response")
+            if isinstance(event, Malformed):
+                raise _PushError(f"malformed answer: {event.status} {event.reason}")
+            if isinstance(event, MessageReceived) and isinstance(event.message, sipmessage.Response):
+                if event.message.code >= 200:
+                    return event.message
+
+
+class _PushError(Exception):
+    """The connector's side ended the exchange without a usable answer."""
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m fakes.frontend",
+        description="Lync Front End stand-in: SIP registrar and presence over MTLS.")
+    parser.add_argument("--cert", type=Path, required=True,
+                        help="PEM: the Front End certificate, then its chain")
+    parser.add_argument("--key", type=Path, required=True, help="PEM: its private key")
+    parser.add_argument("--ca", type=Path, required=True,
+                        help="PEM bundle of the CAs whose client certificates are trusted")
+    parser.add_argument("--fqdn", required=True, help="the Front End's FQDN (fe01.companya.com)")
+    parser.add_argument("--known-peer", action="append", default=[], dest="known_peers",
+                        metavar="FQDN", help="a trusted application pool/computer FQDN (repeat)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (default 0: any free; Lync: 5061)")
+    parser.add_argument("--keylog", type=Path, help="append an NSS key log here (Wireshark)")
+    parser.add_argument("--events", type=Path, help="append the event log here (JSON lines)")
+    parser.add_argument("--strict-eku", action="store_true",
+                        help="refuse client certificates without clientAuth (OpenSSL/Java), "
+                             "unlike Lync's SChannel")
+    parser.add_argument("--min-tls", choices=("1.2", "1.3"), default="1.2",
+                        help="lowest TLS version accepted (default 1.2)")
+    parser.add_argument("--idle-timeout", type=float, default=30.0,
+                        help="seconds of silence before a connection is closed (default 30)")
+    return parser.parse_args(argv)
+
+
+async def _serve(server: FrontendServer, host: str, port: int) -> None:
+    await server.start(host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    config = server.config
+    print(f"frontend listening on {host}:{server.port}", flush=True)
+    print(f"  {config.fqdn}, known peers: {', '.join(config.known_peers) or '(none)'}, "
+          f"client EKU {'enforced' if config.require_client_auth_eku else 'not enforced (SChannel)'}",
+          flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (0 clean stop, 1 cannot serve,
+    2 bad usage or unreadable certificate/key/CA files)."""
+    args = _arguments(argv)
+    try:
+        config = FrontendConfig(
+            fqdn=args.fqdn, certificate_chain=args.cert, private_key=args.key,
+            trusted_cas=args.ca, known_peers=tuple(args.known_peers),
+            require_client_auth_eku=args.strict_eku, minimum_tls_version=args.min_tls,
+            keylog_path=args.keylog, idle_timeout=args.idle_timeout)
+        server = FrontendServer(config, event_log_path=args.events)
+    except (OSError, ValueError, SSL.Error) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_serve(server, args.host, args.port))
+    except OSError as error:
+        print(f"error: cannot serve on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
+        return 1
+    return 0
