@@ -109,7 +109,8 @@ def _summarize(result) -> None:
     err.print()
     for h in result.handshakes:
         reason = f" — {h['reason']}" if h.get("reason") else ""
-        err.print(escape(f"handshake {h['kind']} ({h['client']}): {h['outcome']}{reason}"), soft_wrap=True)
+        direction = f" {h['direction']}" if h.get("direction") else ""
+        err.print(escape(f"handshake {h['kind']}{direction} ({h['client']} client): {h['outcome']}{reason}"), soft_wrap=True)
     for d in result.diagnoses:
         err.print(f"[red]{d['code']}[/red] at {escape(d['doc_step'])}: {escape(d['message'])}\n    fix: {escape(d['fix'])}", soft_wrap=True)
     colour = {"confirmed": "green", "failed": "red"}.get(result.outcome, "yellow")
@@ -138,7 +139,7 @@ def up_command(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with Lab(workdir, Topology(two_tier_ca=two_tier), publish=False) as lab:
+        async with Lab(workdir, Topology(two_tier_ca=two_tier), publish=False, keylog=True) as lab:
             assert lab.manifest is not None
             if not blank:
                 if lab.manifest.get("ucc-pfx") and lab.manifest.get("truststore"):
@@ -157,8 +158,12 @@ def up_command(
             lab.write_lab_json()
             err.print(f"\nlab up in {lab.workdir}")
             for name, endpoint in lab.lab_json()["endpoints"].items():
+                if isinstance(endpoint, dict):
+                    endpoint = f"{endpoint['host']}:{endpoint['port']} (SIP over MTLS)"
                 err.print(f"  {name:<13} {endpoint}")
             err.print(f"  lab.json      {lab.lab_json_path}")
+            err.print(f"  events        {lab.logs_dir / 'frontend-events.jsonl'}")
+            err.print(f"  TLS key log   {lab.logs_dir / 'sslkeylog.txt'}  (tshark -o tls.keylog_file:FILE)")
             err.print("Ctrl-C to stop.")
             await stop.wait()
             err.print("stopping")
@@ -171,8 +176,8 @@ def up_command(
 
 SERVE_HELP = """Usage: ucclab serve NAME [OPTIONS]
 
-Run one stand-in alone, in the foreground, until Ctrl-C / SIGTERM. NAME is ca or
-configserver; the stand-in's own options follow (ucclab serve ca --help)."""
+Run one stand-in alone, in the foreground, until Ctrl-C / SIGTERM. NAME is ca,
+configserver or frontend; the stand-in's own options follow (ucclab serve ca --help)."""
 
 
 @app.command(
@@ -182,7 +187,7 @@ configserver; the stand-in's own options follow (ucclab serve ca --help)."""
 )
 def serve_command(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Which stand-in: ca or configserver.")],
+    name: Annotated[str, typer.Argument(help="Which stand-in: ca, configserver or frontend.")],
 ) -> None:
     """Run one stand-in alone; the stand-in's own options follow (e.g. ucclab serve ca --help)."""
     if name in ("-h", "--help"):
@@ -192,10 +197,12 @@ def serve_command(
         from fakes.ca.server import main as serve_main
     elif name == "configserver":
         from fakes.configserver.server import main as serve_main
-    elif name in ("kdc", "frontend"):
+    elif name == "frontend":
+        from fakes.frontend.server import main as serve_main
+    elif name == "kdc":
         raise _fail_usage(f"the {name} stand-in is not part of this version of the lab yet")
     else:
-        raise _fail_usage(f"unknown stand-in {name!r}; expected ca, configserver")
+        raise _fail_usage(f"unknown stand-in {name!r}; expected ca, configserver, frontend")
     raise typer.Exit(serve_main(list(ctx.args)))
 
 

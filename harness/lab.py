@@ -9,7 +9,10 @@ knows lives in its workdir::
     WORKDIR/state/ca/             the CA stand-in: keys, certificates, ca.sqlite
     WORKDIR/state/configserver.sqlite
     WORKDIR/state/hosts/HOST/     each Windows host's certificate stores
+    WORKDIR/state/frontend/       the Front End's certificate chain and key (as PEM, 0600)
     WORKDIR/artifacts/            the page's files and manifest.json
+    WORKDIR/logs/                 the Front End's event log (JSONL) and, when asked, the
+                                  NSS key log that lets Wireshark decrypt the SIP
 
 A lab started again on the same workdir reopens all of it: the same CA, the same
 certificates in the hosts' stores, the same Application object.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import ntpath
+import os
 import secrets
 import shutil
 from dataclasses import asdict, dataclass
@@ -26,13 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from fakes._files import write_private_file
+from fakes._files import write_private_file, write_public_file
 from fakes.ca import CertificationAuthority, CertsrvServer
 from fakes.configserver import CfgApplication, ConfigServer, ConfigServerClient
+from fakes.frontend import FrontendConfig, FrontendServer
 
 from .hosts import WindowsHost
 from .manifest import Manifest
@@ -67,6 +72,11 @@ class Topology:
     # The page's "Generating the Front End Server Certificate" exports fe01's domain
     # certificate with its key, which only works when the key was enrolled exportable.
     frontend_key_exportable: bool = True
+    # The template of fe01's domain certificate, the one the Front End presents. The
+    # Computer template ("Machine") allows client and server authentication; a Lync
+    # default certificate from "WebServer" is serverAuth-only, which a Java connector
+    # refuses when the Front End connects to its Secured port.
+    frontend_template: str = "Machine"
 
     @property
     def realm(self) -> str:
@@ -134,6 +144,8 @@ class Lab:
         ca_seed: Path | None = None,
         host: str = "127.0.0.1",
         publish: bool = True,
+        keylog: bool = False,
+        java_home: Path | None = None,
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.topology = topology
@@ -142,12 +154,18 @@ class Lab:
         # Write lab.json as soon as the stand-ins serve; ``ucclab up`` writes it itself,
         # after bringing the lab to the page's end state.
         self.publish = publish
+        self.keylog = keylog
+        # The JDK whose lib/security holds jssecacerts/cacerts, where the connector looks
+        # when it is given no trust store: the machine's own JDK unless told otherwise.
+        self.java_home = java_home if java_home is not None else find_java_home()
+        self.logs_dir = self.workdir / "logs"
         self.state_dir = self.workdir / "state"
         self.artifacts_dir = self.workdir / "artifacts"
         self.lab_json_path = self.workdir / "lab.json"
         self.ca: CertificationAuthority | None = None
         self.certsrv: CertsrvServer | None = None
         self.configserver: ConfigServer | None = None
+        self.frontend: FrontendServer | None = None
         self.secrets: LabSecrets | None = None
         self.manifest: Manifest | None = None
         self.hosts: dict[str, WindowsHost] = {}
@@ -183,6 +201,8 @@ class Lab:
             self.configserver = ConfigServer(self.state_dir / "configserver.sqlite")
             await self.configserver.start(self.bind_host, 0)
             await self._ensure_application()
+            self.frontend = FrontendServer(self._frontend_config(), event_log_path=self.logs_dir / "frontend-events.jsonl")
+            await self.frontend.start(self.bind_host, 0)
         except BaseException:
             await self.close()
             raise
@@ -191,6 +211,9 @@ class Lab:
         return self
 
     async def close(self) -> None:
+        if self.frontend is not None:
+            await self.frontend.close()
+            self.frontend = None
         if self.certsrv is not None:
             await self.certsrv.close()
             self.certsrv = None
@@ -239,15 +262,50 @@ class Lab:
         csr = (
             x509.CertificateSigningRequestBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, frontend.fqdn)]))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(frontend.fqdn)]), critical=False)
             .sign(key, hashes.SHA256())
         )
-        result = self.ca.submit(csr, template="Machine", requester=frontend.fqdn)
+        result = self.ca.submit(csr, template=self.topology.frontend_template, requester=frontend.fqdn)
         if result.certificate is None:
             raise LabError(f"the lab CA refused {frontend.fqdn}'s domain certificate: {result.message}")
         frontend.personal.add(result.certificate, key, key_exportable=self.topology.frontend_key_exportable)
         self.setup_notes.append(
-            f"{frontend.fqdn} auto-enrolled its domain certificate (template Machine, request {result.request_id})"
+            f"{frontend.fqdn} enrolled its domain certificate (template {self.topology.frontend_template}, request {result.request_id})"
             + (", key marked exportable so the page's Front End export can work" if self.topology.frontend_key_exportable else "")
+        )
+
+    def _frontend_config(self) -> FrontendConfig:
+        """The Front End presents fe01's domain certificate and trusts the enterprise root.
+
+        Its known peers are the topology's trusted application computer (the UC
+        Connector host) and the pool's own server, as Lync's topology would list them.
+        Only the root is trusted: a client must send its intermediate CAs itself, which is
+        what "Include all certificates in the certification path" is for.
+        """
+        assert self.ca is not None
+        t = self.topology
+        frontend = self.hosts["frontend"]
+        entry = [e for e in frontend.personal.find(subject_cn=frontend.fqdn) if e.has_private_key][-1]
+        key = frontend.personal.private_key(entry)
+        folder = self.state_dir / "frontend"
+        pem = serialization.Encoding.PEM
+        intermediates = [c for c in self.ca.chain if c != self.ca.root_certificate]
+        chain_path = write_public_file(
+            folder / "certificate-chain.pem", b"".join(c.public_bytes(pem) for c in [entry.certificate, *intermediates])
+        )
+        key_path = write_private_file(
+            folder / "private-key.pem",
+            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        )
+        roots_path = write_public_file(folder / "trusted-roots.pem", self.ca.root_certificate.public_bytes(pem))
+        self.logs_dir.mkdir(exist_ok=True)
+        return FrontendConfig(
+            fqdn=t.frontend_fqdn,
+            certificate_chain=chain_path,
+            private_key=key_path,
+            trusted_cas=roots_path,
+            known_peers=(t.ucc_fqdn, t.frontend_fqdn),
+            keylog_path=self.logs_dir / "sslkeylog.txt" if self.keylog else None,
         )
 
     async def _ensure_application(self) -> None:
@@ -287,7 +345,7 @@ class Lab:
 
     def lab_json(self) -> dict[str, Any]:
         """The ``lab.json`` document (DESIGN.md contract)."""
-        assert self.certsrv and self.configserver and self.secrets
+        assert self.certsrv and self.configserver and self.frontend and self.secrets
         t = self.topology
         return {
             "domain": t.domain,
@@ -296,6 +354,7 @@ class Lab:
             "endpoints": {
                 "certsrv": self.certsrv.url,
                 "configserver": self.configserver.url,
+                "frontend": {"host": self.bind_host, "port": self.frontend.port},
             },
             "accounts": {"enroll": {"username": t.enroll_username, "password": self.secrets.enroll_password}},
             "manifest": "artifacts/manifest.json",
@@ -303,6 +362,16 @@ class Lab:
 
     def write_lab_json(self) -> Path:
         return write_private_file(self.lab_json_path, (json.dumps(self.lab_json(), indent=2) + "\n").encode())
+
+
+def find_java_home() -> Path | None:
+    """The JDK of the ``java`` on PATH (``$JAVA_HOME`` first), or None when there is none."""
+    if os.environ.get("JAVA_HOME"):
+        return Path(os.environ["JAVA_HOME"])
+    java = shutil.which("java")
+    if java is None:
+        return None
+    return Path(java).resolve().parent.parent
 
 
 def _cn(certificate: x509.Certificate) -> str:

@@ -7,8 +7,9 @@ The result's JSON is a contract (DESIGN.md)::
      "handshakes": [{"kind": "mtls" | "tls-kerberos", "client": "python", "outcome": ..., "evidence": ...}]}
 
 ``failed`` means a step of the page could not be carried out (a diagnosis says which and
-why); ``not-confirmed`` that the steps were done but no handshake confirmed the link;
-``confirmed`` that every handshake of the path was confirmed by what the server saw.
+why); ``not-confirmed`` that the steps were done but a handshake was refused or not run
+(its diagnoses say why); ``confirmed`` that every handshake of the path was confirmed by
+what the server side saw.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .handshakes import confirm_mtls
 from .lab import Lab
 from .manifest import Manifest
 from .procedures import (
@@ -33,8 +35,6 @@ __all__ = ["REPLAY_OPTIONS", "ReplayResult", "replay", "parse_overrides"]
 
 # Pseudo-step ``replay``: options of the replay itself, set like step parameters.
 REPLAY_OPTIONS: dict[str, Any] = {"pfx_source": "shell", "literal": False}
-
-HANDSHAKES = {"mtls": ("mtls",), "tls-kerberos": ("tls-kerberos",), "all": ("mtls", "tls-kerberos")}
 
 
 def parse_overrides(raw: list[str]) -> Overrides:
@@ -65,16 +65,19 @@ class ReplayResult:
 
     @property
     def diagnoses(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "code": e.code,
-                "doc_step": f"{e.heading}, step {e.step}",
-                "message": e.action,
-                "evidence": e.note,
-                "fix": e.fix,
-            }
+        """A failed step's diagnosis, or the handshakes' (each once, in order)."""
+        steps = [
+            {"code": e.code, "doc_step": f"{e.heading}, step {e.step}", "message": e.action, "evidence": e.note, "fix": e.fix}
             for e in self.transcript.failures
         ]
+        seen: set[tuple[str, str]] = set()
+        handshakes = []
+        for h in self.handshakes:
+            for d in h.get("diagnoses", []):
+                if (d["code"], d["message"]) not in seen:
+                    seen.add((d["code"], d["message"]))
+                    handshakes.append(d)
+        return steps + handshakes
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,14 +114,19 @@ async def replay(
         if not await run_procedure(procedure, ctx, overrides):
             break
     result = ReplayResult(path=path, workdir=str(lab.workdir), transcript=transcript, manifest=lab.manifest, setup=list(lab.setup_notes))
-    for kind in HANDSHAKES[path]:
+    if transcript.failures:
+        return result  # a step of the page failed: there are no files to try
+    if path in ("mtls", "all"):
+        result.handshakes += await confirm_mtls(lab, pfx_source=options["pfx_source"], client=client)
+    if path in ("tls-kerberos", "all"):
         result.handshakes.append(
             {
-                "kind": kind,
+                "kind": "tls-kerberos",
                 "client": client,
                 "outcome": "not-run",
                 "evidence": None,
-                "reason": "this lab has no Front End stand-in yet: the handshake was not attempted",
+                "diagnoses": [],
+                "reason": "this lab has no KDC stand-in yet: the TLS/Kerberos handshake was not attempted",
             }
         )
     return result

@@ -557,6 +557,11 @@ class CertificationAuthority:
     ) -> x509.Certificate:
         ca_not_before = self.certificate.not_valid_before_utc
         ca_not_after = self.certificate.not_valid_after_utc
+        if moment < ca_not_before:
+            raise CAError(
+                f"the CA certificate of {self.common_name} is not valid before {ca_not_before:%Y-%m-%d};"
+                " AD CS does not issue with a CA certificate that is not yet valid"
+            )
         if moment >= ca_not_after:
             raise CAError(
                 f"the CA certificate of {self.common_name} expired on {ca_not_after:%Y-%m-%d};"

@@ -48,6 +48,8 @@ temporary folder (0700, files 0600) and removed when the :class:`TlsIdentity` cl
 
 from __future__ import annotations
 
+import _ssl
+import ctypes
 import datetime
 import re
 import shutil
@@ -234,6 +236,31 @@ class TlsIdentity:
         self.close()
 
 
+# SSL_CTRL_MODE and SSL_MODE_NO_AUTO_CHAIN from OpenSSL's ssl.h.
+_SSL_CTRL_MODE = 33
+_SSL_MODE_NO_AUTO_CHAIN = 0x8
+
+
+def _send_only_the_key_store_chain(context: ssl.SSLContext) -> None:
+    """Make OpenSSL send exactly the chain of the key store entry, as Java's key manager does.
+
+    When a certificate comes with no chain, OpenSSL completes it from the context's trust
+    store before sending it; Java never does. Without this, a PFX exported without
+    "Include all certificates in the certification path" would still work here when the
+    trust store happens to hold the issuing CA — and fail with the real connector. Python
+    does not expose SSL_CTX_set_mode, so it is called through ctypes on the context's
+    SSL_CTX (the first field after the object header of CPython's ssl context).
+    """
+    libssl = ctypes.CDLL(_ssl.__file__)
+    ctrl = libssl.SSL_CTX_ctrl
+    ctrl.restype = ctypes.c_long
+    ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+    ssl_ctx = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
+    mode = ctrl(ssl_ctx, _SSL_CTRL_MODE, _SSL_MODE_NO_AUTO_CHAIN, None)
+    if not mode & _SSL_MODE_NO_AUTO_CHAIN:
+        raise RuntimeError("could not set SSL_MODE_NO_AUTO_CHAIN on the connector's TLS context")
+
+
 def _base_context(protocol: int, anchors: Sequence[x509.Certificate]) -> ssl.SSLContext:
     context = ssl.SSLContext(protocol)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -243,6 +270,7 @@ def _base_context(protocol: int, anchors: Sequence[x509.Certificate]) -> ssl.SSL
     if anchors:
         pem = serialization.Encoding.PEM
         context.load_verify_locations(cadata="".join(c.public_bytes(pem).decode("ascii") for c in anchors))
+    _send_only_the_key_store_chain(context)
     return context
 
 

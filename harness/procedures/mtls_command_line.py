@@ -11,8 +11,12 @@ whatever is typed; it is the UC Connector that stumbles on them when it starts.
 
 from __future__ import annotations
 
+import dataclasses
+
 from fakes._files import write_private_file
 from fakes.configserver import ConfigServerError
+
+from ..connector import format_arguments, parse_arguments
 
 from ._framework import Done, Procedure, StepContext, StepFailed
 
@@ -23,6 +27,27 @@ def windows_path(ctx: StepContext, role: str) -> str | None:
     """Where the page's 'logical location on the UC Connector host' puts a manifest file."""
     path = ctx.lab.manifest.file(role)
     return ctx.lab.windows_path(path.name) if path else None
+
+
+_SECURITY_PREFIXES = ("-cert_store", "-key_store", "-ket_store", "-krb_conf")
+
+
+def without_security_options(arguments: str) -> str:
+    """The arguments minus any store or Kerberos option a previous pass added (typos too),
+    as an administrator editing the field replaces them rather than adding a second set."""
+    parsed = parse_arguments(arguments).arguments
+    kept = dataclasses.replace(
+        parsed,
+        cert_store_file=None,
+        cert_store_pass=None,
+        cert_store_type=None,
+        key_store_file=None,
+        key_store_pass=None,
+        key_store_type=None,
+        krb_conf_file=None,
+        other=tuple((o, v) for o, v in parsed.other if not o.startswith(_SECURITY_PREFIXES)),
+    )
+    return format_arguments(kept)
 
 
 def _quote(value: str) -> str:
@@ -37,8 +62,9 @@ async def open_command_line_arguments(ctx: StepContext) -> Done:
         app = await cfg.find_application(lab.topology.application_name)
     if app is None:
         raise StepFailed("application-missing", f"no Application object named {lab.topology.application_name!r}", "Create the UC Connector Application object first.")
-    ctx.state["mtls_command_line.existing"] = app.command_line_arguments
-    return Done(f"Start Info > Command Line Arguments: {app.command_line_arguments!r}")
+    ctx.state["mtls_command_line.existing"] = without_security_options(app.command_line_arguments)
+    shown = format_arguments(parse_arguments(app.command_line_arguments).arguments, mask_passwords=True)
+    return Done(f"Start Info > Command Line Arguments: {shown!r}")
 
 
 @PROCEDURE.step(2)
@@ -51,20 +77,23 @@ async def add_parameters(
     key_store_file: str | None = None,
     key_store_pass: str | None = None,
     key_store_type: str = "jks",
+    include_trust_store: bool = True,
     literal: bool = False,
 ) -> Done:
     """Add ``-cert_store_file/-cert_store_pass/-cert_store_type pkcs12`` and
     ``-key_store_file/-key_store_pass/-key_store_type jks`` to the existing arguments.
 
     File and password defaults come from the manifest (the PFX and the trust store this
-    replay made), placed in the connector's ``etc`` folder.
+    replay made), placed in the connector's ``etc`` folder. ``include_trust_store=false``
+    adds the ``-cert_store_*`` options only, as the page's startup.bat example does: Java
+    then falls back to ``jssecacerts``/``cacerts``.
     """
     lab = ctx.lab
     pfx = lab.manifest.get("ucc-pfx")
     store = lab.manifest.get("truststore")
     cert_file = cert_store_file or windows_path(ctx, "ucc-pfx") or ""
     cert_pass = cert_store_pass if cert_store_pass is not None else (pfx.password if pfx else "") or ""
-    key_file = key_store_file if key_store_file is not None else windows_path(ctx, "truststore") or ""
+    key_file = (key_store_file or windows_path(ctx, "truststore") or "") if include_trust_store else ""
     key_pass = key_store_pass if key_store_pass is not None else (store.password if store else "") or ""
     if literal:
         added = [

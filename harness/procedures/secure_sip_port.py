@@ -49,8 +49,15 @@ async def confirm_warning(ctx: StepContext, *, answer: str = "Yes") -> Done:
     """A warning may appear on adding the port; the page says to ignore it and click Yes."""
     lab = ctx.lab
     port: CfgPortInfo = ctx.state["secure_port.port"]
+    replaced = None
     try:
         async with lab.configserver_client() as cfg:
+            app = await cfg.find_application(lab.topology.application_name)
+            if app is not None and app.port(port.id) is not None:
+                # A replay on a lab that has the port already: edit it rather than add a
+                # second one with the same ID (Configuration Server would refuse that).
+                await cfg.remove_port(lab.topology.application_name, port.id)
+                replaced = port.id
             warnings = await cfg.add_port(lab.topology.application_name, port)
     except ConfigServerError as exc:
         raise StepFailed("configserver-error", f"Configuration Server refused the port: {exc}", "Pick another Port ID or port number.") from exc
@@ -59,4 +66,5 @@ async def confirm_warning(ctx: StepContext, *, answer: str = "Yes") -> Done:
             await cfg.remove_port(lab.topology.application_name, port.id)
         raise StepFailed("secure-port-missing", f"Warning: {warnings[0]} — answered {answer}: the port was not added", "Click Yes, as the page says.")
     shown = f'warning "{warnings[0]}" — {answer}' if warnings else "no warning"
-    return Done(f"saved port {port.id} ({port.transport_params or 'unsecured'}); {shown}")
+    note = f"replaced the existing port {replaced}" if replaced else None
+    return Done(f"saved port {port.id} ({port.transport_params or 'unsecured'}); {shown}", note=note)

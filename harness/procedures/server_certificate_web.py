@@ -164,7 +164,7 @@ async def export_pfx(
     export_private_key: bool = True,
     include_chain: bool = True,
     delete_private_key: bool = False,
-    password: str = "mnopqr",
+    password: str | None = "mnopqr",
     file_name: str = "GenesysServer_Certficate.pfx",
     encryption: str = "aes256",
 ) -> Done:

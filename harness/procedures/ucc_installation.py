@@ -59,12 +59,22 @@ async def keytool_import_certificate(
     storepass: str = "genesys",
     storetype: str | None = None,
     jdk_version: int = 17,
+    keep_existing: bool = False,
 ) -> Done:
-    """``keytool -import -alias "ucc-cert" -file UCC_Certificate.cer -keystore UCC_store.jks``."""
+    """``keytool -import -alias "ucc-cert" -file UCC_Certificate.cer -keystore UCC_store.jks``.
+
+    A store left by an earlier replay in the same lab is removed first, as if the page
+    were followed on a clean host; ``keep_existing`` imports into it instead, and keytool
+    then refuses an alias it already holds.
+    """
     lab = ctx.lab
     cert_file = ctx.state["truststore.certificate_file"]
     path = lab.artifacts_dir / keystore
     command = f'keytool -import -alias "{alias}" -file {cert_file.name} -keystore {keystore}'
+    note = None
+    if path.exists() and not keep_existing:
+        path.unlink()
+        note = f"removed the {keystore} of an earlier replay first"
     if storetype:
         command += f" -storetype {storetype}"
     try:
@@ -73,9 +83,8 @@ async def keytool_import_certificate(
         raise StepFailed("keytool-error", f"keytool error: {exc}", "Give keytool a password of at least 6 characters and a new alias.") from exc
     real_type = (storetype or ("pkcs12" if jdk_version >= 9 else "jks")).lower()
     lab.manifest.add("truststore", path, format=real_type, password=storepass, doc_step=f"{PROCEDURE.heading}, step 3")
-    note = None
     if real_type != "jks" and keystore.lower().endswith(".jks"):
-        note = f"keytool of JDK {jdk_version} without -storetype wrote a PKCS12 store under the name {keystore}; Java opens it as 'jks' anyway (keystore.type.compat)"
+        note = (note + "; " if note else "") + f"keytool of JDK {jdk_version} without -storetype wrote a PKCS12 store under the name {keystore}; Java opens it as 'jks' anyway (keystore.type.compat)"
     return Done(f"{command}  (store password {'*' * 8}; 'Trust this certificate? yes')", artifacts=[(path, "truststore")], note=note)
 
 

@@ -20,15 +20,27 @@ def ucclab(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]
     return subprocess.run([*UCCLAB, *args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_replay_json_is_one_document_and_exit_1_until_handshakes_exist(tmp_path: Path) -> None:
+def test_replay_mtls_json_is_one_document_and_exit_0_when_confirmed(tmp_path: Path) -> None:
+    run = ucclab("replay", "mtls", "--workdir", str(tmp_path / "lab"), "--json")
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert doc["outcome"] == "confirmed"
+    assert [(h["kind"], h["direction"], h["outcome"]) for h in doc["handshakes"]] == [
+        ("mtls", "connector-to-frontend", "confirmed"),
+        ("mtls", "frontend-to-connector", "confirmed"),
+    ]
+    assert {m["role"] for m in doc["manifest"]} >= {"ca-certificate", "ucc-pfx", "truststore", "startup-bat"}
+    # Progress for people went to stderr.
+    assert "Generating the Client Certificate, step 1" in run.stderr
+
+
+def test_replay_all_exits_1_while_kerberos_is_not_run(tmp_path: Path) -> None:
     run = ucclab("replay", "all", "--workdir", str(tmp_path / "lab"), "--json")
     assert run.returncode == 1, run.stderr
     doc = json.loads(run.stdout)
     assert doc["outcome"] == "not-confirmed"
-    assert [h["outcome"] for h in doc["handshakes"]] == ["not-run", "not-run"]
-    assert {m["role"] for m in doc["manifest"]} >= {"ca-certificate", "ucc-pfx", "lync-trusted-certificate", "truststore"}
-    # Progress for people went to stderr.
-    assert "Generating the Client Certificate, step 1" in run.stderr
+    assert [h["outcome"] for h in doc["handshakes"] if h["kind"] == "tls-kerberos"] == ["not-run"]
+    assert [h["outcome"] for h in doc["handshakes"] if h["kind"] == "mtls"] == ["confirmed", "confirmed"]
 
 
 def test_bad_set_is_a_usage_error(tmp_path: Path) -> None:

@@ -38,10 +38,7 @@ def _keytool_list(path: Path, password: str, storetype: str) -> str:
 def test_default_replay_writes_the_pages_files(ucclab_lab: LabThread) -> None:
     result = ucclab_lab.replay("all")
     assert result.transcript.failures == []
-    # No Front End yet: the steps are done, the link is not confirmed.
-    assert result.outcome == "not-confirmed" and result.exit_code == 1
     assert {h["kind"] for h in result.handshakes} == {"mtls", "tls-kerberos"}
-    assert all(h["outcome"] == "not-run" for h in result.handshakes)
 
     manifest = json.loads((ucclab_lab.lab.artifacts_dir / "manifest.json").read_text())
     by_role = {m["role"]: m for m in manifest}

@@ -1,0 +1,647 @@
+"""The KDC of Active Directory, sans I/O: request bytes in, reply bytes (or nothing) out.
+
+:meth:`KdcCore.handle` answers AS-REQs (RFC 4120 §3.1) and TGS-REQs (§3.3) for the accounts
+of a :class:`~fakes.kdc.Directory`, reading the clock and randomness only through the
+injected ``now`` and ``rng``. Every request leaves a :class:`KdcEvent` in
+:attr:`KdcCore.events`: the evidence a replay reports ("the KDC issued ocs-ucc a TGT and a
+ticket for sip/fe01.companya.com").
+
+Rules, as AD's KDC applies them (with MIT's behaviour where AD's is not known):
+
+1. A packet that is not a decodable AS-REQ or TGS-REQ gets no answer — MIT's ``krb5kdc``
+   drops such packets (measured: garbage, truncated DER, pvno 4, an AS-REQ without
+   sname) — and ``handle`` never raises.
+2. The AS exchange checks, in order: realm (KDC_ERR_WRONG_REALM 68), client
+   (KDC_ERR_C_PRINCIPAL_UNKNOWN 6, KDC_ERR_CLIENT_REVOKED 18 when disabled), service (7),
+   a common enctype with the client's keys (KDC_ERR_ETYPE_NOSUPP 14 — a DES-only account
+   and a client without DES), pre-authentication (KDC_ERR_PREAUTH_REQUIRED 25 with
+   METHOD-DATA listing PA-ETYPE-INFO2 and PA-ENC-TIMESTAMP, KDC_ERR_PREAUTH_FAILED 24,
+   KRB_AP_ERR_SKEW 37 when the timestamp is more than ``max_skew`` away).
+3. The TGS exchange decrypts the TGT with the krbtgt key (KRB_AP_ERR_MODIFIED 41), the
+   authenticator with its session key (KRB_AP_ERR_BAD_INTEGRITY 31), checks names (36),
+   skew (37), expiry (32), replays (KRB_AP_ERR_REPEAT 34) and the checksum over the
+   req-body bytes as received (41; rsa-md5 accepted, as Java sends it with DES), finds the
+   service by SPN (7, or 8 for a duplicate SPN) and encrypts the reply with the
+   authenticator's subkey (key usage 9) when there is one.
+4. Tickets look like AD's: 10-hour lifetime, 7-day renewal, flags forwardable, renewable,
+   initial and pre-authent; the ticket is encrypted with the service's
+   strongest key, the session key has the first enctype of the client's list that the
+   service has a key for.
+5. Over UDP a reply longer than ``max_udp_reply`` (AD's MaxDatagramReplySize, 1465)
+   becomes KRB_ERR_RESPONSE_TOO_BIG (52), and the client retries over TCP. A request
+   repeated byte for byte within two minutes (a retransmission, or that TCP retry) gets
+   the first answer again, as MIT's lookaside cache gives it, rather than a replay error.
+6. Error replies carry no e-text, like AD's; the event log says why. (MIT's KDC adds one,
+   e.g. ``SERVER_NOT_FOUND``, and MIT's tools then word some messages differently.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from fakes.kerberos import (
+    DEFAULT_MAX_SKEW,
+    ApReq,
+    Authenticator,
+    Checksum,
+    Clock,
+    DecodeError,
+    EncKdcRepPart,
+    EncryptedData,
+    EncTicketPart,
+    Enctype,
+    ErrorCode,
+    EtypeInfo2Entry,
+    IntegrityError,
+    KdcOption,
+    KdcRep,
+    KdcReq,
+    KerberosError,
+    Key,
+    KeyUsage,
+    KrbError,
+    MessageType,
+    PaData,
+    PaDataType,
+    PrincipalName,
+    ReplayCache,
+    Rng,
+    Ticket,
+    TicketFlag,
+    checksum_type_for,
+    decode_pa_enc_ts_enc,
+    decrypt,
+    encode_etype_info2,
+    encode_method_data,
+    encrypt,
+    enctype_name,
+    error_name,
+    format_principal,
+    make_checksum,
+    message_type,
+    random_key,
+    read_clock,
+    utc_now,
+    verify_checksum,
+)
+
+from ._accounts import DES_ENCTYPES, Account, Directory
+
+__all__ = ["KdcCore", "KdcEvent", "AD_TICKET_LIFETIME", "AD_RENEW_LIFETIME", "AD_MAX_UDP_REPLY"]
+
+log = logging.getLogger("fakes.kdc")
+
+#: AD's "Maximum lifetime for user ticket" / "for service ticket" default (10 hours).
+AD_TICKET_LIFETIME = timedelta(hours=10)
+#: AD's "Maximum lifetime for user ticket renewal" default (7 days).
+AD_RENEW_LIFETIME = timedelta(days=7)
+#: AD's MaxDatagramReplySize default: longer UDP replies become KRB_ERR_RESPONSE_TOO_BIG.
+AD_MAX_UDP_REPLY = 1465
+
+_LOOKASIDE_TIME = timedelta(minutes=2)
+_LOOKASIDE_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class KdcEvent:
+    """One request the KDC saw and what it did about it (JSON-able through :meth:`to_dict`).
+
+    ``request`` is ``AS-REQ``, ``TGS-REQ``, ``malformed`` (dropped, no answer),
+    ``oversized`` (a TCP length beyond the limit) or ``internal-error`` (a bug in the
+    stand-in; dropped, logged with its traceback). ``reply_etype`` is the enctype of the
+    key the reply's enc-part is encrypted with (the client's long-term key in an AS-REP),
+    ``ticket_etype`` the service key's, ``session_etype`` the new session key's.
+    """
+
+    time: datetime
+    request: str
+    transport: str
+    peer: str | None
+    client: str | None = None
+    server: str | None = None
+    requested_etypes: tuple[int, ...] = ()
+    reply_etype: int | None = None
+    ticket_etype: int | None = None
+    session_etype: int | None = None
+    preauthenticated: bool | None = None
+    error_code: int | None = None
+    error_name: str | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when a ticket was issued."""
+        return self.error_code is None and self.request in ("AS-REQ", "TGS-REQ")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values; enctypes as numbers with their names beside them."""
+        def named(etype: int | None) -> dict[str, Any] | None:
+            return None if etype is None else {"etype": etype, "name": enctype_name(etype)}
+
+        return {
+            "time": self.time.isoformat(),
+            "request": self.request,
+            "transport": self.transport,
+            "peer": self.peer,
+            "client": self.client,
+            "server": self.server,
+            "requested_etypes": list(self.requested_etypes),
+            "reply_etype": named(self.reply_etype),
+            "ticket_etype": named(self.ticket_etype),
+            "session_etype": named(self.session_etype),
+            "preauthenticated": self.preauthenticated,
+            "ok": self.ok,
+            "error_code": self.error_code,
+            "error_name": self.error_name,
+            "detail": self.detail,
+        }
+
+
+class _Refusal(KerberosError):
+    """A request the KDC answers with a KRB-ERROR (``e_data`` for PREAUTH_REQUIRED)."""
+
+    def __init__(self, code: int, detail: str, e_data: bytes | None = None) -> None:
+        super().__init__(code, detail)
+        self.e_data = e_data
+
+
+class _Drop(Exception):
+    """A request the KDC does not answer at all."""
+
+
+@dataclass
+class _Draft:
+    """What is known about the request so far; becomes the :class:`KdcEvent`."""
+
+    time: datetime
+    request: str
+    transport: str
+    peer: str | None
+    client: str | None = None
+    server: str | None = None
+    requested_etypes: tuple[int, ...] = ()
+    reply_etype: int | None = None
+    ticket_etype: int | None = None
+    session_etype: int | None = None
+    preauthenticated: bool | None = None
+    detail: str = ""
+    req: KdcReq | None = None
+
+
+class KdcCore:
+    """The KDC for ``realm`` and its ``accounts`` (a krbtgt account is added if missing).
+
+    ``now`` returns timezone-aware UTC datetimes; ``rng`` gives random bytes (session keys,
+    the krbtgt password). ``max_skew`` is the clock-skew tolerance (AD: 5 minutes).
+    """
+
+    def __init__(self, realm: str, accounts: Iterable[Account] | Directory, *, now: Clock = utc_now,
+                 rng: Rng = os.urandom, max_skew: timedelta | int = DEFAULT_MAX_SKEW,
+                 ticket_lifetime: timedelta = AD_TICKET_LIFETIME, renew_lifetime: timedelta = AD_RENEW_LIFETIME,
+                 max_udp_reply: int = AD_MAX_UDP_REPLY, max_events: int = 10_000) -> None:
+        self.directory = accounts if isinstance(accounts, Directory) else Directory(realm, accounts, rng=rng)
+        self.realm = self.directory.realm
+        self.max_skew = max_skew if isinstance(max_skew, timedelta) else timedelta(seconds=max_skew)
+        self.ticket_lifetime = ticket_lifetime
+        self.renew_lifetime = renew_lifetime
+        self.max_udp_reply = max_udp_reply
+        #: The most recent requests, oldest first.
+        self.events: deque[KdcEvent] = deque(maxlen=max_events)
+        self._now = now
+        self._rng = rng
+        self._replay_cache = ReplayCache(self.max_skew)
+        self._lookaside: OrderedDict[bytes, tuple[datetime, _Draft, int | None, bytes]] = OrderedDict()
+
+    # -- entry points -------------------------------------------------------------------------
+
+    def handle(self, request: bytes, *, transport: str = "udp", peer: str | None = None) -> bytes | None:
+        """The reply to one request (None: send nothing). Never raises for any input."""
+        try:
+            moment = read_clock(self._now)
+        except ValueError:
+            log.exception("KDC clock failure")
+            return None
+        request = bytes(request)
+        digest = hashlib.sha256(request).digest()
+        cached = self._lookaside_get(digest, moment)
+        if cached is not None:
+            original, error_code, reply = cached
+            draft = replace(original, time=moment, transport=transport, peer=peer,
+                            detail=f"retransmission answered from the lookaside cache ({original.detail})")
+        else:
+            draft = _Draft(moment, "malformed", transport, peer)
+            answer = self._answer(request, draft)
+            if answer is None:
+                self._record(draft, None)
+                return None
+            error_code, reply = answer
+            self._lookaside_put(digest, moment, draft, error_code, reply)
+        if transport == "udp" and len(reply) > self.max_udp_reply:
+            # RFC 4120 §7.2.1: the client retries over TCP, and the lookaside cache answers it.
+            draft = replace(draft, detail=f"{len(reply)}-byte reply exceeds the UDP limit of "
+                                          f"{self.max_udp_reply} bytes")
+            reply = self._error(ErrorCode.KRB_ERR_RESPONSE_TOO_BIG, draft, None)
+            error_code = ErrorCode.KRB_ERR_RESPONSE_TOO_BIG
+        self._record(draft, error_code)
+        return reply
+
+    def field_too_long(self, length: int, *, transport: str = "tcp", peer: str | None = None) -> bytes:
+        """KRB_ERR_FIELD_TOOLONG (61) for a TCP request of ``length`` bytes beyond the limit.
+
+        RFC 4120 §7.2.2; MIT answers so and closes the connection (measured).
+        """
+        draft = _Draft(read_clock(self._now), "oversized", transport, peer,
+                       detail=f"TCP request length {length} is beyond the limit")
+        reply = self._error(ErrorCode.KRB_ERR_FIELD_TOOLONG, draft, None)
+        self._record(draft, ErrorCode.KRB_ERR_FIELD_TOOLONG)
+        return reply
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _answer(self, request: bytes, draft: _Draft) -> tuple[int | None, bytes] | None:
+        """(error code or None, reply) for a request, or None to drop it; fills ``draft``."""
+        try:
+            return None, self._dispatch(request, draft)
+        except _Drop as exc:
+            draft.detail = str(exc)
+            return None
+        except _Refusal as exc:
+            draft.detail = exc.text
+            return exc.code, self._error(exc.code, draft, exc.e_data)
+        except Exception:  # the last line of defence: one bad request must not stop the KDC
+            log.exception("KDC failed on a %s from %s", draft.request, draft.peer)
+            draft.detail = "internal error (see the KDC's log)"
+            draft.request = "internal-error"
+            return None
+
+    # A client that gets no answer (lost datagram) or KRB_ERR_RESPONSE_TOO_BIG sends the very
+    # same bytes again; answering from this cache (MIT's krb5kdc calls its own the
+    # "lookaside cache") keeps the replay cache from calling that a replay. Answers are kept
+    # two minutes, well inside the skew window.
+    def _lookaside_get(self, digest: bytes, moment: datetime) -> tuple[_Draft, int | None, bytes] | None:
+        while self._lookaside:
+            oldest, (stored_at, *_rest) = next(iter(self._lookaside.items()))
+            if moment - stored_at <= _LOOKASIDE_TIME and len(self._lookaside) <= _LOOKASIDE_ENTRIES:
+                break
+            del self._lookaside[oldest]
+        entry = self._lookaside.get(digest)
+        if entry is None:
+            return None
+        _, draft, error_code, reply = entry
+        return draft, error_code, reply
+
+    def _lookaside_put(self, digest: bytes, moment: datetime, draft: _Draft, error_code: int | None,
+                       reply: bytes) -> None:
+        self._lookaside[digest] = (moment, replace(draft), error_code, reply)
+
+    def _dispatch(self, request: bytes, draft: _Draft) -> bytes:
+        kind = message_type(request)
+        if kind not in (MessageType.AS_REQ, MessageType.TGS_REQ):
+            first = request[:1].hex() or "empty"
+            raise _Drop(f"not an AS-REQ or TGS-REQ (first byte {first}, {len(request)} bytes)")
+        draft.request = "AS-REQ" if kind == MessageType.AS_REQ else "TGS-REQ"
+        try:
+            req = KdcReq.from_der(request)
+        except DecodeError as exc:
+            draft.request = "malformed"
+            raise _Drop(exc.text) from exc
+        draft.requested_etypes = req.body.etypes
+        draft.req = req
+        if kind == MessageType.AS_REQ:
+            return self._as_exchange(req, request, draft)
+        return self._tgs_exchange(req, draft)
+
+    def _record(self, draft: _Draft, error_code: int | None) -> None:
+        event = KdcEvent(
+            time=draft.time, request=draft.request, transport=draft.transport, peer=draft.peer,
+            client=draft.client, server=draft.server, requested_etypes=draft.requested_etypes,
+            reply_etype=draft.reply_etype, ticket_etype=draft.ticket_etype,
+            session_etype=draft.session_etype, preauthenticated=draft.preauthenticated,
+            error_code=error_code, error_name=None if error_code is None else error_name(error_code),
+            detail=draft.detail,
+        )
+        self.events.append(event)
+        log.info("%s %s -> %s %s", event.request, event.client or "-", event.server or "-",
+                 event.error_name or "issued", extra={"kdc_event": event.to_dict()})
+
+    def _error(self, code: int, draft: _Draft, e_data: bytes | None) -> bytes:
+        req = draft.req
+        sname = req.body.sname if req is not None and req.body.sname is not None \
+            else PrincipalName.from_text(f"krbtgt/{self.realm}")
+        cname = req.body.cname if req is not None else None
+        return KrbError(
+            error_code=int(code),
+            realm=self.realm,
+            sname=sname,
+            stime=draft.time,
+            crealm=self.realm if cname is not None else None,
+            cname=cname,
+            e_data=e_data,
+        ).to_der()
+
+    # -- shared rules ---------------------------------------------------------------------------
+
+    def _times(self, moment: datetime, body_till: datetime | None, body_rtime: datetime | None, options: int,
+               cap: datetime | None, renew_cap: datetime | None) -> tuple[datetime, datetime | None]:
+        """(endtime, renew_till) per RFC 4120 §3.1.3 within AD's policy and the TGT's limits.
+
+        RENEWABLE asks for ``rtime``; RENEWABLE-OK asks for a renewable ticket up to
+        ``till`` when ``till`` is beyond the maximum lifetime. MIT rejects a reply whose
+        renew-till exceeds what it asked for ("KDC reply did not match expectations").
+        """
+        endtime = moment + self.ticket_lifetime
+        if body_till is not None:
+            endtime = min(endtime, body_till)
+        if cap is not None:
+            endtime = min(endtime, cap)
+        if options & KdcOption.RENEWABLE:
+            wanted = body_rtime or body_till
+        elif options & KdcOption.RENEWABLE_OK and body_till is not None and body_till > endtime:
+            wanted = body_till
+        else:
+            return endtime, None
+        renew_till = moment + self.renew_lifetime
+        for limit in (wanted, renew_cap):
+            if limit is not None:
+                renew_till = min(renew_till, limit)
+        return endtime, (renew_till if renew_till > endtime else None)
+
+    def _session_enctype(self, requested: tuple[int, ...], client: Account, service: Account) -> int | None:
+        """The first enctype of the client's list that the service can use for a session key.
+
+        A service can use the enctypes it has keys for. The krbtgt service is the KDC itself,
+        which also accepts single DES for a USE_DES_KEY_ONLY client (a domain where that
+        option works has DES enabled). So a DES-only account still gets an AES TGT session
+        key when its client also offers AES, and a client offering only DES gets no ticket
+        for an AES-only service (KDC_ERR_ETYPE_NOSUPP).
+        """
+        allowed = set(service.key_enctypes)
+        if service is self.directory.krbtgt and client.use_des_key_only:
+            allowed.update(DES_ENCTYPES)
+        return next((e for e in requested if e in allowed), None)
+
+    def _issue(self, moment: datetime, *, client_name: PrincipalName, client_realm: str,
+               service: Account, sname: PrincipalName, srealm: str, session_key: Key, flags: int,
+               authtime: datetime, endtime: datetime, renew_till: datetime | None, draft: _Draft) -> Ticket:
+        service_etype = service.key_enctypes[0]
+        draft.ticket_etype = service_etype
+        enc_part = EncTicketPart(
+            flags=flags, key=session_key, crealm=client_realm, cname=client_name,
+            authtime=authtime, starttime=moment, endtime=endtime, renew_till=renew_till,
+        )
+        cipher = encrypt(service.key(service_etype, self.realm), KeyUsage.KDC_REP_TICKET, enc_part.to_der(),
+                         rng=self._rng)
+        return Ticket(srealm, sname, EncryptedData(service_etype, cipher, kvno=service.kvno))
+
+    def _one_service(self, sname: PrincipalName) -> Account:
+        services = self.directory.find_services(sname)
+        if not services:
+            raise _Refusal(ErrorCode.KDC_ERR_S_PRINCIPAL_UNKNOWN, f"no account has the name or SPN {sname}")
+        if len(services) > 1:
+            owners = ", ".join(a.sam_account_name for a in services)
+            raise _Refusal(ErrorCode.KDC_ERR_PRINCIPAL_NOT_UNIQUE, f"SPN {sname} is registered on {owners}")
+        return services[0]
+
+    # -- AS exchange (RFC 4120 §3.1) ------------------------------------------------------------
+
+    def _as_exchange(self, req: KdcReq, request_bytes: bytes, draft: _Draft) -> bytes:
+        body = req.body
+        if body.cname is None or body.sname is None:
+            draft.request = "malformed"
+            raise _Drop("AS-REQ without cname or sname")
+        moment = draft.time
+        draft.client = format_principal(body.cname, body.realm)
+        draft.server = format_principal(body.sname, body.realm)
+        if body.realm.upper() != self.realm:
+            raise _Refusal(ErrorCode.KDC_ERR_WRONG_REALM, f"this KDC serves {self.realm}, not {body.realm}")
+        client = self.directory.find_client(body.cname)
+        if client is None:
+            raise _Refusal(ErrorCode.KDC_ERR_C_PRINCIPAL_UNKNOWN, f"no account named {body.cname}")
+        if not client.enabled:
+            raise _Refusal(ErrorCode.KDC_ERR_CLIENT_REVOKED, f"account {client.sam_account_name} is disabled")
+        service = self._one_service(body.sname)
+
+        usable = [e for e in body.etypes if e in client.key_enctypes]
+        if not usable:
+            des_note = " (the account uses DES keys only: USE_DES_KEY_ONLY)" if client.use_des_key_only else ""
+            raise _Refusal(ErrorCode.KDC_ERR_ETYPE_NOSUPP,
+                           f"the client asked for {[enctype_name(e) for e in body.etypes]}; account "
+                           f"{client.sam_account_name} has keys for "
+                           f"{[enctype_name(e) for e in client.key_enctypes]}{des_note}")
+        etype_info2 = PaData(PaDataType.ETYPE_INFO2, encode_etype_info2(
+            [self._etype_info2_entry(client, e) for e in usable]))
+
+        timestamp = req.padata_of(PaDataType.ENC_TIMESTAMP)
+        if timestamp is None:
+            if client.requires_preauth:
+                # RFC 4120 §3.1.1 / §5.2.7.5: tell the client which key to prove, and how.
+                e_data = encode_method_data([etype_info2, PaData(PaDataType.ENC_TIMESTAMP)])
+                raise _Refusal(ErrorCode.KDC_ERR_PREAUTH_REQUIRED, "pre-authentication required", e_data)
+            reply_etype = usable[0]
+            draft.preauthenticated = False
+        else:
+            reply_etype = self._verify_timestamp(timestamp, client, moment)
+            draft.preauthenticated = True
+        draft.reply_etype = reply_etype
+
+        session_etype = self._session_enctype(body.etypes, client, service)
+        if session_etype is None:
+            raise _Refusal(ErrorCode.KDC_ERR_ETYPE_NOSUPP,
+                           f"no session-key enctype in {[enctype_name(e) for e in body.etypes]} "
+                           f"is allowed for {service.sam_account_name}")
+        draft.session_etype = session_etype
+        session_key = random_key(session_etype, self._rng)
+
+        endtime, renew_till = self._times(moment, body.till, body.rtime, body.kdc_options, None, None)
+        flags = TicketFlag.INITIAL
+        if draft.preauthenticated:
+            flags |= TicketFlag.PRE_AUTHENT
+        if body.kdc_options & KdcOption.FORWARDABLE:
+            flags |= TicketFlag.FORWARDABLE
+        if body.kdc_options & KdcOption.PROXIABLE:
+            flags |= TicketFlag.PROXIABLE
+        if renew_till is not None:
+            flags |= TicketFlag.RENEWABLE
+        ticket = self._issue(moment, client_name=body.cname, client_realm=body.realm, service=service,
+                             sname=body.sname, srealm=body.realm, session_key=session_key, flags=int(flags),
+                             authtime=moment, endtime=endtime, renew_till=renew_till, draft=draft)
+        reply_key = client.key(reply_etype, self.realm)
+        protected = self._protected_negotiation(req, request_bytes, reply_key)
+        enc_part = EncKdcRepPart(
+            key=session_key, nonce=body.nonce, flags=int(flags | (TicketFlag.ENC_PA_REP if protected else 0)),
+            authtime=moment, starttime=moment, endtime=endtime, renew_till=renew_till, srealm=body.realm,
+            sname=body.sname, last_req=((0, moment),), encrypted_pa_data=protected, application_tag=25,
+        )
+        cipher = encrypt(reply_key, KeyUsage.AS_REP_ENC_PART, enc_part.to_der(), rng=self._rng)
+        reply_info = PaData(PaDataType.ETYPE_INFO2, encode_etype_info2([self._etype_info2_entry(client, reply_etype)]))
+        draft.detail = "TGT issued" if self.directory.is_krbtgt(body.sname) else "ticket issued"
+        return KdcRep(MessageType.AS_REP, body.realm, body.cname, ticket,
+                      EncryptedData(reply_etype, cipher, kvno=client.kvno), (reply_info,)).to_der()
+
+    def _protected_negotiation(self, req: KdcReq, request_bytes: bytes, reply_key: Key) -> tuple[PaData, ...]:
+        """RFC 6806 §11: answer PA-REQ-ENC-PA-REP with a checksum over the request as received.
+
+        MIT clients send it and, when the reply's enc-pa-rep flag is set, check the checksum
+        (MIT's own KDC answers it the same way). Single-DES keys have no keyed checksum here
+        (rsa-md5-des is not implemented), so such replies leave the flag clear.
+        """
+        if req.padata_of(PaDataType.REQ_ENC_PA_REP) is None or reply_key.enctype in DES_ENCTYPES:
+            return ()
+        cksumtype = checksum_type_for(reply_key.enctype)
+        checksum = Checksum(cksumtype, make_checksum(cksumtype, reply_key, KeyUsage.AS_REQ, request_bytes))
+        return (PaData(PaDataType.REQ_ENC_PA_REP, checksum.to_der()),)
+
+    def _etype_info2_entry(self, account: Account, etype: int) -> EtypeInfo2Entry:
+        # RC4's key has no salt (RFC 4757 §2), so its entry carries none.
+        return EtypeInfo2Entry(etype, None if etype == Enctype.RC4_HMAC else account.salt(self.realm))
+
+    def _verify_timestamp(self, padata: PaData, client: Account, moment: datetime) -> int:
+        """Check PA-ENC-TIMESTAMP (RFC 4120 §5.2.7.2); returns the enctype the client proved."""
+        try:
+            encrypted = EncryptedData.from_der(padata.value)
+        except DecodeError as exc:
+            raise _Refusal(ErrorCode.KDC_ERR_PREAUTH_FAILED, f"unreadable PA-ENC-TIMESTAMP: {exc.text}") from exc
+        if encrypted.etype not in client.key_enctypes:
+            raise _Refusal(ErrorCode.KDC_ERR_ETYPE_NOSUPP,
+                           f"PA-ENC-TIMESTAMP uses {enctype_name(encrypted.etype)}, which "
+                           f"{client.sam_account_name} has no key for")
+        try:
+            stamp = decode_pa_enc_ts_enc(decrypt(client.key(encrypted.etype, self.realm),
+                                                 KeyUsage.AS_REQ_PA_ENC_TIMESTAMP, encrypted.cipher))
+        except (IntegrityError, DecodeError) as exc:
+            raise _Refusal(ErrorCode.KDC_ERR_PREAUTH_FAILED,
+                           f"PA-ENC-TIMESTAMP does not decrypt with {client.sam_account_name}'s "
+                           f"{enctype_name(encrypted.etype)} key: wrong password") from exc
+        skew = abs(stamp - moment)
+        if skew > self.max_skew:
+            raise _Refusal(ErrorCode.KRB_AP_ERR_SKEW,
+                           f"the client's clock is {int(skew.total_seconds())} s off the KDC's "
+                           f"(allowed: {int(self.max_skew.total_seconds())} s)")
+        return encrypted.etype
+
+    # -- TGS exchange (RFC 4120 §3.3) -----------------------------------------------------------
+
+    def _tgs_exchange(self, req: KdcReq, draft: _Draft) -> bytes:
+        body = req.body
+        moment = draft.time
+        if body.sname is not None:
+            draft.server = format_principal(body.sname, body.realm)
+        padata = req.padata_of(PaDataType.TGS_REQ)
+        if padata is None:
+            raise _Refusal(ErrorCode.KDC_ERR_PADATA_TYPE_NOSUPP, "TGS-REQ without PA-TGS-REQ")
+        try:
+            ap_req = ApReq.from_der(padata.value)
+        except DecodeError as exc:
+            draft.request = "malformed"
+            raise _Drop(f"PA-TGS-REQ: {exc.text}") from exc
+        tgt, authenticator, session_key = self._open_tgt(ap_req, draft)
+        client_text = format_principal(tgt.cname, tgt.crealm)
+        draft.client = client_text
+
+        if authenticator.cname.components != tgt.cname.components or authenticator.crealm.upper() != tgt.crealm.upper():
+            raise _Refusal(ErrorCode.KRB_AP_ERR_BADMATCH,
+                           f"authenticator for {format_principal(authenticator.cname, authenticator.crealm)}, "
+                           f"TGT for {client_text}")
+        skew = abs(authenticator.ctime - moment)
+        if skew > self.max_skew:
+            raise _Refusal(ErrorCode.KRB_AP_ERR_SKEW,
+                           f"the client's clock is {int(skew.total_seconds())} s off the KDC's "
+                           f"(allowed: {int(self.max_skew.total_seconds())} s)")
+        if tgt.endtime < moment:
+            raise _Refusal(ErrorCode.KRB_AP_ERR_TKT_EXPIRED, f"the TGT expired at {tgt.endtime.isoformat()}")
+        if self._replay_cache.seen_before(client_text, f"krbtgt/{self.realm}", authenticator.ctime, moment):
+            raise _Refusal(ErrorCode.KRB_AP_ERR_REPEAT,
+                           f"TGS authenticator from {client_text} at {authenticator.ctime.isoformat()} replayed")
+        self._verify_body_checksum(authenticator, session_key, req.raw_body)
+
+        if body.kdc_options & (KdcOption.RENEW | KdcOption.VALIDATE | KdcOption.ENC_TKT_IN_SKEY):
+            raise _Refusal(ErrorCode.KDC_ERR_BADOPTION,
+                           "renew, validate and user-to-user requests are not supported by this KDC")
+        client = self.directory.find_client(tgt.cname)
+        if client is None:
+            raise _Refusal(ErrorCode.KDC_ERR_C_PRINCIPAL_UNKNOWN, f"the TGT's client {client_text} no longer exists")
+        if not client.enabled:
+            raise _Refusal(ErrorCode.KDC_ERR_CLIENT_REVOKED, f"account {client.sam_account_name} is disabled")
+        if body.sname is None:
+            raise _Refusal(ErrorCode.KDC_ERR_S_PRINCIPAL_UNKNOWN, "TGS-REQ without sname")
+        service = self._one_service(body.sname)
+
+        session_etype = self._session_enctype(body.etypes, client, service)
+        if session_etype is None:
+            raise _Refusal(ErrorCode.KDC_ERR_ETYPE_NOSUPP,
+                           f"the client asked for {[enctype_name(e) for e in body.etypes]}; "
+                           f"{service.sam_account_name} supports {[enctype_name(e) for e in service.key_enctypes]}")
+        draft.session_etype = session_etype
+        endtime, renew_till = self._times(moment, body.till, body.rtime, body.kdc_options, tgt.endtime, tgt.renew_till)
+        flags = TicketFlag(tgt.flags & TicketFlag.PRE_AUTHENT)
+        if body.kdc_options & KdcOption.FORWARDABLE and tgt.flags & TicketFlag.FORWARDABLE:
+            flags |= TicketFlag.FORWARDABLE
+        if renew_till is not None and tgt.flags & TicketFlag.RENEWABLE:
+            flags |= TicketFlag.RENEWABLE
+        else:
+            renew_till = None
+        new_session_key = random_key(session_etype, self._rng)
+        ticket = self._issue(moment, client_name=tgt.cname, client_realm=tgt.crealm, service=service,
+                             sname=body.sname, srealm=body.realm, session_key=new_session_key, flags=int(flags),
+                             authtime=tgt.authtime, endtime=endtime, renew_till=renew_till, draft=draft)
+        enc_part = EncKdcRepPart(
+            key=new_session_key, nonce=body.nonce, flags=int(flags), authtime=tgt.authtime, starttime=moment,
+            endtime=endtime, renew_till=renew_till, srealm=body.realm, sname=body.sname,
+            last_req=((0, tgt.authtime),), application_tag=26,
+        )
+        # RFC 4120 §5.4.2: with a subkey in the authenticator, the reply uses it (usage 9).
+        if authenticator.subkey is not None:
+            reply_key, usage = authenticator.subkey, KeyUsage.TGS_REP_ENC_PART_SUBKEY
+        else:
+            reply_key, usage = session_key, KeyUsage.TGS_REP_ENC_PART_SESSION_KEY
+        draft.reply_etype = reply_key.enctype
+        cipher = encrypt(reply_key, usage, enc_part.to_der(), rng=self._rng)
+        draft.detail = "ticket issued"
+        return KdcRep(MessageType.TGS_REP, tgt.crealm, tgt.cname, ticket,
+                      EncryptedData(reply_key.enctype, cipher)).to_der()
+
+    def _open_tgt(self, ap_req: ApReq, draft: _Draft) -> tuple[EncTicketPart, Authenticator, Key]:
+        """Decrypt the TGT and its authenticator; refuse what this KDC did not issue."""
+        ticket = ap_req.ticket
+        if not self.directory.is_krbtgt(ticket.sname) or ticket.realm.upper() != self.realm:
+            raise _Refusal(ErrorCode.KRB_AP_ERR_NOT_US,
+                           f"PA-TGS-REQ carries a ticket for {format_principal(ticket.sname, ticket.realm)}, "
+                           f"not krbtgt/{self.realm}")
+        krbtgt = self.directory.krbtgt
+        if ticket.enc_part.etype not in krbtgt.key_enctypes:
+            raise _Refusal(ErrorCode.KRB_AP_ERR_MODIFIED,
+                           f"TGT encrypted with {enctype_name(ticket.enc_part.etype)}, which krbtgt has no key for")
+        try:
+            tgt = EncTicketPart.from_der(decrypt(krbtgt.key(ticket.enc_part.etype, self.realm),
+                                                 KeyUsage.KDC_REP_TICKET, ticket.enc_part.cipher))
+        except (IntegrityError, DecodeError) as exc:
+            raise _Refusal(ErrorCode.KRB_AP_ERR_MODIFIED,
+                           "the TGT does not decrypt with this KDC's krbtgt key (issued by another KDC?)") from exc
+        draft.client = format_principal(tgt.cname, tgt.crealm)
+        try:
+            authenticator = Authenticator.from_der(
+                decrypt(tgt.key, KeyUsage.TGS_REQ_AUTHENTICATOR, ap_req.authenticator.cipher))
+        except (IntegrityError, DecodeError) as exc:
+            raise _Refusal(ErrorCode.KRB_AP_ERR_BAD_INTEGRITY,
+                           "the TGS authenticator does not decrypt with the TGT's session key") from exc
+        return tgt, authenticator, tgt.key
+
+    def _verify_body_checksum(self, authenticator: Authenticator, session_key: Key, raw_body: bytes) -> None:
+        """RFC 4120 §3.3.2: the authenticator's checksum covers the req-body as sent."""
+        checksum = authenticator.cksum
+        if checksum is None:
+            raise _Refusal(ErrorCode.KRB_AP_ERR_INAPP_CKSUM, "the TGS authenticator has no checksum")
+        try:
+            verify_checksum(checksum.cksumtype, session_key, KeyUsage.TGS_REQ_AUTH_CKSUM, raw_body, checksum.checksum)
+        except IntegrityError as exc:
+            raise _Refusal(ErrorCode.KRB_AP_ERR_MODIFIED,
+                           f"the req-body does not match the authenticator's checksum (type {checksum.cksumtype})") from exc
+        except KerberosError as exc:  # unsupported type, or a keyed type that does not fit the key
+            raise _Refusal(exc.code, exc.text) from exc

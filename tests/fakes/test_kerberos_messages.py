@@ -1,0 +1,185 @@
+"""Kerberos messages as plain values: round trips, the raw req-body bytes, lenient decoding
+where peers differ (EncASRepPart 25/26, DES padding) and DecodeError for everything else."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from impacket.krb5 import asn1 as impacket_asn1
+from pyasn1.codec.der import decoder, encoder
+
+from fakes.kerberos import (
+    ApReq,
+    Authenticator,
+    Checksum,
+    DecodeError,
+    EncKdcRepPart,
+    EncryptedData,
+    EncTicketPart,
+    EtypeInfo2Entry,
+    KdcOption,
+    KdcRep,
+    KdcReq,
+    KdcReqBody,
+    KrbError,
+    MessageType,
+    NameType,
+    PaData,
+    PrincipalName,
+    Ticket,
+    TicketFlag,
+    decode_etype_info2,
+    decode_method_data,
+    decode_pa_enc_ts_enc,
+    decrypt,
+    encode_etype_info2,
+    encode_method_data,
+    encode_pa_enc_ts_enc,
+    encrypt,
+    format_principal,
+    message_type,
+    parse_principal,
+    random_key,
+)
+
+NOW = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+SECOND = NOW.replace(microsecond=0)
+TGS = PrincipalName.from_text("krbtgt/COMPANYA.COM")
+UCC = PrincipalName.from_text("ocs-ucc")
+TICKET = Ticket("COMPANYA.COM", PrincipalName.from_text("sip/fe01.companya.com"), EncryptedData(18, b"\x01" * 60, 3))
+
+
+def test_principal_names() -> None:
+    assert TGS == PrincipalName(NameType.SRV_INST, ("krbtgt", "COMPANYA.COM"))
+    assert UCC.name_type == NameType.PRINCIPAL
+    name, realm = parse_principal("sip/fe01.companya.com@COMPANYA.COM")
+    assert (str(name), realm) == ("sip/fe01.companya.com", "COMPANYA.COM")
+    assert parse_principal("ocs-ucc", "COMPANYA.COM") == (UCC, "COMPANYA.COM")
+    enterprise = PrincipalName(NameType.ENTERPRISE, ("ocs-ucc@companya.com",))
+    text = format_principal(enterprise, "COMPANYA.COM")
+    assert text == "ocs-ucc\\@companya.com@COMPANYA.COM"
+    assert parse_principal(text)[0].components == enterprise.components
+
+
+def test_kdc_req_round_trip_keeps_the_raw_body() -> None:
+    body = KdcReqBody(int(KdcOption.FORWARDABLE | KdcOption.RENEWABLE_OK), "COMPANYA.COM", SECOND, 12345,
+                      (18, 17, 23), cname=UCC, sname=TGS)
+    request = KdcReq(MessageType.AS_REQ, body, (PaData(2, b"\x30\x00"), PaData(149)))
+    decoded = KdcReq.from_der(request.to_der())
+    assert decoded == request
+    assert decoded.raw_body == body.to_der()
+    assert decoded.padata_of(149) == PaData(149, b"")
+    assert decoded.padata_of(19) is None
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    length = len(content)
+    header = bytes([length]) if length < 128 else b"\x82" + length.to_bytes(2, "big")
+    return bytes([tag]) + header + content
+
+
+def test_raw_body_is_the_bytes_as_received_not_a_re_encoding() -> None:
+    # A peer that writes the req-body SEQUENCE length in long form (valid BER) signs those
+    # bytes; re-encoding the decoded body would give the minimal form and break the checksum.
+    body = KdcReqBody(0, "COMPANYA.COM", SECOND, 7, (18,), sname=PrincipalName.from_text("sip/fe01.companya.com"))
+    minimal = body.to_der()
+    long_form = b"\x30\x81" + minimal[1:]
+    request = _tlv(0x6C, _tlv(0x30, _tlv(0xA1, b"\x02\x01\x05") + _tlv(0xA2, b"\x02\x01\x0c")
+                              + _tlv(0xA4, long_form)))
+    decoded = KdcReq.from_der(request)
+    assert decoded.body == body
+    assert decoded.raw_body == long_form != minimal
+
+
+def test_tgs_req_with_additional_tickets_round_trips() -> None:
+    body = KdcReqBody(int(KdcOption.ENC_TKT_IN_SKEY), "COMPANYA.COM", None, 1, (18,),
+                      sname=UCC, additional_tickets=(TICKET,))
+    request = KdcReq(MessageType.TGS_REQ, body, (PaData(1, b"x"),))
+    decoded = KdcReq.from_der(request.to_der())
+    assert decoded == request
+    assert decoded.body.till is None  # 19700101000000Z: "as long as allowed"
+
+
+def test_replies_round_trip() -> None:
+    info = encode_etype_info2([EtypeInfo2Entry(18, "COMPANYA.COMocs-ucc"), EtypeInfo2Entry(23)])
+    reply = KdcRep(MessageType.AS_REP, "COMPANYA.COM", UCC, TICKET, EncryptedData(18, b"\x02" * 80, 2),
+                   (PaData(19, info),))
+    assert KdcRep.from_der(reply.to_der()) == reply
+    assert decode_etype_info2(info) == (EtypeInfo2Entry(18, "COMPANYA.COMocs-ucc"), EtypeInfo2Entry(23))
+    assert Ticket.from_der(TICKET.to_der()) == TICKET
+
+
+def test_enc_kdc_rep_part_accepts_both_application_tags() -> None:
+    part = EncKdcRepPart(random_key(18), 99, int(TicketFlag.INITIAL | TicketFlag.PRE_AUTHENT), SECOND,
+                         SECOND + timedelta(hours=10), "COMPANYA.COM", TGS, starttime=SECOND,
+                         renew_till=SECOND + timedelta(days=1),
+                         encrypted_pa_data=(PaData(149, Checksum(16, b"c" * 12).to_der()),))
+    as_tagged = part.to_der()
+    tgs_tagged = replace(part, application_tag=26).to_der()
+    assert (as_tagged[0], tgs_tagged[0]) == (0x79, 0x7A)
+    assert EncKdcRepPart.from_der(as_tagged) == replace(part, last_req=((0, SECOND),))
+    assert EncKdcRepPart.from_der(tgs_tagged).application_tag == 26
+    assert Checksum.from_der(part.encrypted_pa_data[0].value) == Checksum(16, b"c" * 12)
+
+
+def test_decrypted_des_plaintext_with_padding_decodes() -> None:
+    key = random_key(3)
+    part = EncTicketPart(int(TicketFlag.FORWARDABLE), random_key(3), "COMPANYA.COM", UCC, SECOND,
+                         SECOND + timedelta(hours=10))
+    plain = decrypt(key, 2, encrypt(key, 2, part.to_der()))
+    assert len(plain) % 8 == 0
+    assert EncTicketPart.from_der(plain) == part
+
+
+def test_ap_req_authenticator_and_error_round_trip() -> None:
+    authenticator = Authenticator("COMPANYA.COM", UCC, NOW, Checksum(0x8003, b"\x10" + b"\0" * 23),
+                                  random_key(17), 123456)
+    decoded = Authenticator.from_der(authenticator.to_der())
+    assert decoded == authenticator and decoded.ctime.microsecond == 123456
+    ap_req = ApReq(TICKET, EncryptedData(18, b"\x03" * 50), 0x20000000)
+    assert ApReq.from_der(ap_req.to_der()) == ap_req
+    error = KrbError(25, "COMPANYA.COM", TGS, NOW, crealm="COMPANYA.COM", cname=UCC,
+                     e_data=encode_method_data([PaData(19, b"\x30\x00"), PaData(2)]))
+    assert KrbError.from_der(error.to_der()) == error
+    assert decode_method_data(error.e_data or b"") == (PaData(19, b"\x30\x00"), PaData(2, b""))
+    assert decode_pa_enc_ts_enc(encode_pa_enc_ts_enc(NOW)) == NOW
+
+
+def test_impacket_can_read_what_we_write() -> None:
+    # The wrapper writes impacket's own ASN.1 types: impacket decodes them unchanged.
+    body = KdcReqBody(0, "COMPANYA.COM", SECOND, 5, (18,), cname=UCC, sname=TGS)
+    decoded, rest = decoder.decode(KdcReq(MessageType.AS_REQ, body).to_der(), asn1Spec=impacket_asn1.AS_REQ())
+    assert rest == b"" and str(decoded["req-body"]["cname"]["name-string"][0]) == "ocs-ucc"
+    assert encoder.encode(decoded) == KdcReq(MessageType.AS_REQ, body).to_der()
+
+
+def test_message_type() -> None:
+    assert message_type(KdcReq(10, KdcReqBody(0, "R", None, 1, (18,), cname=UCC, sname=TGS)).to_der()) == 10
+    assert message_type(b"") is None
+    assert message_type(b"\x30\x00") is None  # a universal SEQUENCE, not a Kerberos message
+    assert message_type(b"\x7e\x00") == MessageType.KRB_ERROR
+
+
+@pytest.mark.parametrize("reader", [KdcReq.from_der, KdcRep.from_der, ApReq.from_der, KrbError.from_der,
+                                    Ticket.from_der, Authenticator.from_der, EncKdcRepPart.from_der])
+def test_garbage_truncation_and_mutation_are_decode_errors(reader) -> None:
+    body = KdcReqBody(0, "COMPANYA.COM", SECOND, 5, (18, 17), cname=UCC, sname=TGS)
+    samples = [KdcReq(MessageType.AS_REQ, body, (PaData(2, b"\x30\x03\x02\x01\x05"),)).to_der(),
+               TICKET.to_der(), KrbError(6, "COMPANYA.COM", TGS, NOW).to_der()]
+    generator = random.Random(4120)
+    candidates = [b"", b"\x6a", b"\x6a\x84\xff\xff\xff\xff", b"\x6a\x80"]
+    for sample in samples:
+        candidates += [sample[:cut] for cut in range(0, len(sample), 7)]
+        for _ in range(60):
+            mutated = bytearray(sample)
+            for _ in range(generator.randint(1, 4)):
+                mutated[generator.randrange(len(mutated))] = generator.randrange(256)
+            candidates.append(bytes(mutated))
+    for candidate in candidates:
+        try:
+            reader(candidate)
+        except DecodeError:
+            pass  # anything else escaping is a bug
