@@ -19,6 +19,11 @@ MTLS_ARGS = "Modifying Command Line Arguments for MTLS"
 TRUSTSTORE = "Adding the Certificate to the UC Connector Installation"
 PORT = "Configuring a Secure SIP Port"
 CLIENT = "Generating the Client Certificate"
+KERBEROS_AD = "Configuring Kerberos Security in Active Directory"
+KERBEROS_PASSWORD = "Creating a Password for Kerberos Security"
+KRB5_CONF = "Creating the Configuration File for Kerberos security"
+TLS_ARGS = "Modifying Command Line Parameters for TLS"
+ENABLING_KERBEROS = "Enabling Kerberos Security Between UCC and Lync Skype for Business"
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,16 @@ DIAGNOSES: dict[str, Diagnosis] = dict(
         _d("secure-port-missing", f"{PORT}, step 1", "Add a SIP port with Listening Mode Secured on the Application's Server Info tab."),
         _d("secure-port-not-secured", f"{PORT}, step 1", "Set the SIP port's Listening Mode to Secured."),
         _d("secure-port-busy", f"{PORT}, step 1", "Pick a free Communication Port for the Secured SIP port."),
+        _d("krb-des-disabled", f"{KERBEROS_AD}, step 3", "Clear 'Use Kerberos DES encryption for this account': single DES is disabled in modern Kerberos (RFC 6649), then reset the password so AES keys exist."),
+        _d("krb-weak-crypto-enabled", f"{KRB5_CONF}, step 2", "Remove allow_weak_crypto = true once the account has AES keys: it re-enables DES, RC4 and 3DES."),
+        _d("krb-preauth-failed", f"{KERBEROS_PASSWORD}, step 3", "Set Microsoft-OCS/password to the OCS user's current Active Directory password."),
+        _d("krb-clock-skew", f"{ENABLING_KERBEROS}", "Synchronize the UC Connector host's clock with the domain (Kerberos allows 5 minutes)."),
+        _d("krb-principal-unknown", f"{KERBEROS_PASSWORD}, prerequisites", "Use the OCS user that exists in Active Directory for the UC Connector."),
+        _d("krb-service-unknown", f"{KERBEROS_AD}, step 2", "Register sip/<Front End FQDN> on the Front End's account, or point the connector at the pool FQDN that has it."),
+        _d("krb-realm-unknown", f"{KRB5_CONF}, step 2", "Set default_realm and the [realms] entry to the AD domain in capitals."),
+        _d("krb-kdc-unreachable", f"{KRB5_CONF}, step 2", "Set kdc = to a domain controller the UC Connector host can reach."),
+        _d("krb-conf-missing", f"{TLS_ARGS}, step 2", "Point -krb_conf_file at the krb5.conf saved on the UC Connector host."),
+        _d("sip-auth-rejected", f"{TLS_ARGS}, step 2", "Check the Kerberos settings: the Front End refused the connector's credentials."),
         _d("frontend-unreachable", f"{MTLS_ARGS}, step 2", "Check the Front End's address and that it listens for MTLS."),
     ]
 )

@@ -1,5 +1,12 @@
 """The handshakes that prove the page's files work, judged by what the server side saw.
 
+TLS/Kerberos (item 8 of the same list): the connector opens TLS to the Front End (no
+client certificate), REGISTER is challenged with MS-SIPAE Kerberos, the connector logs in
+at the KDC as its OCS user and answers with a ticket for ``sip/<frontend fqdn>``.
+Confirmed only when the KDC's log shows the TGT and the service ticket issued, the Front
+End's log shows that principal authenticated and REGISTER answered 200 with
+Authentication-Info, and the connector verified that answer's signature (rspauth).
+
 MTLS has two directions (DESIGN.md, "The procedures, as the lab sees them", item 5):
 
 * **connector → Front End**: the UC Connector stand-in, configured by its Application
@@ -22,11 +29,11 @@ from typing import Any
 
 from harness.connector import ConnectorError, UCConnector
 
-from .diagnosis import FRONTEND, SHELL, WEB, code_for_verify_error, diagnose
+from .diagnosis import FRONTEND, SHELL, TLS_ARGS, WEB, code_for_verify_error, diagnose
 from .lab import Lab
 from .transcript import mask_secrets
 
-__all__ = ["confirm_mtls"]
+__all__ = ["confirm_mtls", "confirm_tls_kerberos"]
 
 # Where, on each of the page's three ways to the connector's PFX, the certificate was
 # requested and where it was exported: diagnoses point there.
@@ -48,7 +55,7 @@ def _doc_step(code: str, pfx_source: str) -> str | None:
     return None
 
 
-async def _connector(lab: Lab) -> UCConnector:
+async def _connector(lab: Lab, mode: str) -> UCConnector:
     async with lab.configserver_client() as cfg:
         return await UCConnector.from_configserver(
             cfg,
@@ -57,7 +64,7 @@ async def _connector(lab: Lab) -> UCConnector:
             java_home=lab.java_home,
             frontend_fqdn=lab.topology.frontend_fqdn,
             ucc_fqdn=lab.topology.ucc_fqdn,
-            mode="mtls",
+            mode=mode,
         )
 
 
@@ -73,7 +80,7 @@ async def confirm_mtls(lab: Lab, *, pfx_source: str = "shell", client: str = "py
     view), ``diagnoses`` and ``duration_ms``.
     """
     assert lab.frontend is not None
-    connector = await _connector(lab)
+    connector = await _connector(lab, "mtls")
     findings = [
         {"code": f.code, "severity": f.severity, "message": f.message, "hint": f.hint} for f in connector.findings
     ]
@@ -223,6 +230,69 @@ async def _frontend_to_connector(
                 "log": seen,
             },
             "frontend": {"push": {"ok": push.ok, "error": push.error, "statuses": [list(s) for s in push.statuses]}},
+        },
+        "diagnoses": diagnoses,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+
+
+async def confirm_tls_kerberos(lab: Lab, *, client: str = "python") -> dict[str, Any]:
+    """The TLS/Kerberos login with the files the replay produced, judged by the KDC's and
+    the Front End's logs."""
+    frontend, kdc = lab.frontend, lab.kdc
+    assert frontend is not None and kdc is not None
+    t = lab.topology
+    connector = await _connector(lab, "tls-kerberos")
+    findings = [
+        {"code": f.code, "severity": f.severity, "message": f.message, "hint": f.hint} for f in connector.findings
+    ]
+    fe_mark, kdc_mark = len(frontend.events), len(kdc.events)
+    started = time.perf_counter()
+    report = await connector.login(lab.bind_host, frontend.port)
+    fe_seen = [e for e in _since(frontend.events, fe_mark) if e.get("connection") is not None]
+    kdc_seen = [e.to_dict() for e in kdc.events[kdc_mark:]]
+    principal = f"{t.ucc_account}@{t.realm}".lower()
+    tgt = next((e for e in kdc_seen if e["request"] == "AS-REQ" and e["error_code"] is None), None)
+    ticket = next(
+        (e for e in kdc_seen if e["request"] == "TGS-REQ" and e["error_code"] is None and t.frontend_spn.lower() in (e["server"] or "").lower()),
+        None,
+    )
+    authenticated = next((e for e in fe_seen if e["type"] == "sipae-authenticated"), None)
+    register = next(
+        (e for e in fe_seen if e["type"] == "response" and e.get("method") == "REGISTER" and e.get("status") == 200), None
+    )
+    confirmed = bool(
+        tgt and ticket and authenticated and (authenticated.get("principal") or "").lower() == principal
+        and register and report.rspauth_verified
+    )
+    diagnoses: list[dict[str, Any]] = []
+    if not confirmed:
+        if report.code:
+            # On this path the trust store is -cert_store_file: its mistakes are in the TLS arguments.
+            step = f"{TLS_ARGS}, step 2" if report.code.startswith("truststore-") else None
+            diagnoses.append(diagnose(report.code, report.error or report.code, mask_secrets(report.to_dict()), doc_step=step))
+        for e in fe_seen:
+            if e["type"] == "sipae-rejected":
+                diagnoses.append(diagnose("sip-auth-rejected", f"the Front End refused the credentials: {e.get('reason')}", e))
+    for finding in findings:
+        if finding["severity"] == "error" or finding["code"] == "krb-weak-crypto-enabled":
+            diagnoses.append(diagnose(finding["code"], finding["message"], finding))
+    return {
+        "kind": "tls-kerberos",
+        "client": client,
+        "outcome": "confirmed" if confirmed else ("error" if report.outcome == "error" and not fe_seen else "rejected"),
+        "evidence": {
+            "kdc": {"tgt": tgt, "service_ticket": ticket, "log": kdc_seen},
+            "frontend": {
+                "authenticated": authenticated,
+                "register": register,
+                "requests": [
+                    {"method": e["method"], "status": e["status"], "reason": e["reason"]} for e in fe_seen if e["type"] == "response"
+                ],
+                "log": fe_seen,
+            },
+            "connector": mask_secrets(report.to_dict()),
+            "connector_findings": findings,
         },
         "diagnoses": diagnoses,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1),

@@ -38,6 +38,9 @@ from fakes._files import write_private_file, write_public_file
 from fakes.ca import CertificationAuthority, CertsrvServer
 from fakes.configserver import CfgApplication, ConfigServer, ConfigServerClient
 from fakes.frontend import FrontendConfig, FrontendServer
+from fakes.kdc import Account, KdcServer
+
+from .activedirectory import ActiveDirectory
 
 from .hosts import WindowsHost
 from .manifest import Manifest
@@ -98,6 +101,11 @@ class Topology:
         return self.fqdn(self.ucc_host)
 
     @property
+    def frontend_spn(self) -> str:
+        """The service principal name MS-SIPAE's targetname gives: ``sip/<frontend fqdn>``."""
+        return f"sip/{self.frontend_fqdn}"
+
+    @property
     def ucc_working_directory(self) -> str:
         """Where the page says the UC Connector is installed (``C:\\GCTI\\UCConnector\\<app>``)."""
         return f"C:\\GCTI\\UCConnector\\{self.application_name}"
@@ -109,6 +117,7 @@ class LabSecrets:
 
     enroll_password: str
     ucc_account_password: str
+    frontend_computer_password: str
 
     @classmethod
     def load_or_create(cls, path: Path) -> "LabSecrets":
@@ -117,7 +126,7 @@ class LabSecrets:
                 return cls(**json.loads(path.read_text()))
             except (ValueError, TypeError) as exc:
                 raise LabError(f"{path}: unreadable lab secrets ({exc}); remove the workdir to start afresh") from exc
-        made = cls(enroll_password=_password(), ucc_account_password=_password())
+        made = cls(enroll_password=_password(), ucc_account_password=_password(), frontend_computer_password=_password())
         write_private_file(path, json.dumps(asdict(made), indent=2).encode())
         return made
 
@@ -166,6 +175,8 @@ class Lab:
         self.certsrv: CertsrvServer | None = None
         self.configserver: ConfigServer | None = None
         self.frontend: FrontendServer | None = None
+        self.kdc: KdcServer | None = None
+        self.directory: ActiveDirectory | None = None
         self.secrets: LabSecrets | None = None
         self.manifest: Manifest | None = None
         self.hosts: dict[str, WindowsHost] = {}
@@ -195,7 +206,11 @@ class Lab:
             name = self.host_name(role)
             self.hosts[role] = WindowsHost(name, t.fqdn(name), self.state_dir / "hosts" / name)
         self._join_domain()
+        self.directory = ActiveDirectory(self.state_dir / "ad.json", self._domain_accounts())
         try:
+            self.kdc = KdcServer(list(self.directory.accounts.values()), realm=t.realm)
+            await self.kdc.start(self.bind_host, 0)
+            self.directory.on_change = self.kdc.core.directory.update
             self.certsrv = CertsrvServer(self.ca, accounts={t.enroll_username: self.secrets.enroll_password})
             await self.certsrv.start(self.bind_host, 0)
             self.configserver = ConfigServer(self.state_dir / "configserver.sqlite")
@@ -211,6 +226,9 @@ class Lab:
         return self
 
     async def close(self) -> None:
+        if self.kdc is not None:
+            await self.kdc.close()
+            self.kdc = None
         if self.frontend is not None:
             await self.frontend.close()
             self.frontend = None
@@ -273,6 +291,19 @@ class Lab:
             f"{frontend.fqdn} enrolled its domain certificate (template {self.topology.frontend_template}, request {result.request_id})"
             + (", key marked exportable so the page's Front End export can work" if self.topology.frontend_key_exportable else "")
         )
+
+    def _domain_accounts(self) -> list[Account]:
+        """The accounts a new domain gets: the connector's OCS user and fe01's computer account."""
+        assert self.secrets is not None
+        t = self.topology
+        return [
+            Account(t.ucc_account, self.secrets.ucc_account_password, upn=f"{t.ucc_account}@{t.domain}"),
+            Account(
+                f"{t.frontend_host.upper()}$",
+                self.secrets.frontend_computer_password,
+                spns=(t.frontend_spn, f"HOST/{t.frontend_fqdn}"),
+            ),
+        ]
 
     def _frontend_config(self) -> FrontendConfig:
         """The Front End presents fe01's domain certificate and trusts the enterprise root.
@@ -345,7 +376,7 @@ class Lab:
 
     def lab_json(self) -> dict[str, Any]:
         """The ``lab.json`` document (DESIGN.md contract)."""
-        assert self.certsrv and self.configserver and self.frontend and self.secrets
+        assert self.certsrv and self.configserver and self.frontend and self.kdc and self.secrets
         t = self.topology
         return {
             "domain": t.domain,
@@ -355,9 +386,17 @@ class Lab:
                 "certsrv": self.certsrv.url,
                 "configserver": self.configserver.url,
                 "frontend": {"host": self.bind_host, "port": self.frontend.port},
+                "kdc": {"host": self.bind_host, "port": self.kdc.port},
             },
             "accounts": {"enroll": {"username": t.enroll_username, "password": self.secrets.enroll_password}},
             "manifest": "artifacts/manifest.json",
+            "kerberos": {
+                "realm": t.realm,
+                "kdc": f"{self.bind_host}:{self.kdc.port}",
+                "ucc_principal": f"{t.ucc_account}@{t.realm}",
+                "ucc_password": self.secrets.ucc_account_password,
+                "frontend_spn": f"{t.frontend_spn}@{t.realm}",
+            },
         }
 
     def write_lab_json(self) -> Path:

@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .handshakes import confirm_mtls
+from .handshakes import confirm_mtls, confirm_tls_kerberos
 from .lab import Lab
 from .manifest import Manifest
 from .procedures import (
+    PATH_PARTS,
     PFX_SOURCES,
     Overrides,
     StepContext,
@@ -110,23 +111,18 @@ async def replay(
     ctx = StepContext(lab=lab, transcript=transcript, literal=options["literal"], progress=progress)
     ctx.state["pfx_source"] = options["pfx_source"]
     assert lab.manifest is not None
-    for procedure in procedures_for(path, options["pfx_source"]):
-        if not await run_procedure(procedure, ctx, overrides):
-            break
     result = ReplayResult(path=path, workdir=str(lab.workdir), transcript=transcript, manifest=lab.manifest, setup=list(lab.setup_notes))
-    if transcript.failures:
-        return result  # a step of the page failed: there are no files to try
-    if path in ("mtls", "all"):
-        result.handshakes += await confirm_mtls(lab, pfx_source=options["pfx_source"], client=client)
-    if path in ("tls-kerberos", "all"):
-        result.handshakes.append(
-            {
-                "kind": "tls-kerberos",
-                "client": client,
-                "outcome": "not-run",
-                "evidence": None,
-                "diagnoses": [],
-                "reason": "this lab has no KDC stand-in yet: the TLS/Kerberos handshake was not attempted",
-            }
-        )
+    done: set[str] = set()
+    for part in PATH_PARTS[path]:
+        for procedure in procedures_for(part, options["pfx_source"]):
+            # One Secured port serves both paths: "Configuring a Secure SIP Port" once.
+            if procedure.key == "secure_port" and procedure.key in done:
+                continue
+            if not await run_procedure(procedure, ctx, overrides):
+                return result  # a step of the page failed: there are no files to try
+            done.add(procedure.key)
+        if part == "mtls":
+            result.handshakes += await confirm_mtls(lab, pfx_source=options["pfx_source"], client=client)
+        else:
+            result.handshakes.append(await confirm_tls_kerberos(lab, client=client))
     return result

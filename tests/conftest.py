@@ -17,7 +17,14 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 # Outside tools the suite talks to, with the Debian package that brings each.
-REQUIRED_TOOLS = {"openssl": "openssl", "keytool": "openjdk-17-jdk-headless", "java": "openjdk-17-jdk-headless"}
+REQUIRED_TOOLS = {
+    "openssl": "openssl",
+    "keytool": "openjdk-17-jdk-headless",
+    "java": "openjdk-17-jdk-headless",
+    "kinit": "krb5-user",
+    "kvno": "krb5-user",
+    "klist": "krb5-user",
+}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

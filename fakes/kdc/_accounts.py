@@ -126,6 +126,15 @@ class Directory:
         """The account whose keys encrypt TGTs."""
         return self._by_sam["krbtgt"]
 
+    def update(self, account: Account) -> None:
+        """Replace the account of the same sAMAccountName: what editing the user's
+        properties in Active Directory Users and Computers does (account options,
+        password reset). The KDC sees the change on its next request."""
+        folded = account.sam_account_name.lower()
+        if folded not in self._by_sam:
+            raise KeyError(f"no account named {account.sam_account_name!r}")
+        self._by_sam[folded] = account
+
     def by_sam_account_name(self, name: str) -> Account | None:
         """The account named ``name``, in any letter case."""
         return self._by_sam.get(name.lower())

@@ -11,14 +11,11 @@ whatever is typed; it is the UC Connector that stumbles on them when it starts.
 
 from __future__ import annotations
 
-import dataclasses
-
 from fakes._files import write_private_file
-from fakes.configserver import ConfigServerError
 
-from ..connector import format_arguments, parse_arguments
+from ._command_line import open_arguments, quote_argument, save_command_line_arguments
 
-from ._framework import Done, Procedure, StepContext, StepFailed
+from ._framework import Done, Procedure, StepContext
 
 PROCEDURE = Procedure("mtls_command_line", "Modifying Command Line Arguments for MTLS", host="ucc")
 
@@ -29,42 +26,10 @@ def windows_path(ctx: StepContext, role: str) -> str | None:
     return ctx.lab.windows_path(path.name) if path else None
 
 
-_SECURITY_PREFIXES = ("-cert_store", "-key_store", "-ket_store", "-krb_conf")
-
-
-def without_security_options(arguments: str) -> str:
-    """The arguments minus any store or Kerberos option a previous pass added (typos too),
-    as an administrator editing the field replaces them rather than adding a second set."""
-    parsed = parse_arguments(arguments).arguments
-    kept = dataclasses.replace(
-        parsed,
-        cert_store_file=None,
-        cert_store_pass=None,
-        cert_store_type=None,
-        key_store_file=None,
-        key_store_pass=None,
-        key_store_type=None,
-        krb_conf_file=None,
-        other=tuple((o, v) for o, v in parsed.other if not o.startswith(_SECURITY_PREFIXES)),
-    )
-    return format_arguments(kept)
-
-
-def _quote(value: str) -> str:
-    return f'"{value}"' if " " in value else value
-
-
 @PROCEDURE.step(1)
 async def open_command_line_arguments(ctx: StepContext) -> Done:
     """Start Info tab > Command Line Arguments of the UC Connector Application."""
-    lab = ctx.lab
-    async with lab.configserver_client() as cfg:
-        app = await cfg.find_application(lab.topology.application_name)
-    if app is None:
-        raise StepFailed("application-missing", f"no Application object named {lab.topology.application_name!r}", "Create the UC Connector Application object first.")
-    ctx.state["mtls_command_line.existing"] = without_security_options(app.command_line_arguments)
-    shown = format_arguments(parse_arguments(app.command_line_arguments).arguments, mask_passwords=True)
-    return Done(f"Start Info > Command Line Arguments: {shown!r}")
+    return await open_arguments(ctx, "mtls_command_line")
 
 
 @PROCEDURE.step(2)
@@ -97,22 +62,22 @@ async def add_parameters(
     key_pass = key_store_pass if key_store_pass is not None else (store.password if store else "") or ""
     if literal:
         added = [
-            f"-cert_store_{_quote(cert_file)}",
+            f"-cert_store_{quote_argument(cert_file)}",
             f"-cert_store_pass {cert_pass}",
             f"-cert_store_type {cert_store_type}",
-            f"-key_store_file {_quote(key_file)}",
+            f"-key_store_file {quote_argument(key_file)}",
             f"-key_store_pass {key_pass}",
             f"-ket_store_type {key_store_type}",
         ]
         gap = None
     else:
         added = [
-            f"-cert_store_file {_quote(cert_file)}",
+            f"-cert_store_file {quote_argument(cert_file)}",
             f"-cert_store_pass {cert_pass}",
             f"-cert_store_type {cert_store_type}",
         ]
         if key_file:
-            added += [f"-key_store_file {_quote(key_file)}", f"-key_store_pass {key_pass}", f"-key_store_type {key_store_type}"]
+            added += [f"-key_store_file {quote_argument(key_file)}", f"-key_store_pass {key_pass}", f"-key_store_type {key_store_type}"]
         gap = "the page writes '-cert_store_<path>' for '-cert_store_file <path>' and '-ket_store_type' for '-key_store_type'"
     existing = ctx.state["mtls_command_line.existing"]
     ctx.state["mtls_command_line.arguments"] = " ".join([existing, *added]).strip()
@@ -125,17 +90,7 @@ async def add_parameters(
 @PROCEDURE.step(3)
 async def save_arguments(ctx: StepContext) -> Done:
     """Click OK to save."""
-    lab = ctx.lab
-    arguments = ctx.state["mtls_command_line.arguments"]
-    try:
-        async with lab.configserver_client() as cfg:
-            app = await cfg.find_application(lab.topology.application_name)
-            assert app is not None
-            app.command_line_arguments = arguments
-            await cfg.update_application(app)
-    except ConfigServerError as exc:
-        raise StepFailed("configserver-error", f"Configuration Server refused the arguments: {exc}", "Check the arguments' text.") from exc
-    return Done(f"saved the Command Line Arguments of {lab.topology.application_name}")
+    return await save_command_line_arguments(ctx, ctx.state["mtls_command_line.arguments"])
 
 
 @PROCEDURE.step(4)
