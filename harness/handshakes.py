@@ -274,7 +274,9 @@ async def confirm_tls_kerberos(lab: Lab, *, client: str = "python") -> dict[str,
         for e in fe_seen:
             if e["type"] == "sipae-rejected":
                 diagnoses.append(diagnose("sip-auth-rejected", f"the Front End refused the credentials: {e.get('reason')}", e))
-    for finding in findings:
+    for finding in findings + [
+        {"code": f.code, "severity": f.severity, "message": f.message, "hint": f.hint} for f in report.findings
+    ]:
         if finding["severity"] == "error" or finding["code"] == "krb-weak-crypto-enabled":
             diagnoses.append(diagnose(finding["code"], finding["message"], finding))
     return {

@@ -37,7 +37,7 @@ from cryptography.x509.oid import NameOID
 from fakes._files import write_private_file, write_public_file
 from fakes.ca import CertificationAuthority, CertsrvServer
 from fakes.configserver import CfgApplication, ConfigServer, ConfigServerClient
-from fakes.frontend import FrontendConfig, FrontendServer
+from fakes.frontend import FrontendConfig, FrontendKerberos, FrontendServer
 from fakes.kdc import Account, KdcServer
 
 from .activedirectory import ActiveDirectory
@@ -330,6 +330,8 @@ class Lab:
         )
         roots_path = write_public_file(folder / "trusted-roots.pem", self.ca.root_certificate.public_bytes(pem))
         self.logs_dir.mkdir(exist_ok=True)
+        assert self.directory is not None
+        computer = self.directory.get(f"{t.frontend_host.upper()}$")
         return FrontendConfig(
             fqdn=t.frontend_fqdn,
             certificate_chain=chain_path,
@@ -337,6 +339,9 @@ class Lab:
             trusted_cas=roots_path,
             known_peers=(t.ucc_fqdn, t.frontend_fqdn),
             keylog_path=self.logs_dir / "sslkeylog.txt" if self.keylog else None,
+            # MS-SIPAE Kerberos for TLS clients without a certificate: the keys of the
+            # computer account that holds sip/<fqdn>, as its keytab would hold them.
+            kerberos=FrontendKerberos(tuple(computer.keys(t.realm).values())),
         )
 
     async def _ensure_application(self) -> None:
@@ -347,6 +352,8 @@ class Lab:
                 return
             app = CfgApplication(
                 name=t.application_name,
+                # The OCS user the connector logs in as; the page adds its password.
+                options={"Microsoft-OCS": {"user": t.ucc_account}},
                 type="CFGGenericServer",
                 version="8.1.0",
                 work_directory=t.ucc_working_directory,

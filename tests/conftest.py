@@ -21,6 +21,7 @@ REQUIRED_TOOLS = {
     "openssl": "openssl",
     "keytool": "openjdk-17-jdk-headless",
     "java": "openjdk-17-jdk-headless",
+    "javac": "openjdk-17-jdk-headless",
     "kinit": "krb5-user",
     "kvno": "krb5-user",
     "klist": "krb5-user",

@@ -22,26 +22,34 @@ only to peers whose certificate names a known peer; others are refused with Lync
 peer is not a configured server on this network interface". Every connection, handshake,
 verification error, request and answer is in :attr:`FrontendServer.events`.
 
+With ``FrontendConfig(kerberos=FrontendKerberos(service_keys))`` it also plays the
+TLS/Kerberos half of the page: a client without a certificate is served over TLS, and its
+requests must authenticate with MS-SIPAE Kerberos (:mod:`fakes.sipae`) — 401 with the
+challenge for ``sip/<fqdn>``, then a Kerberos AP-REQ in ``gssapi-data``, then signed
+messages; the ``sipae-*`` events record who authenticated and why a request was refused.
+
 Run it alone with ``python -m fakes.frontend`` (see :mod:`fakes.frontend.server`). The
 SIP rules are sans-I/O (:mod:`fakes.sip`, :class:`Registrar`, :class:`SipSession`, the TLS
 session on memory BIOs); the asyncio server only moves bytes and time.
 """
 
 from ._certinfo import certificate_names, describe_certificate, matching_peer
-from ._config import FrontendConfig
+from ._config import FrontendConfig, FrontendKerberos
 from ._eventlog import EventLog
 from ._registrar import ALLOWED_METHODS, Answer, Binding, Registrar, Subscription
 from ._session import Output, SipSession
 from ._tls import MtlsServerContext, MtlsServerSession, TlsFailure, VerifyError
-from .server import NOT_A_CONFIGURED_SERVER, FrontendServer, PushResult, main
+from .server import AUTHENTICATION_REQUIRED, NOT_A_CONFIGURED_SERVER, FrontendServer, PushResult, main
 
 __all__ = [
     "ALLOWED_METHODS",
+    "AUTHENTICATION_REQUIRED",
     "NOT_A_CONFIGURED_SERVER",
     "Answer",
     "Binding",
     "EventLog",
     "FrontendConfig",
+    "FrontendKerberos",
     "FrontendServer",
     "MtlsServerContext",
     "MtlsServerSession",

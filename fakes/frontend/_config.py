@@ -3,18 +3,53 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from fakes.kerberos import DEFAULT_MAX_SKEW, Key
 from fakes.sip import SipLimits
+from fakes.sipae import SIP_COMMUNICATIONS_SERVICE
 
-__all__ = ["FrontendConfig"]
+__all__ = ["FrontendConfig", "FrontendKerberos"]
 
 TLS_VERSIONS = ("1.2", "1.3")
 
 
 @dataclass(frozen=True)
+class FrontendKerberos:
+    """MS-SIPAE Kerberos on the Front End's TLS port, for clients without a certificate.
+
+    ``service_keys`` are the long-term keys of the AD account that holds the SPN
+    ``sip/<fqdn>`` (what a keytab of it would hold: AES256, AES128, RC4 and/or DES, as
+    the KDC's account has them); from a :class:`fakes.kdc.Account`:
+    ``FrontendKerberos(tuple(account.keys("COMPANYA.COM").values()))``.
+    ``service_principal`` is the challenge's targetname, ``sip/<FrontendConfig.fqdn>``
+    when None. ``realm`` and ``version`` are what the challenge announces (Lync: "SIP
+    Communications Service", version 4); ``max_skew`` the clock tolerance (AD's 5
+    minutes); ``offer_ntlm`` puts the NTLM offer beside the Kerberos one, as Lync does.
+    """
+
+    service_keys: tuple[Key, ...]
+    service_principal: str | None = None
+    realm: str = SIP_COMMUNICATIONS_SERVICE
+    version: int = 4
+    max_skew: timedelta = DEFAULT_MAX_SKEW
+    offer_ntlm: bool = True
+
+    def __post_init__(self) -> None:
+        # A list (or a dict's values) given where a tuple is expected: keep it hashable.
+        object.__setattr__(self, "service_keys", tuple(self.service_keys))
+        if not self.service_keys:
+            raise ValueError("FrontendKerberos needs the service account's keys")
+        if self.version not in (3, 4):
+            raise ValueError(f"MS-SIPAE version must be 3 or 4, not {self.version}")
+        if self.service_principal is not None and not self.service_principal.startswith("sip/"):
+            raise ValueError(f"the Kerberos targetname is sip/<fqdn>, not {self.service_principal!r}")
+
+
+@dataclass(frozen=True)
 class FrontendConfig:
-    """What a Front End pool server needs for SIP over MTLS.
+    """What a Front End pool server needs for SIP over MTLS (and, optionally, TLS with Kerberos).
 
     ``certificate_chain`` is PEM (leaf first, then the intermediates), ``private_key`` the
     leaf's PEM key, ``trusted_cas`` a PEM bundle of the CAs whose client certificates are
@@ -26,6 +61,10 @@ class FrontendConfig:
     SChannel does — a client whose certificate is from another CA then sends none.
     ``idle_timeout`` (seconds) closes a connection that sends nothing for that long,
     including in the middle of a message or handshake.
+
+    ``kerberos`` set: a client that presents no certificate is no longer refused at the
+    TLS layer (Lync's 5061 asks for a certificate but does not require one); its requests
+    must authenticate with MS-SIPAE Kerberos. None: a client certificate is required.
     """
 
     fqdn: str
@@ -39,6 +78,7 @@ class FrontendConfig:
     idle_timeout: float = 30.0
     limits: SipLimits = SipLimits()
     client_ca_names: bool = True
+    kerberos: FrontendKerberos | None = None
 
     def __post_init__(self) -> None:
         if self.minimum_tls_version not in TLS_VERSIONS:
@@ -48,3 +88,10 @@ class FrontendConfig:
             raise ValueError("idle_timeout must be positive")
         # A list given where a tuple is expected would make the config unhashable.
         object.__setattr__(self, "known_peers", tuple(self.known_peers))
+
+    @property
+    def kerberos_targetname(self) -> str:
+        """The SPN the MS-SIPAE challenge names: ``sip/<fqdn>`` unless configured otherwise."""
+        if self.kerberos is not None and self.kerberos.service_principal is not None:
+            return self.kerberos.service_principal
+        return f"sip/{self.fqdn}"

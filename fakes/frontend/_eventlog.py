@@ -13,6 +13,15 @@ the verification error text or OpenSSL's reason, ``reasons``, ``verify_errors``,
 ``request-sent`` (a NOTIFY), ``response-received``, ``malformed`` (status, reason, fatal,
 excerpt), ``keep-alive``, ``timeout`` (phase, after), ``connection-error``, ``closed``, and
 the ``push-*`` events of ``FrontendServer.push_to_connector``.
+
+With Kerberos configured (MS-SIPAE, before the ``response`` they cause):
+``sipae-required`` (a connection without a client certificate; its requests must
+authenticate), ``sipae-challenge`` (method, reason: why the request named no security
+association — answered 401 with the challenges), ``sipae-rejected`` (reason, error_code,
+error_name: the Kerberos error, e.g. 34 KRB_AP_ERR_REPEAT — answered 401),
+``sipae-authenticated`` (principal, service, opaque, enctype and ticket_enctype with their
+names, gss_flags, expires, signed, cnum), ``sipae-verified`` (principal, opaque, cnum of a
+later signed request) and ``sipae-bad-signature`` (principal, opaque, reason, error_code).
 """
 
 from __future__ import annotations

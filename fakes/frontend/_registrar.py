@@ -1,9 +1,12 @@
 """The Front End's SIP registrar and UAS, sans-I/O.
 
-Given a parsed request and the identity of the (already trusted) MTLS peer, decide the
-answer. Clock and randomness are injected (``now``, ``rng``); bindings and subscriptions
-live in memory. Trusted applications are not challenged (Lync: "Treat As Authenticated"),
-so an Authorization header, even of an unknown scheme, is ignored (RFC 4475 regaut01).
+Given a parsed request and the identity of the peer — the trusted MTLS peer, or the
+principal MS-SIPAE authenticated — decide the answer. Clock and randomness are injected
+(``now``, ``rng``); bindings and subscriptions live in memory. Trusted applications are
+not challenged (Lync: "Treat As Authenticated"), so an Authorization header, even of an
+unknown scheme, is ignored here (RFC 4475 regaut01); authentication of the other clients
+happens before the registrar (:class:`fakes.sipae.SipaeServer`), which only builds the 401
+(:meth:`Registrar.challenge`).
 
 Rule order follows RFC 3261 §8.2 and §16.3, which RFC 4475's expectations rest on:
 1. mandatory headers (400 "Missing Call-ID header");
@@ -182,6 +185,13 @@ class Registrar:
             return self._reply(request, 415, headers=[("Accept", ", ".join(ACCEPTED_TYPES))])
         handler = getattr(self, "_" + request.method.lower())
         return handler(request, peer)
+
+    def challenge(self, request: sipmessage.Request, challenges: Sequence[tuple[str, str]]) -> Answer:
+        """``401 Unauthorized`` with the authentication challenges and a ``Date`` header
+        (MS-SIPAE §3.3.5.1; the Date lets the client see a clock skew, says [MS-SIP]'s table
+        of authentication header fields)."""
+        return self._reply(request, 401, headers=[
+            *challenges, ("Date", email.utils.formatdate(self._now(), usegmt=True))])
 
     def _reply(self, request: sipmessage.Request, status: int, reason: str | None = None, *,
                headers: Sequence[tuple[str, str]] = (), requests: tuple[bytes, ...] = (),

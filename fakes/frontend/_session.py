@@ -3,11 +3,17 @@
 Glue between the framer (:class:`fakes.sip.SipStream`) and the shared
 :class:`~fakes.frontend._registrar.Registrar`. The asyncio shell feeds it the plaintext
 that came out of TLS and writes back what it returns.
+
+On a connection that is not a trusted MTLS peer (no client certificate, Kerberos
+configured) every request goes through the Front End's :class:`fakes.sipae.SipaeServer`
+first: without a security association it is answered ``401`` with the challenges (ACK and
+CANCEL are dropped, MS-SIPAE §3.3.5.1); with one, the registrar answers for the
+authenticated principal and everything sent back is signed (``Authentication-Info``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sipmessage
@@ -20,6 +26,15 @@ from fakes.sip import (
     MessageReceived,
     SipLimits,
     SipStream,
+)
+from fakes.sipae import (
+    BadSignature,
+    Established,
+    NeedChallenge,
+    Rejected,
+    SecurityAssociation,
+    SipaeServer,
+    Verified,
 )
 
 from ._registrar import Answer, Registrar
@@ -54,11 +69,14 @@ def _request_fields(request: sipmessage.Request) -> dict[str, Any]:
 
 
 class SipSession:
-    """SIP over one trusted MTLS connection."""
+    """SIP over one connection: a trusted MTLS peer's, or (with ``sipae``) a client's
+    whose requests must authenticate with MS-SIPAE Kerberos."""
 
-    def __init__(self, registrar: Registrar, *, peer: str, limits: SipLimits) -> None:
+    def __init__(self, registrar: Registrar, *, peer: str, limits: SipLimits,
+                 sipae: SipaeServer | None = None) -> None:
         self._registrar = registrar
         self._peer = peer
+        self._sipae = sipae
         self._stream = SipStream(limits)
 
     def receive_data(self, data: bytes, *, eof: bool = False) -> Output:
@@ -118,8 +136,45 @@ class SipSession:
             }))
             return
         output.records.append(("request", _request_fields(message)))
-        answer = self._registrar.handle_request(message, peer=self._peer)
+        if self._sipae is None:
+            answer = self._registrar.handle_request(message, peer=self._peer)
+        else:
+            answer = self._authenticated(self._sipae, message, output)
         self._send(answer, output, method=message.method, call_id=message.headers.get("Call-ID"))
+
+    def _authenticated(self, sipae: SipaeServer, request: sipmessage.Request, output: Output) -> Answer:
+        """The answer to a request on a connection that must authenticate (MS-SIPAE)."""
+        decision = sipae.check(request)
+        method = request.method
+        if isinstance(decision, (Established, Verified)):
+            sa = decision.sa
+            if isinstance(decision, Established):
+                output.records.append(("sipae-authenticated", {
+                    "method": method, **sa.describe(), "signed": decision.signed, "cnum": decision.cnum}))
+            else:
+                output.records.append(("sipae-verified", {
+                    "method": method, "principal": sa.client_principal, "opaque": sa.opaque,
+                    "cnum": decision.cnum}))
+            return self._signed(sipae, sa, self._registrar.handle_request(request, peer=sa.client_principal))
+        if isinstance(decision, NeedChallenge):
+            output.records.append(("sipae-challenge", {"method": method, "reason": decision.reason}))
+        elif isinstance(decision, Rejected):
+            output.records.append(("sipae-rejected", {
+                "method": method, "reason": decision.reason, "error_code": decision.error_code,
+                "error_name": decision.error_name}))
+        elif isinstance(decision, BadSignature):
+            output.records.append(("sipae-bad-signature", {
+                "method": method, "principal": decision.sa.client_principal, "opaque": decision.sa.opaque,
+                "reason": decision.reason, "error_code": decision.error_code, "error_name": decision.error_name}))
+        if method in ("ACK", "CANCEL"):
+            return Answer(None, None)  # MS-SIPAE §3.3.5.1: discarded, never challenged
+        return self._registrar.challenge(request, sipae.challenges())
+
+    @staticmethod
+    def _signed(sipae: SipaeServer, sa: SecurityAssociation, answer: Answer) -> Answer:
+        """``answer`` with every message it sends signed for ``sa`` (Authentication-Info)."""
+        return replace(answer, response=sipae.sign(sa, answer.response) if answer.response else b"",
+                       requests=tuple(sipae.sign(sa, request) for request in answer.requests))
 
     def _send(self, answer: Answer, output: Output, *, method: str | None,
               call_id: str | None) -> None:

@@ -101,7 +101,12 @@ class MtlsServerContext:
         context.use_privatekey_file(str(config.private_key))
         context.check_privatekey()
         context.load_verify_locations(str(config.trusted_cas))
-        context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, self._verify)
+        # Without Kerberos a client certificate is required (MTLS only). With it, Lync's
+        # 5061 behaviour: a certificate is asked for, and a client that sends none gets a
+        # TLS connection whose requests must authenticate with MS-SIPAE. A certificate
+        # that is sent is verified either way.
+        required = 0 if config.kerberos is not None else SSL.VERIFY_FAIL_IF_NO_PEER_CERT
+        context.set_verify(SSL.VERIFY_PEER | required, self._verify)
         context.set_info_callback(self._info)
         if config.client_ca_names:
             for authority in x509.load_pem_x509_certificates(config.trusted_cas.read_bytes()):

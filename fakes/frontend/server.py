@@ -10,7 +10,10 @@ In a lab::
 
 Alone: ``python -m fakes.frontend --cert PEM --key PEM --ca PEM --fqdn fe01.companya.com
 --known-peer ucc01.companya.com [--port 5061]`` prints one line starting with
-``frontend listening on`` once it serves, and serves until SIGINT or SIGTERM.
+``frontend listening on`` once it serves, and serves until SIGINT or SIGTERM. With
+``--spn-password`` (the password of the AD account holding ``sip/<fqdn>``, whose keys are
+derived as AD derives them) or ``--spn-keys`` (a JSON keytab), clients without a
+certificate may connect and authenticate with MS-SIPAE Kerberos.
 
 The shell only moves bytes and time. It accepts plain TCP and runs TLS itself (through
 :mod:`._tls`), because ``asyncio.start_server(ssl=...)`` hides handshake failures — the
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import itertools
+import json
 import random
 import signal
 import ssl
@@ -39,6 +44,7 @@ import sipmessage
 from cryptography import x509
 from OpenSSL import SSL
 
+from fakes.kerberos import KerberosError, Key, enctype_name
 from fakes.sip import (
     NEED_DATA,
     ConnectionClosed,
@@ -47,9 +53,10 @@ from fakes.sip import (
     SipStream,
     make_request,
 )
+from fakes.sipae import SipaeServer
 
 from ._certinfo import certificate_names, describe_certificate, matching_peer
-from ._config import FrontendConfig
+from ._config import FrontendConfig, FrontendKerberos
 from ._eventlog import EventLog
 from ._registrar import Registrar, pidf_document
 from ._session import Output, SipSession
@@ -61,6 +68,8 @@ _READ_SIZE = 65536
 # What Lync's SIP stack logs when an MTLS peer's certificate names no server of the
 # topology; it then refuses the connection (no SIP service, no challenge).
 NOT_A_CONFIGURED_SERVER = "The peer is not a configured server on this network interface"
+# Why a connection without a client certificate is served at all (the sipae-required event).
+AUTHENTICATION_REQUIRED = "no client certificate: not a trusted peer, requests must authenticate (MS-SIPAE Kerberos)"
 
 
 @dataclass(frozen=True)
@@ -83,12 +92,13 @@ class PushResult:
 
 
 class FrontendServer:
-    """A Lync Front End pool server: SIP registrar/presence over MTLS.
+    """A Lync Front End pool server: SIP registrar/presence over MTLS, and over TLS with
+    MS-SIPAE Kerberos when ``config.kerberos`` is set.
 
-    ``now`` and ``rng`` are injected (event times, binding expiry, tags, branches);
-    ``event_log_path`` mirrors :attr:`events` into a JSONL file. The certificate, key and
-    trusted CAs are loaded here, so a bad file fails at once (``OSError`` or
-    ``OpenSSL.SSL.Error``).
+    ``now`` and ``rng`` are injected (event times, binding expiry, tags, branches, the
+    Kerberos clock, SA ids); ``event_log_path`` mirrors :attr:`events` into a JSONL file.
+    The certificate, key and trusted CAs are loaded here, so a bad file fails at once
+    (``OSError`` or ``OpenSSL.SSL.Error``).
     """
 
     def __init__(self, config: FrontendConfig, *, now: Callable[[], float] = time.time,
@@ -99,11 +109,19 @@ class FrontendServer:
         self._rng = rng if rng is not None else random.Random()
         self._tls = MtlsServerContext(config)
         self.registrar = Registrar(config.fqdn, now=now, rng=self._rng)
+        self.sipae = self._sipae_server(config.kerberos) if config.kerberos is not None else None
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self._port: int | None = None
         self.host = ""
+
+    def _sipae_server(self, kerberos: FrontendKerberos) -> SipaeServer:
+        return SipaeServer(
+            targetname=self.config.kerberos_targetname, service_keys=kerberos.service_keys,
+            now=lambda: datetime.datetime.fromtimestamp(self._now(), datetime.timezone.utc),
+            rng=self._rng.randbytes, realm=kerberos.realm, version=kerberos.version,
+            max_skew=kerberos.max_skew, ntlm_targetname=self.config.fqdn if kerberos.offer_ntlm else None)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -211,17 +229,24 @@ class FrontendServer:
         self.events.append("tls-handshake", connection, ok=True, **session.handshake_facts())
 
         leaf = session.peer_certificate()
-        names = certificate_names(leaf) if leaf is not None else []
-        known = matching_peer(names, self.config.known_peers)
-        if known is None:
-            self.events.append("peer-not-trusted", connection, names=names,
-                               known_peers=list(self.config.known_peers),
-                               text=NOT_A_CONFIGURED_SERVER)
-            await self._goodbye(writer, session)
-            return
-        self.events.append("peer-trusted", connection, peer=known, names=names)
-
-        sip = SipSession(self.registrar, peer=known, limits=self.config.limits)
+        if leaf is None and self.sipae is not None:
+            # Only reachable with Kerberos configured: otherwise TLS required a certificate.
+            address = writer.get_extra_info("peername")
+            self.events.append("sipae-required", connection, reason=AUTHENTICATION_REQUIRED,
+                               targetname=self.sipae.targetname)
+            sip = SipSession(self.registrar, peer=f"{address[0]}:{address[1]}" if address else "unknown",
+                             limits=self.config.limits, sipae=self.sipae)
+        else:
+            names = certificate_names(leaf) if leaf is not None else []
+            known = matching_peer(names, self.config.known_peers)
+            if known is None:
+                self.events.append("peer-not-trusted", connection, names=names,
+                                   known_peers=list(self.config.known_peers),
+                                   text=NOT_A_CONFIGURED_SERVER)
+                await self._goodbye(writer, session)
+                return
+            self.events.append("peer-trusted", connection, peer=known, names=names)
+            sip = SipSession(self.registrar, peer=known, limits=self.config.limits)
         output = sip.receive_data(plaintext, eof=session.peer_closed)
         while True:
             await self._emit(connection, output, session, writer)
@@ -368,7 +393,8 @@ class _PushError(Exception):
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m fakes.frontend",
-        description="Lync Front End stand-in: SIP registrar and presence over MTLS.")
+        description="Lync Front End stand-in: SIP registrar and presence over MTLS "
+                    "(and over TLS with MS-SIPAE Kerberos).")
     parser.add_argument("--cert", type=Path, required=True,
                         help="PEM: the Front End certificate, then its chain")
     parser.add_argument("--key", type=Path, required=True, help="PEM: its private key")
@@ -388,7 +414,43 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="lowest TLS version accepted (default 1.2)")
     parser.add_argument("--idle-timeout", type=float, default=30.0,
                         help="seconds of silence before a connection is closed (default 30)")
+    kerberos = parser.add_argument_group(
+        "MS-SIPAE Kerberos", "let clients without a certificate authenticate as AD users (either option enables it)")
+    keys = kerberos.add_mutually_exclusive_group()
+    keys.add_argument("--spn-password", metavar="PASSWORD",
+                      help="password of the AD account holding sip/<fqdn>; its keys are derived as AD does")
+    keys.add_argument("--spn-keys", type=Path, metavar="FILE",
+                      help='JSON list of the account\'s keys: [{"enctype": 18, "key": "<hex>"}, ...]')
+    kerberos.add_argument("--spn-account", metavar="NAME",
+                          help="sAMAccountName of that account, for the salt (default: the FQDN's host + $, FE01$)")
+    kerberos.add_argument("--ad-realm", metavar="REALM",
+                          help="the AD realm, for the salt (default: the FQDN's domain in upper case)")
+    kerberos.add_argument("--sipae-version", type=int, choices=(3, 4), default=4,
+                          help="MS-SIPAE version the challenge announces (default 4)")
     return parser.parse_args(argv)
+
+
+def _kerberos_keys(args: argparse.Namespace) -> tuple[Key, ...] | None:
+    """The service keys the command line gives, or None when Kerberos is not asked for.
+
+    Raises ``ValueError`` (or ``OSError``) for an unreadable key file.
+    """
+    if args.spn_keys is not None:
+        entries = json.loads(args.spn_keys.read_text(encoding="utf-8"))
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ValueError(f"{args.spn_keys}: expected a JSON list of {{\"enctype\", \"key\"}} objects")
+        try:
+            return tuple(Key(int(e["enctype"]), bytes.fromhex(e["key"])) for e in entries)
+        except (KeyError, TypeError, ValueError, KerberosError) as error:
+            raise ValueError(f"{args.spn_keys}: not a key list ({error})") from None
+    if args.spn_password is None:
+        return None
+    # The account model (and AD's salt rule) is the KDC stand-in's: derive keys the same way.
+    from fakes.kdc import Account
+
+    host, _, domain = args.fqdn.partition(".")
+    account = Account(args.spn_account or f"{host.upper()}$", args.spn_password)
+    return tuple(account.keys(args.ad_realm or domain.upper()).values())
 
 
 async def _serve(server: FrontendServer, host: str, port: int) -> None:
@@ -402,6 +464,10 @@ async def _serve(server: FrontendServer, host: str, port: int) -> None:
     print(f"  {config.fqdn}, known peers: {', '.join(config.known_peers) or '(none)'}, "
           f"client EKU {'enforced' if config.require_client_auth_eku else 'not enforced (SChannel)'}",
           flush=True)
+    if config.kerberos is not None:
+        names = ", ".join(enctype_name(k.enctype) for k in config.kerberos.service_keys)
+        print(f"  MS-SIPAE Kerberos: targetname {config.kerberos_targetname}, version {config.kerberos.version}, "
+              f"keys {names}", flush=True)
     try:
         await stop.wait()
     finally:
@@ -413,11 +479,13 @@ def main(argv: list[str] | None = None) -> int:
     2 bad usage or unreadable certificate/key/CA files)."""
     args = _arguments(argv)
     try:
+        keys = _kerberos_keys(args)
+        kerberos = FrontendKerberos(keys, version=args.sipae_version) if keys is not None else None
         config = FrontendConfig(
             fqdn=args.fqdn, certificate_chain=args.cert, private_key=args.key,
             trusted_cas=args.ca, known_peers=tuple(args.known_peers),
             require_client_auth_eku=args.strict_eku, minimum_tls_version=args.min_tls,
-            keylog_path=args.keylog, idle_timeout=args.idle_timeout)
+            keylog_path=args.keylog, idle_timeout=args.idle_timeout, kerberos=kerberos)
         server = FrontendServer(config, event_log_path=args.events)
     except (OSError, ValueError, SSL.Error) as error:
         print(f"error: {error}", file=sys.stderr)

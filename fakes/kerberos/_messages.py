@@ -9,8 +9,8 @@ nested values are written in place, field by field, into the enclosing pyasn1 st
 Decoding is strict about what matters and lenient where real peers differ:
 
 - anything that is not the expected DER structure raises :class:`~fakes.kerberos.DecodeError`;
-- trailing zero bytes after a decrypted structure are accepted (single-DES and 3DES pad
-  their plaintexts, RFC 3961 §6.2);
+- padding after a decrypted structure is accepted, zeros (MIT) or the pad length (JDK),
+  shorter than one block (single-DES and 3DES pad their plaintexts, RFC 3961 §6.2);
 - an AS-REP's enc-part may be tagged EncASRepPart (25) or EncTGSRepPart (26): MIT's KDC
   writes 26, RFC 4120 §5.4.2 tells clients to accept both;
 - :attr:`KdcReq.raw_body` keeps the req-body bytes exactly as received, because the
@@ -278,11 +278,17 @@ def _parse(data: bytes, spec: Any, reader: Callable[[Any], _T], what: str) -> _T
     """Decode ``data`` as ``spec`` and read it into plain values; any failure is a DecodeError."""
     try:
         decoded, rest = decoder.decode(bytes(data), asn1Spec=spec)
-        if rest.strip(b"\0"):
+        if rest and not _is_block_padding(rest):
             raise DecodeError(f"{len(rest)} unexpected bytes after the {what}")
         return reader(decoded)
     except _DECODE_FAILURES as exc:
         raise DecodeError(f"not a valid {what}: {_first_line(exc)}") from exc
+
+
+def _is_block_padding(rest: bytes) -> bool:
+    """Padding a block cipher left after a decrypted structure (less than one DES block):
+    MIT pads with zeros, JDK 17 with the pad length in every byte (PKCS#5 style)."""
+    return len(rest) < 8 and (not rest.strip(b"\0") or rest == bytes([len(rest)]) * len(rest))
 
 
 def _first_line(exc: Exception) -> str:

@@ -17,7 +17,15 @@ package reads the same configuration and behaves as the Java connector would wit
 - :mod:`._jsse` — the stores as SunJSSE loads them (key material, trust anchors, the
   ``jssecacerts``/``cacerts`` fallback), Java's error texts;
 - :mod:`._tls` — ``ssl`` contexts that behave like JSSE, handshake failures in Java's words;
-- :mod:`.connector` — ``UCConnector``: both MTLS directions, with evidence.
+- :mod:`._kerberos` — the TLS/Kerberos login: krb5.conf as Java reads it, the KDC, MS-SIPAE
+  (:mod:`fakes.sipae`), Java's error texts, diagnoses;
+- :mod:`.connector` — ``UCConnector``: both MTLS directions and the TLS/Kerberos login, with
+  evidence.
+
+TLS/Kerberos ("Modifying Command Line Parameters for TLS")::
+
+    report = await connector.login("127.0.0.1", frontend_port)         # KerberosReport
+    report.outcome, report.code, report.rspauth_verified, report.findings
 """
 
 from ._arguments import (
@@ -39,6 +47,7 @@ from ._jsse import (
     load_key_material,
     load_trust_anchors,
 )
+from ._kerberos import OCS_USER_OPTION, PAGE_OCS_USER, KerberosReport
 from ._tls import TlsFailure, java_date
 from .connector import (
     MICROSOFT_OCS,
@@ -78,4 +87,7 @@ __all__ = [
     "ConnectorError",
     "Mode",
     "MICROSOFT_OCS",
+    "KerberosReport",
+    "OCS_USER_OPTION",
+    "PAGE_OCS_USER",
 ]

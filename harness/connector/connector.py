@@ -14,6 +14,10 @@ them:
   Front End pushes presence (``OPTIONS``/``SUBSCRIBE``/``NOTIFY``). It requires the
   peer's certificate and, like Java, refuses one whose EKU lacks clientAuth. Its event
   log is the evidence of the Front End → connector direction.
+- :meth:`UCConnector.login`: TLS/Kerberos client toward the Front End (server
+  authentication only), the OCS user's Kerberos login with the ``Microsoft-OCS`` password
+  and the ``-krb_conf_file`` krb5.conf, MS-SIPAE REGISTER and signed OPTIONS
+  (:mod:`._kerberos`).
 
 Store mapping. MTLS ("Modifying Command Line Arguments for MTLS"): ``-cert_store_*`` is
 the key store (the PFX), ``-key_store_*`` the trust store. TLS/Kerberos ("Modifying
@@ -62,6 +66,8 @@ from fakes.sip import (
 from ._arguments import ConnectorArguments, parse_arguments
 from ._findings import Finding
 from ._jsse import JsseError, KeyMaterial, TrustMaterial, load_key_material, load_trust_anchors
+from ._kerberos import KerberosLogin, KerberosReport
+from ._sip import SipFailure, final_response
 from ._tls import TlsFailure, TlsIdentity, client_context, describe_certificate, java_failure, server_context
 
 __all__ = [
@@ -172,6 +178,7 @@ class UCConnector:
         microsoft_ocs: dict[str, str],
         frontend_fqdn: str,
         ucc_fqdn: str,
+        resolve_path: Callable[[str], Path],
         rng: random.Random,
         clock: Callable[[], float],
     ) -> None:
@@ -185,6 +192,7 @@ class UCConnector:
         self.microsoft_ocs = microsoft_ocs
         self.frontend_fqdn = frontend_fqdn
         self.ucc_fqdn = ucc_fqdn
+        self.resolve_path = resolve_path
         self._rng = rng
         self._clock = clock
 
@@ -237,6 +245,7 @@ class UCConnector:
             microsoft_ocs=dict(app.options.get(MICROSOFT_OCS, {})),
             frontend_fqdn=frontend_fqdn,
             ucc_fqdn=ucc_fqdn,
+            resolve_path=resolve_path,
             rng=rng if rng is not None else random.Random(),
             clock=clock,
         )
@@ -305,7 +314,7 @@ class UCConnector:
         responses: list[dict[str, Any]] = []
         try:
             outcome = await self._options_and_register(reader, writer, responses, timeout)
-        except _SipFailure as failure:
+        except SipFailure as failure:
             return _failed_report(failure.failure, chain, tls_version, cipher, responses)
         except TimeoutError:  # before OSError: TimeoutError is one
             failure = TlsFailure(
@@ -368,11 +377,47 @@ class UCConnector:
             )
             await writer.drain()
             async with asyncio.timeout(timeout):
-                response = await _final_response(reader, stream, call_id, method)
+                response = await final_response(reader, stream, call_id, method)
             responses.append({"method": method, "status": response.code, "reason": response.phrase})
             if not 200 <= response.code < 300:
                 return "rejected"
         return "confirmed"
+
+    async def login(self, host: str, port: int, *, timeout: float = 10.0,
+                    principal: str | None = None) -> KerberosReport:
+        """TLS/Kerberos to the Front End at ``host:port``: REGISTER, 401, Kerberos, signed REGISTER and OPTIONS.
+
+        The trust store is ``-cert_store_file`` (no client certificate is presented), the
+        krb5.conf is ``-krb_conf_file`` (resolved with ``resolve_path``), the password is
+        ``Microsoft-OCS``/``password``, the OCS user ``principal`` or else
+        ``Microsoft-OCS``/``user`` (see :mod:`harness.connector._kerberos`). ``timeout``
+        bounds the connection and each answer. Never raises for what the peers do: the
+        report says it, with Java's text and a diagnosis code. Raises
+        :class:`ConnectorError` ``not-tls-kerberos`` when the command line is MTLS's.
+        """
+        if self.mode != "tls-kerberos":
+            raise ConnectorError(
+                "not-tls-kerberos",
+                "the command line configures MTLS (-key_store_file present, or no -krb_conf_file): "
+                "the TLS/Kerberos login needs the arguments of 'Modifying Command Line Parameters for TLS'",
+                "Use -krb_conf_file, -cert_store_pass and -cert_store_file (the JKS trust store) only.",
+            )
+        if self.setup_error is not None:
+            error = self.setup_error
+            return KerberosReport("error", error=error.message, exception=error.exception, code=error.code,
+                                  hint=error.hint or None)
+        login = KerberosLogin(
+            anchors=self.trust.anchors if self.trust is not None else [],
+            krb_conf_file=self.arguments.krb_conf_file,
+            resolve_path=self.resolve_path,
+            microsoft_ocs=self.microsoft_ocs,
+            frontend_fqdn=self.frontend_fqdn,
+            ucc_fqdn=self.ucc_fqdn,
+            contact_port=self.secure_port.port if self.secure_port is not None else None,
+            rng=self._rng,
+            clock=self._clock,
+        )
+        return await login.run(host, port, timeout=timeout, principal=principal)
 
     # -- Front End → connector -------------------------------------------------------------
 
@@ -418,53 +463,6 @@ class UCConnector:
 
     def _now(self) -> datetime.datetime:
         return datetime.datetime.fromtimestamp(self._clock(), datetime.timezone.utc)
-
-
-class _SipFailure(Exception):
-    """The SIP exchange after the handshake failed (peer closed, garbage answer)."""
-
-    def __init__(self, failure: TlsFailure) -> None:
-        super().__init__(failure.text)
-        self.failure = failure
-
-
-async def _final_response(
-    reader: asyncio.StreamReader, stream: SipStream, call_id: str, method: str
-) -> sipmessage.Response:
-    """The final response to our ``method`` request; provisional ones and keep-alives are skipped."""
-    while True:
-        event = stream.next_event()
-        if event is NEED_DATA:
-            stream.receive_data(await reader.read(_READ_SIZE))
-            continue
-        if isinstance(event, MessageReceived):
-            message = event.message
-            if (
-                isinstance(message, sipmessage.Response)
-                and message.headers.get("Call-ID") == call_id
-                and message.code >= 200
-            ):
-                return message
-            continue
-        if isinstance(event, KeepAlive):
-            continue
-        if isinstance(event, Malformed):
-            raise _SipFailure(
-                TlsFailure(
-                    "java.io.IOException",
-                    f"malformed SIP answer to {method}: {event.status} {event.reason}",
-                    "sip-malformed",
-                )
-            )
-        if isinstance(event, ConnectionClosed):
-            raise _SipFailure(
-                TlsFailure(
-                    "java.io.EOFException",
-                    f"the Front End closed the connection without answering {method} (under TLS 1.3 this is how a "
-                    "refused client certificate looks from the client: the Front End's event log says why)",
-                    "frontend-closed",
-                )
-            )
 
 
 def _failed_report(

@@ -1,0 +1,387 @@
+"""The Java probe: the UC Connector's TLS and Kerberos behaviour on the JDK's own stacks.
+
+The UC Connector is a Java program, so SunJSSE decides whether its key and trust stores
+work and JGSS whether its Kerberos login works. :mod:`harness.connector` imitates them in
+Python; the probe (``harness/java/UccProbe.java``) is the real thing: it takes the
+connector's Command Line Arguments as the page writes them, maps them onto JSSE as a plain
+Java server does and talks to the Front End. See the Java source's header for its rules
+(argument reading, store mapping, endpoint identification). In a minute::
+
+    result = await probe_register(frontend=("127.0.0.1", fe_port), frontend_fqdn="fe01.companya.com",
+                                  ucc_fqdn="ucc01.companya.com", arguments=app.command_line_arguments,
+                                  files=lab.artifacts_dir)
+    result.outcome, result.json["tls"], result.json["responses"], result.json["error"]
+
+    async with await start_probe_listener(ucc_fqdn="ucc01.companya.com", arguments=...,
+                                          files=lab.artifacts_dir) as listener:
+        await frontend.push_to_connector("127.0.0.1", listener.port, server_name="ucc01.companya.com")
+        report = await listener.result()          # report.json["connections"]
+
+The sources are compiled once per source version with ``javac`` into a cache folder
+(:func:`ensure_compiled`) and each probe is one ``java`` process printing one JSON line
+(``listen`` prints ``{"listening": PORT}`` first). Java must be installed (Debian:
+``openjdk-17-jdk-headless``); :class:`JavaUnavailableError` says so when it is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+__all__ = [
+    "SOURCE_DIR",
+    "JavaUnavailableError",
+    "ProbeError",
+    "ProbeUsageError",
+    "ProbeResult",
+    "ProbeListener",
+    "java_available",
+    "ensure_compiled",
+    "run_probe",
+    "probe_register",
+    "start_probe_listener",
+    "probe_login",
+]
+
+SOURCE_DIR = Path(__file__).resolve().parent / "java"
+MAIN_CLASS = "UccProbe"
+# A probe lives well under a second: the serial collector and the C1 compiler only start
+# faster. Measured here, a register run goes from ~0.49 s to ~0.34 s of wall time.
+JVM_OPTIONS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+# How long a probe process may outlive its own --timeout (JVM start, Kerberos retries).
+PROCESS_MARGIN = 20.0
+_INSTALL_HINT = "install a JDK 17 (Debian: apt-get install openjdk-17-jdk-headless) or set JAVA_HOME"
+
+_compile_lock = threading.Lock()
+
+
+class JavaUnavailableError(RuntimeError):
+    """``java`` or ``javac`` is not installed (neither under ``$JAVA_HOME/bin`` nor on PATH)."""
+
+
+class ProbeError(RuntimeError):
+    """The probe gave no report: it did not compile, died without a JSON line, or timed out."""
+
+
+class ProbeUsageError(ProbeError):
+    """The probe was called wrongly (its exit status 2): a defect of the caller."""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One probe run: its JSON report, what it wrote on stderr, its exit status.
+
+    ``json["outcome"]`` is "confirmed" (every request answered 2xx; for ``login`` also the
+    Front End's rspauth verified), "rejected" (a final non-2xx, or a connection to the
+    Secured port refused) or "error" (``json["error"]`` holds the phase, Java's exception
+    class and message and its causes). A ``listen`` report is the server side's evidence;
+    a ``register`` or ``login`` report is the client's view only. ``returncode`` is 0, or 1
+    when the probe itself failed (a defect: ``json["error"]["phase"] == "probe"``).
+    """
+
+    json: dict[str, Any]
+    stderr: str
+    returncode: int
+
+    @property
+    def outcome(self) -> str | None:
+        """The report's outcome (None for the ``arguments`` command)."""
+        return self.json.get("outcome")
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        """The report's error: ``phase``, ``exception``, ``message``, ``causes``; None if none."""
+        return self.json.get("error")
+
+
+def _tool(name: str) -> str | None:
+    """``$JAVA_HOME/bin/NAME`` when JAVA_HOME is set (the lab's rule for the JDK), else NAME on PATH."""
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        candidate = Path(java_home) / "bin" / name
+        return str(candidate) if os.access(candidate, os.X_OK) else None
+    return shutil.which(name)
+
+
+def _require_tool(name: str) -> str:
+    path = _tool(name)
+    if path is None:
+        raise JavaUnavailableError(f"{name} is not installed: {_INSTALL_HINT}")
+    return path
+
+
+def java_available() -> bool:
+    """Whether both ``java`` and ``javac`` can be found."""
+    return _tool("java") is not None and _tool("javac") is not None
+
+
+def _sources() -> list[Path]:
+    return sorted(SOURCE_DIR.glob("*.java"))
+
+
+def source_digest() -> str:
+    """A digest of the probe's sources: the cache key of their compiled classes."""
+    digest = hashlib.sha256()
+    for source in _sources():
+        digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _default_cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ucclab"
+
+
+def ensure_compiled(cache_dir: Path | None = None) -> Path:
+    """The folder holding the compiled probe, compiling it first if needed.
+
+    The folder is ``CACHE/java-<digest of the sources>`` under ``cache_dir`` (default
+    ``$XDG_CACHE_HOME/ucclab``, else ``~/.cache/ucclab``). ``javac`` writes into a private
+    temporary folder that is then renamed into place, so threads and processes (pytest-xdist
+    workers) that race here all end up using one complete folder. Raises
+    :class:`JavaUnavailableError` without a JDK and :class:`ProbeError` if ``javac`` fails.
+    """
+    root = cache_dir if cache_dir is not None else _default_cache_root()
+    final = root / f"java-{source_digest()}"
+    if (final / f"{MAIN_CLASS}.class").is_file():
+        return final
+    javac = _require_tool("javac")
+    with _compile_lock:
+        if (final / f"{MAIN_CLASS}.class").is_file():
+            return final
+        root.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=root))
+        try:
+            done = subprocess.run(
+                [javac, "--release", "17", "-encoding", "UTF-8", "-nowarn", "-d", str(building), *map(str, _sources())],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise ProbeError(f"javac failed on {SOURCE_DIR}:\n{done.stderr or done.stdout}")
+            try:
+                os.rename(building, final)
+            except OSError:
+                # Another process renamed its build into place first: use that one.
+                if not (final / f"{MAIN_CLASS}.class").is_file():
+                    raise
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+    return final
+
+
+def _command_line(classes: Path, command: Sequence[str]) -> list[str]:
+    return [_require_tool("java"), *JVM_OPTIONS, "-cp", str(classes), MAIN_CLASS, *command]
+
+
+def _parse_report(stdout: bytes, stderr: str, returncode: int | None, command: Sequence[str]) -> ProbeResult:
+    """The last stdout line as the report; :class:`ProbeError` when there is none."""
+    lines = [line for line in stdout.decode("utf-8", "replace").splitlines() if line.strip()]
+    try:
+        report = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        report = None
+    if not isinstance(report, dict):
+        raise ProbeError(
+            f"the probe ({command[0] if command else '?'}) exited with status {returncode} and no JSON report; "
+            f"stdout: {stdout[-500:]!r}; stderr: {stderr[-2000:]}"
+        )
+    if returncode == 2:
+        raise ProbeUsageError(f"bad probe usage: {report.get('usage_error')} ({' '.join(command[:1])})")
+    return ProbeResult(report, stderr, returncode if returncode is not None else -1)
+
+
+async def _spawn(command: Sequence[str], cache_dir: Path | None) -> asyncio.subprocess.Process:
+    classes = await asyncio.to_thread(ensure_compiled, cache_dir)
+    return await asyncio.create_subprocess_exec(
+        *_command_line(classes, command),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _reap(process: asyncio.subprocess.Process) -> None:
+    """Kill ``process`` if it still runs, and wait for it."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    await process.wait()
+
+
+async def run_probe(command: Sequence[str], *, timeout: float, cache_dir: Path | None = None) -> ProbeResult:
+    """Run ``java UccProbe COMMAND...`` and return its report.
+
+    ``timeout`` bounds the whole process (JVM start included); when it passes, the process
+    is killed and :class:`ProbeError` raised. Raises :class:`ProbeUsageError` for bad
+    usage and :class:`JavaUnavailableError` without a JDK.
+    """
+    process = await _spawn(command, cache_dir)
+    try:
+        async with asyncio.timeout(timeout):
+            stdout, stderr = await process.communicate()
+    except TimeoutError:
+        raise ProbeError(f"the probe ({command[0]}) did not finish within {timeout} s") from None
+    finally:
+        await _reap(process)
+    return _parse_report(stdout, stderr.decode("utf-8", "replace"), process.returncode, command)
+
+
+def _common_options(arguments: str, files: Path | None, ucc_fqdn: str, timeout: float) -> list[str]:
+    options = ["--args", arguments, "--ucc-fqdn", ucc_fqdn, "--timeout", str(timeout)]
+    if files is not None:
+        options += ["--files", str(files)]
+    return options
+
+
+async def probe_register(
+    *,
+    frontend: tuple[str, int],
+    frontend_fqdn: str,
+    ucc_fqdn: str,
+    arguments: str,
+    files: Path | None,
+    timeout: float = 10.0,
+    cache_dir: Path | None = None,
+) -> ProbeResult:
+    """Connector → Front End over MTLS: OPTIONS then REGISTER, as the Java connector.
+
+    ``arguments`` is the Application object's Command Line Arguments; ``files`` the folder
+    holding the files its paths name (by file name); ``timeout`` bounds the connection and
+    each answer. The report is the client's view: judge by the Front End's event log.
+    """
+    host, port = frontend
+    command = ["register", "--frontend", f"{host}:{port}", "--frontend-fqdn", frontend_fqdn,
+               *_common_options(arguments, files, ucc_fqdn, timeout)]
+    return await run_probe(command, timeout=timeout + PROCESS_MARGIN, cache_dir=cache_dir)
+
+
+async def probe_login(
+    *,
+    frontend: tuple[str, int],
+    frontend_fqdn: str,
+    ucc_fqdn: str,
+    arguments: str,
+    files: Path | None,
+    principal: str,
+    password: str,
+    realm: str | None = None,
+    timeout: float = 10.0,
+    cache_dir: Path | None = None,
+) -> ProbeResult:
+    """TLS/Kerberos: JAAS login as ``principal`` with the ``Microsoft-OCS`` password, then
+    the MS-SIPAE REGISTER (challenge, AP-REQ for the challenge's targetname, signed
+    REGISTER, rspauth verified).
+
+    ``arguments`` carries ``-krb_conf_file`` and the trust store (``-cert_store_file/
+    -cert_store_pass``); ``realm`` is appended to a principal without one (otherwise
+    krb5.conf's ``default_realm`` applies). The password is passed on the probe's command
+    line, like the store passwords in ``arguments``.
+    """
+    host, port = frontend
+    command = ["login", "--frontend", f"{host}:{port}", "--frontend-fqdn", frontend_fqdn,
+               *_common_options(arguments, files, ucc_fqdn, timeout),
+               "--principal", principal, "--password", password]
+    if realm is not None:
+        command += ["--realm", realm]
+    return await run_probe(command, timeout=timeout + PROCESS_MARGIN, cache_dir=cache_dir)
+
+
+class ProbeListener:
+    """A running ``listen`` probe: the connector's Secured SIP port on ``127.0.0.1:port``.
+
+    ``port`` is None when the probe could not listen (its report, from :meth:`result`,
+    says why: a store Java cannot load, a port in use). Use as an async context manager,
+    or call :meth:`close`, so the process never outlives the caller.
+    """
+
+    def __init__(self, process: asyncio.subprocess.Process, command: Sequence[str], port: int | None,
+                 first_line: bytes, deadline: float) -> None:
+        self.port = port
+        self._process = process
+        self._command = list(command)
+        self._first_line = first_line
+        self._deadline = deadline
+        self._stderr = asyncio.ensure_future(process.stderr.read()) if process.stderr else None
+        self._result: ProbeResult | None = None
+
+    async def result(self) -> ProbeResult:
+        """Wait for the probe to finish (``count`` connections served, or its timeout) and return its report."""
+        if self._result is None:
+            loop = asyncio.get_running_loop()
+            try:
+                async with asyncio.timeout(max(self._deadline - loop.time(), 0.1)):
+                    assert self._process.stdout is not None
+                    rest = await self._process.stdout.read()
+                    await self._process.wait()
+            except TimeoutError:
+                await self.close()
+                raise ProbeError(f"the listening probe did not finish by its deadline ({self._command[0]})") from None
+            stderr = (await self._stderr).decode("utf-8", "replace") if self._stderr else ""
+            self._result = _parse_report(self._first_line + rest, stderr, self._process.returncode, self._command)
+        return self._result
+
+    async def close(self) -> None:
+        """Stop the probe if it still runs."""
+        await _reap(self._process)
+        if self._stderr is not None and not self._stderr.done():
+            self._stderr.cancel()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+
+async def start_probe_listener(
+    *,
+    ucc_fqdn: str,
+    arguments: str,
+    files: Path | None,
+    port: int = 0,
+    count: int = 1,
+    timeout: float = 30.0,
+    cache_dir: Path | None = None,
+) -> ProbeListener:
+    """Start the connector's Secured SIP port on the JDK (MTLS server, client certificate required).
+
+    Returns once the probe accepts connections (or has given up: ``listener.port`` is then
+    None). It answers OPTIONS/NOTIFY/SUBSCRIBE with 200 and ends after ``count``
+    connections or ``timeout`` seconds; ``port=0`` lets the OS pick one.
+    """
+    command = ["listen", "--port", str(port), "--count", str(count),
+               *_common_options(arguments, files, ucc_fqdn, timeout)]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout + PROCESS_MARGIN
+    process = await _spawn(command, cache_dir)
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(PROCESS_MARGIN + 5):
+            first = await process.stdout.readline()
+    except BaseException:
+        await _reap(process)
+        raise
+    try:
+        ready = json.loads(first)
+    except ValueError:
+        ready = None
+    listening = ready.get("listening") if isinstance(ready, dict) else None
+    if isinstance(listening, int):
+        return ProbeListener(process, command, listening, b"", deadline)
+    return ProbeListener(process, command, None, first, deadline)
