@@ -47,6 +47,7 @@ class Path_(str, Enum):
 class Client(str, Enum):
     python = "python"
     java = "java"
+    both = "both"
 
 
 def _fail_usage(message: str) -> "typer.Exit":
@@ -71,7 +72,7 @@ def _print_entry(entry: TranscriptEntry) -> None:
 def replay_command(
     path: Annotated[Path_, typer.Argument(help="Which procedures: the MTLS path, the TLS/Kerberos path, or both.")] = Path_.all,
     workdir: Annotated[Optional[Path], typer.Option(help="Lab folder (default: a new temporary folder).")] = None,
-    client: Annotated[Client, typer.Option(help="Which UC Connector stand-in makes the handshakes.")] = Client.python,
+    client: Annotated[Client, typer.Option(help="Who plays the UC Connector: the Python stand-in, the real JSSE/JGSS stack (java), or both, compared.")] = Client.python,
     set_: Annotated[list[str], typer.Option("--set", help="Change a step's parameter: STEP.PARAM=VALUE (see --list-steps).")] = [],
     literal: Annotated[bool, typer.Option(help="Follow the page to the letter, gaps included.")] = False,
     two_tier: Annotated[bool, typer.Option(help="An offline root above the page's CA (issuing CA).")] = False,
@@ -86,8 +87,13 @@ def replay_command(
         overrides = parse_overrides(list(set_) + (["replay.literal=true"] if literal else []))
     except OverrideError as exc:
         raise _fail_usage(str(exc)) from None
-    if client is Client.java:
-        raise _fail_usage("--client java needs the Java probe, which this version of the lab does not have yet")
+    if client is not Client.python:
+        from .javaprobe import JavaUnavailableError, ensure_compiled
+
+        try:
+            ensure_compiled()  # once, before the lab starts: javac takes about a second
+        except JavaUnavailableError as exc:
+            raise _fail_usage(str(exc)) from None
     topology = Topology(two_tier_ca=two_tier)
     folder = workdir or Path(tempfile.mkdtemp(prefix="ucclab-replay-"))
 

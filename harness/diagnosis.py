@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Diagnosis", "DIAGNOSES", "diagnose", "code_for_verify_error"]
+__all__ = ["Diagnosis", "DIAGNOSES", "diagnose", "code_for_verify_error", "code_for_java_error"]
 
 SHELL = "Generating the Server Certificate Using Skype for Business Management Shell"
 WEB = "Generating the Server Certificate using Microsoft Management Console or CA Web Access"
@@ -74,6 +74,7 @@ DIAGNOSES: dict[str, Diagnosis] = dict(
         _d("krb-kdc-unreachable", f"{KRB5_CONF}, step 2", "Set kdc = to a domain controller the UC Connector host can reach."),
         _d("krb-conf-missing", f"{TLS_ARGS}, step 2", "Point -krb_conf_file at the krb5.conf saved on the UC Connector host."),
         _d("sip-auth-rejected", f"{TLS_ARGS}, step 2", "Check the Kerberos settings: the Front End refused the connector's credentials."),
+        _d("lab-client-disagreement", "", "A defect of the lab: the Python stand-in and the real Java stack must reach the same outcome."),
         _d("frontend-unreachable", f"{MTLS_ARGS}, step 2", "Check the Front End's address and that it listens for MTLS."),
     ]
 )
@@ -100,6 +101,40 @@ _CONNECTOR_CODES = {
     "certificate-not-yet-valid": "cert-not-yet-valid",
     "eku-client-auth-missing": "cert-eku-no-client-auth",
 }
+
+
+# Java's exception texts (JSSE, JAAS/JGSS; OpenJDK 17 as measured) → codes.
+_JAVA_CODES = (
+    ("keystore password was incorrect", "pfx-wrong-password"),
+    ("problem accessing trust store", "truststore-wrong-password"),
+    ("Keystore was tampered with, or password was incorrect", "truststore-wrong-password"),
+    ("the trustAnchors parameter must be non-empty", "truststore-empty"),
+    ("PKIX path building failed", "truststore-missing-ca"),
+    ("Extended key usage does not permit use for TLS client authentication", "cert-eku-no-client-auth"),
+    ("No subject alternative DNS name matching", "cert-name-mismatch"),
+    ("No name matching", "cert-name-mismatch"),
+    ("CertificateExpiredException", "cert-expired"),
+    ("CertificateNotYetValidException", "cert-not-yet-valid"),
+    ("Empty client certificate chain", "client-certificate-missing"),
+    ("Pre-authentication information was invalid (24)", "krb-preauth-failed"),
+    ("Client not found in Kerberos database (6)", "krb-principal-unknown"),
+    ("Server not found in Kerberos database (7)", "krb-service-unknown"),
+    ("KDC has no support for encryption type (14)", "krb-des-disabled"),
+    ("no supported etypes found", "krb-des-disabled"),
+    ("Clock skew too great (37)", "krb-clock-skew"),
+    ("Cannot locate default realm", "krb-realm-unknown"),
+    ("Cannot locate KDC", "krb-realm-unknown"),
+    ("(68)", "krb-realm-unknown"),
+    ("Receive timed out", "krb-kdc-unreachable"),
+    ("Connection refused", "krb-kdc-unreachable"),
+)
+
+
+def code_for_java_error(text: str | None) -> str | None:
+    """The code for a Java exception text (with its causes), if it names a known cause."""
+    if not text:
+        return None
+    return next((code for needle, code in _JAVA_CODES if needle in text), None)
 
 
 def code_for_verify_error(text: str | None) -> str | None:

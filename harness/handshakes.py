@@ -1,39 +1,44 @@
 """The handshakes that prove the page's files work, judged by what the server side saw.
 
-TLS/Kerberos (item 8 of the same list): the connector opens TLS to the Front End (no
-client certificate), REGISTER is challenged with MS-SIPAE Kerberos, the connector logs in
-at the KDC as its OCS user and answers with a ticket for ``sip/<frontend fqdn>``.
-Confirmed only when the KDC's log shows the TGT and the service ticket issued, the Front
-End's log shows that principal authenticated and REGISTER answered 200 with
-Authentication-Info, and the connector verified that answer's signature (rspauth).
-
 MTLS has two directions (DESIGN.md, "The procedures, as the lab sees them", item 5):
 
-* **connector → Front End**: the UC Connector stand-in, configured by its Application
-  object (the Command Line Arguments the page had us type), connects to the Front End,
-  presents its PFX and sends OPTIONS and REGISTER. Confirmed only when the Front End's
-  event log shows the handshake with the connector's certificate, the peer accepted as a
-  known server, and REGISTER answered 200.
+* **connector → Front End**: the connector, configured by its Application object (the
+  Command Line Arguments the page had us type), connects to the Front End, presents its
+  PFX and sends OPTIONS and REGISTER. Confirmed only when the Front End's event log shows
+  the handshake with the connector's certificate, the peer accepted as a known server,
+  and REGISTER answered 200.
 * **Front End → connector**: the Front End pushes presence to the connector's Secured SIP
   port, presenting its own certificate. Confirmed only when the connector's Secured-port
   log shows the Front End's certificate and its requests answered 200.
 
-Under TLS 1.3 a client reports a finished handshake before the server has checked its
-certificate, so the client's view is kept as context, never as the verdict.
+TLS/Kerberos (item 8): the connector opens TLS to the Front End (no client certificate),
+REGISTER is challenged with MS-SIPAE Kerberos, the connector logs in at the KDC as its OCS
+user and answers with a ticket for ``sip/<frontend fqdn>``. Confirmed only when the KDC's
+log shows the TGT and the service ticket issued, the Front End's log shows that principal
+authenticated and REGISTER answered 200 with Authentication-Info, and the connector
+verified that answer's signature (rspauth).
+
+The connector is the Python stand-in (``client="python"``) or the real JSSE/JGSS stack
+through the Java probe (``client="java"``). Under TLS 1.3 a client reports a finished
+handshake before the server has checked its certificate, so the client's view is kept as
+context, never as the verdict.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from harness.connector import ConnectorError, UCConnector
+from fakes.configserver import CfgApplication
 
-from .diagnosis import FRONTEND, SHELL, TLS_ARGS, WEB, code_for_verify_error, diagnose
+from .connector import ConnectorError, UCConnector
+from .diagnosis import FRONTEND, SHELL, TLS_ARGS, WEB, code_for_java_error, code_for_verify_error, diagnose
+from .javaprobe import probe_login, probe_register, start_probe_listener
 from .lab import Lab
 from .transcript import mask_secrets
 
-__all__ = ["confirm_mtls", "confirm_tls_kerberos"]
+__all__ = ["confirm_mtls", "confirm_tls_kerberos", "compare_clients"]
 
 # Where, on each of the page's three ways to the connector's PFX, the certificate was
 # requested and where it was exported: diagnoses point there.
@@ -44,6 +49,8 @@ _PFX_STEPS = {
 }
 _REQUEST_CODES = {"cert-name-mismatch", "cert-expired", "cert-not-yet-valid", "cert-untrusted-ca", "cert-eku-no-server-auth"}
 _EXPORT_CODES = {"pfx-no-private-key", "pfx-unencrypted", "pfx-chain-incomplete"}
+# Seconds the Java probe may take for one exchange (a JVM start included).
+_JAVA_TIMEOUT = 20.0
 
 
 def _doc_step(code: str, pfx_source: str) -> str | None:
@@ -55,21 +62,52 @@ def _doc_step(code: str, pfx_source: str) -> str | None:
     return None
 
 
-async def _connector(lab: Lab, mode: str) -> UCConnector:
+@dataclass
+class _Setup:
+    """The connector as the lab reads its Application object: arguments, stores, ports."""
+
+    app: CfgApplication
+    connector: UCConnector
+    findings: list[dict[str, Any]]
+
+
+async def _setup(lab: Lab, mode: str) -> _Setup:
     async with lab.configserver_client() as cfg:
-        return await UCConnector.from_configserver(
-            cfg,
-            lab.topology.application_name,
-            resolve_path=lab.resolve_windows_path,
-            java_home=lab.java_home,
-            frontend_fqdn=lab.topology.frontend_fqdn,
-            ucc_fqdn=lab.topology.ucc_fqdn,
-            mode=mode,
-        )
+        app = await cfg.find_application(lab.topology.application_name)
+    if app is None:
+        raise ConnectorError("application-missing", f"no Application object named {lab.topology.application_name!r}")
+    connector = UCConnector.from_application(
+        app,
+        resolve_path=lab.resolve_windows_path,
+        java_home=lab.java_home,
+        frontend_fqdn=lab.topology.frontend_fqdn,
+        ucc_fqdn=lab.topology.ucc_fqdn,
+        mode=mode,  # type: ignore[arg-type]
+    )
+    return _Setup(app, connector, [_finding(f) for f in connector.findings])
+
+
+def _finding(f: Any) -> dict[str, Any]:
+    return {"code": f.code, "severity": f.severity, "message": f.message, "hint": f.hint}
+
+
+def _java_error_text(error: dict[str, Any] | None) -> str | None:
+    """Java's exception and its causes, as one line."""
+    if not error:
+        return None
+    parts = [f"{error['exception']}: {error['message']}"] + [f"{c['exception']}: {c['message']}" for c in error.get("causes", [])]
+    return " <- ".join(parts)
+
+
+def _elapsed(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def _since(events: Any, mark: int) -> list[dict[str, Any]]:
     return list(events)[mark:]
+
+
+# -- MTLS ------------------------------------------------------------------------------------
 
 
 async def confirm_mtls(lab: Lab, *, pfx_source: str = "shell", client: str = "python") -> list[dict[str, Any]]:
@@ -79,89 +117,105 @@ async def confirm_mtls(lab: Lab, *, pfx_source: str = "shell", client: str = "py
     "rejected" or "error"), ``evidence`` (the server side's log lines and the client's
     view), ``diagnoses`` and ``duration_ms``.
     """
-    assert lab.frontend is not None
-    connector = await _connector(lab, "mtls")
-    findings = [
-        {"code": f.code, "severity": f.severity, "message": f.message, "hint": f.hint} for f in connector.findings
-    ]
+    setup = await _setup(lab, "mtls")
     return [
-        await _connector_to_frontend(lab, connector, findings, pfx_source, client),
-        await _frontend_to_connector(lab, connector, findings, pfx_source, client),
+        await _connector_to_frontend(lab, setup, pfx_source, client),
+        await _frontend_to_connector(lab, setup, pfx_source, client),
     ]
 
 
-async def _connector_to_frontend(
-    lab: Lab, connector: UCConnector, findings: list[dict[str, Any]], pfx_source: str, client: str
-) -> dict[str, Any]:
+async def _connector_to_frontend(lab: Lab, setup: _Setup, pfx_source: str, client: str) -> dict[str, Any]:
     frontend = lab.frontend
     assert frontend is not None
     mark = len(frontend.events)
     started = time.perf_counter()
-    report = await connector.register(lab.bind_host, frontend.port)
+    if client == "java":
+        probe = await probe_register(
+            frontend=(lab.bind_host, frontend.port),
+            frontend_fqdn=lab.topology.frontend_fqdn,
+            ucc_fqdn=lab.topology.ucc_fqdn,
+            arguments=setup.app.command_line_arguments,
+            files=lab.artifacts_dir,
+            timeout=_JAVA_TIMEOUT,
+        )
+        view, client_error = mask_secrets(probe.json), _java_error_text(probe.error)
+        client_code, client_outcome = code_for_java_error(client_error), probe.outcome
+    else:
+        report = await setup.connector.register(lab.bind_host, frontend.port)
+        view, client_error, client_code, client_outcome = mask_secrets(report.to_dict()), report.error, report.code, report.outcome
     seen = [e for e in _since(frontend.events, mark) if e.get("connection") is not None]
     handshake = next((e for e in seen if e["type"] == "tls-handshake"), None)
     trusted = next((e for e in seen if e["type"] == "peer-trusted"), None)
     register = next((e for e in seen if e["type"] == "response" and e.get("method") == "REGISTER"), None)
     confirmed = bool(handshake and trusted and register and register["status"] == 200)
-
-    diagnoses = []
-    if not confirmed:
-        diagnoses = _why_frontend_refused(seen, report, connector, findings, pfx_source)
-    evidence = {
-        "frontend": {
-            "peer": handshake.get("peer") if handshake else None,
-            "chain": handshake.get("chain_subjects") if handshake else None,
-            "tls_version": handshake.get("version") if handshake else None,
-            "cipher": handshake.get("cipher") if handshake else None,
-            "peer_trusted_as": trusted.get("peer") if trusted else None,
-            "requests": [
-                {"method": e["method"], "status": e["status"], "reason": e["reason"]}
-                for e in seen
-                if e["type"] == "response"
-            ],
-            "log": seen,
-        },
-        "connector": mask_secrets(report.to_dict()),
-        "connector_findings": findings,
-    }
+    diagnoses = [] if confirmed else _why_frontend_refused(seen, setup, client_code, client_error, view, pfx_source)
     return {
         "kind": "mtls",
         "direction": "connector-to-frontend",
         "client": client,
-        "outcome": "confirmed" if confirmed else ("error" if report.outcome == "error" and not seen else "rejected"),
-        "evidence": evidence,
+        "outcome": "confirmed" if confirmed else ("error" if client_outcome == "error" and not seen else "rejected"),
+        "evidence": {
+            "frontend": {
+                "peer": handshake.get("peer") if handshake else None,
+                "chain": handshake.get("chain_subjects") if handshake else None,
+                "tls_version": handshake.get("version") if handshake else None,
+                "cipher": handshake.get("cipher") if handshake else None,
+                "peer_trusted_as": trusted.get("peer") if trusted else None,
+                "requests": [
+                    {"method": e["method"], "status": e["status"], "reason": e["reason"]} for e in seen if e["type"] == "response"
+                ],
+                "log": seen,
+            },
+            "connector": view,
+            "connector_findings": setup.findings,
+        },
         "diagnoses": diagnoses,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        "duration_ms": _elapsed(started),
     }
 
 
 def _why_frontend_refused(
     seen: list[dict[str, Any]],
-    report: Any,
-    connector: UCConnector,
-    findings: list[dict[str, Any]],
+    setup: _Setup,
+    client_code: str | None,
+    client_error: str | None,
+    view: dict[str, Any],
     pfx_source: str,
 ) -> list[dict[str, Any]]:
     """Name the cause: the Front End's own words first, then what the connector knew."""
     out = []
     for event in seen:
         if event["type"] == "tls-failure":
-            texts = list(dict.fromkeys([e["text"] for e in event.get("verify_errors", []) if not e.get("ignored")] + [event.get("error") or ""]))
+            verify = [e["text"] for e in event.get("verify_errors", []) if not e.get("ignored")]
+            texts = list(dict.fromkeys([*verify, event.get("error") or ""]))
             code = next((c for c in map(code_for_verify_error, texts) if c), None) or "tls-handshake-failed"
-            if code == "cert-untrusted-ca" and _chain_incomplete(connector):
+            if code == "cert-untrusted-ca" and _chain_incomplete(setup.connector):
                 code = "pfx-chain-incomplete"
-            out.append(diagnose(code, f"the Front End refused the handshake: {'; '.join(t for t in texts if t)}", event, doc_step=_doc_step(code, pfx_source)))
+            message = f"the Front End refused the handshake: {'; '.join(t for t in texts if t)}"
+            out.append(diagnose(code, message, event, doc_step=_doc_step(code, pfx_source)))
         elif event["type"] == "peer-not-trusted":
             code = "cert-name-mismatch"
-            out.append(diagnose(code, f"{event.get('text')}: the certificate names {event.get('names')}, the Front End knows {event.get('known_peers')}", event, doc_step=_doc_step(code, pfx_source)))
-        elif event["type"] == "response" and event.get("status", 200) >= 300:
-            out.append(diagnose("sip-rejected", f"the Front End answered {event.get('method')} with {event['status']} {event.get('reason')}", event))
-    for finding in findings:
+            message = f"{event.get('text')}: the certificate names {event.get('names')}, the Front End knows {event.get('known_peers')}"
+            out.append(diagnose(code, message, event, doc_step=_doc_step(code, pfx_source)))
+        elif event["type"] == "sipae-challenge" and not _presented_certificate(seen, event):
+            # No client certificate: the Front End treats the connector as an untrusted
+            # client and asks it to authenticate; trusted applications must use MTLS.
+            message = f"the connector presented no client certificate, so the Front End challenged its {event.get('method')} (401)"
+            out.append(diagnose("client-certificate-missing", message, event))
+        elif event["type"] == "response" and event.get("status", 200) >= 300 and event.get("status") != 401:
+            message = f"the Front End answered {event.get('method')} with {event['status']} {event.get('reason')}"
+            out.append(diagnose("sip-rejected", message, event))
+    for finding in setup.findings:
         if finding["severity"] == "error":
             out.append(diagnose(finding["code"], finding["message"], finding, doc_step=_doc_step(finding["code"], pfx_source)))
-    if not out and report.code:
-        out.append(diagnose(report.code, report.error or report.code, mask_secrets(report.to_dict()), doc_step=_doc_step(report.code, pfx_source)))
+    if not out and client_code:
+        out.append(diagnose(client_code, client_error or client_code, view, doc_step=_doc_step(client_code, pfx_source)))
     return out
+
+
+def _presented_certificate(seen: list[dict[str, Any]], event: dict[str, Any]) -> bool:
+    """Whether the connection of ``event`` presented a client certificate."""
+    return any(e["type"] == "tls-handshake" and e.get("peer") for e in seen if e["connection"] == event["connection"])
 
 
 def _chain_incomplete(connector: UCConnector) -> bool:
@@ -185,55 +239,95 @@ def _code_for_push_error(error: str, connector: UCConnector) -> str:
     return code
 
 
-async def _frontend_to_connector(
-    lab: Lab, connector: UCConnector, findings: list[dict[str, Any]], pfx_source: str, client: str
-) -> dict[str, Any]:
+async def _frontend_to_connector(lab: Lab, setup: _Setup, pfx_source: str, client: str) -> dict[str, Any]:
     frontend = lab.frontend
     assert frontend is not None
     started = time.perf_counter()
     base = {"kind": "mtls", "direction": "frontend-to-connector", "client": client}
-    try:
-        port = await connector.start_secure_port(lab.bind_host)
-    except ConnectorError as exc:
+    connector = setup.connector
+
+    def failed(code: str, message: str, evidence: dict[str, Any]) -> dict[str, Any]:
         return {
             **base,
             "outcome": "error",
-            "evidence": {"connector": {"error": exc.message, "code": exc.code}, "connector_findings": findings},
-            "diagnoses": [diagnose(exc.code, exc.message, {"hint": exc.hint}, doc_step=_doc_step(exc.code, pfx_source))],
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "evidence": {"connector": evidence, "connector_findings": setup.findings},
+            "diagnoses": [diagnose(code, message, evidence, doc_step=_doc_step(code, pfx_source))],
+            "duration_ms": _elapsed(started),
         }
-    async with port:
-        push = await frontend.push_to_connector(lab.bind_host, port.port, server_name=lab.topology.ucc_fqdn)
-        seen = [e.to_dict() for e in port.events]
-    handshake = next((e for e in seen if e["kind"] == "tls-handshake"), None)
-    answered = [e for e in seen if e["kind"] == "response"]
-    confirmed = bool(handshake and answered and all(e["details"]["status"] == 200 for e in answered))
+
+    if client == "java":
+        if connector.secure_port is None:  # the Java connector has no port to listen on either
+            finding = next((f for f in setup.findings if f["code"].startswith("secure-port")), None)
+            code = finding["code"] if finding else "secure-port-missing"
+            return failed(code, finding["message"] if finding else "no Secured SIP port", {"finding": finding})
+        async with await start_probe_listener(
+            ucc_fqdn=lab.topology.ucc_fqdn,
+            arguments=setup.app.command_line_arguments,
+            files=lab.artifacts_dir,
+            port=connector.secure_port.port,
+            timeout=_JAVA_TIMEOUT,
+        ) as listener:
+            if listener.port is None:
+                probe = await listener.result()
+                text = _java_error_text(probe.error) or "the Java connector could not listen"
+                return failed(code_for_java_error(text) or "secure-port-unavailable", text, mask_secrets(probe.json))
+            push = await frontend.push_to_connector(lab.bind_host, listener.port, server_name=lab.topology.ucc_fqdn)
+            probe = await listener.result()
+        connections = probe.json.get("connections", [])
+        first = connections[0] if connections else {}
+        tls = first.get("tls") or {}
+        requests = first.get("requests", [])
+        confirmed = bool(tls and requests and all(r.get("status") == 200 for r in requests))
+        connector_error = first.get("error")
+        evidence = {
+            "peer": tls.get("peer_certificate"),
+            "chain": tls.get("peer_chain"),
+            "tls_version": tls.get("version"),
+            "requests": requests,
+            "log": mask_secrets(probe.json),
+        }
+        refused = _java_error_text(connector_error) if connector_error else None
+    else:
+        try:
+            port = await connector.start_secure_port(lab.bind_host)
+        except ConnectorError as exc:
+            return failed(exc.code, exc.message, {"error": exc.message, "code": exc.code, "hint": exc.hint})
+        async with port:
+            push = await frontend.push_to_connector(lab.bind_host, port.port, server_name=lab.topology.ucc_fqdn)
+            seen = [e.to_dict() for e in port.events]
+        handshake = next((e for e in seen if e["kind"] == "tls-handshake"), None)
+        answered = [e for e in seen if e["kind"] == "response"]
+        confirmed = bool(handshake and answered and all(e["details"]["status"] == 200 for e in answered))
+        evidence = {
+            "peer": handshake["details"].get("peer_certificate") if handshake else None,
+            "chain": handshake["details"].get("chain") if handshake else None,
+            "tls_version": handshake["details"].get("tls_version") if handshake else None,
+            "requests": [{"method": e["details"].get("method"), "status": e["details"].get("status")} for e in answered],
+            "log": seen,
+        }
+        failure = next((e["details"] for e in seen if e["kind"] == "tls-failure"), None)
+        refused = failure.get("message") if failure else None
     diagnoses = []
     if not confirmed:
-        for event in seen:
-            if event["kind"] == "tls-failure":
-                d = event["details"]
-                code = d.get("code") or "tls-handshake-failed"
-                diagnoses.append(diagnose(code, f"the connector refused the Front End: {d.get('message')}", d, doc_step=_doc_step(code, pfx_source)))
-        if not diagnoses and push.error:
+        if refused:
+            code = code_for_java_error(refused) or "tls-handshake-failed"
+            diagnoses.append(diagnose(code, f"the connector refused the Front End: {refused}", evidence, doc_step=_doc_step(code, pfx_source)))
+        elif push.error:
             code = _code_for_push_error(push.error, connector)
             diagnoses.append(diagnose(code, f"the Front End could not push: {push.error}", None, doc_step=_doc_step(code, pfx_source)))
     return {
         **base,
         "outcome": "confirmed" if confirmed else "rejected",
         "evidence": {
-            "connector": {
-                "peer": handshake["details"].get("peer_certificate") if handshake else None,
-                "chain": handshake["details"].get("chain") if handshake else None,
-                "tls_version": handshake["details"].get("tls_version") if handshake else None,
-                "requests": [{"method": e["details"].get("method"), "status": e["details"].get("status")} for e in answered],
-                "log": seen,
-            },
+            "connector": evidence,
             "frontend": {"push": {"ok": push.ok, "error": push.error, "statuses": [list(s) for s in push.statuses]}},
         },
         "diagnoses": diagnoses,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        "duration_ms": _elapsed(started),
     }
+
+
+# -- TLS/Kerberos ----------------------------------------------------------------------------
 
 
 async def confirm_tls_kerberos(lab: Lab, *, client: str = "python") -> dict[str, Any]:
@@ -242,19 +336,39 @@ async def confirm_tls_kerberos(lab: Lab, *, client: str = "python") -> dict[str,
     frontend, kdc = lab.frontend, lab.kdc
     assert frontend is not None and kdc is not None
     t = lab.topology
-    connector = await _connector(lab, "tls-kerberos")
-    findings = [
-        {"code": f.code, "severity": f.severity, "message": f.message, "hint": f.hint} for f in connector.findings
-    ]
+    setup = await _setup(lab, "tls-kerberos")
     fe_mark, kdc_mark = len(frontend.events), len(kdc.events)
     started = time.perf_counter()
-    report = await connector.login(lab.bind_host, frontend.port)
+    findings = list(setup.findings)
+    if client == "java":
+        ocs = setup.app.options.get("Microsoft-OCS", {})
+        probe = await probe_login(
+            frontend=(lab.bind_host, frontend.port),
+            frontend_fqdn=t.frontend_fqdn,
+            ucc_fqdn=t.ucc_fqdn,
+            arguments=setup.app.command_line_arguments,
+            files=lab.artifacts_dir,
+            principal=ocs.get("user", t.ucc_account),
+            password=ocs.get("password", ""),
+            timeout=_JAVA_TIMEOUT,
+        )
+        view, client_error = mask_secrets(probe.json), _java_error_text(probe.error)
+        client_code, client_outcome = code_for_java_error(client_error), probe.outcome
+        rspauth_verified = bool(probe.json.get("rspauth_verified"))
+        weak = "allow_weak_crypto" in " ".join(str(v) for v in probe.json.get("jsse", {}).values())
+    else:
+        report = await setup.connector.login(lab.bind_host, frontend.port)
+        view, client_error, client_code, client_outcome = mask_secrets(report.to_dict()), report.error, report.code, report.outcome
+        rspauth_verified = report.rspauth_verified
+        findings += [_finding(f) for f in report.findings]
+        weak = False
     fe_seen = [e for e in _since(frontend.events, fe_mark) if e.get("connection") is not None]
     kdc_seen = [e.to_dict() for e in kdc.events[kdc_mark:]]
     principal = f"{t.ucc_account}@{t.realm}".lower()
     tgt = next((e for e in kdc_seen if e["request"] == "AS-REQ" and e["error_code"] is None), None)
+    spn = t.frontend_spn.lower()
     ticket = next(
-        (e for e in kdc_seen if e["request"] == "TGS-REQ" and e["error_code"] is None and t.frontend_spn.lower() in (e["server"] or "").lower()),
+        (e for e in kdc_seen if e["request"] == "TGS-REQ" and e["error_code"] is None and spn in (e["server"] or "").lower()),
         None,
     )
     authenticated = next((e for e in fe_seen if e["type"] == "sipae-authenticated"), None)
@@ -262,27 +376,31 @@ async def confirm_tls_kerberos(lab: Lab, *, client: str = "python") -> dict[str,
         (e for e in fe_seen if e["type"] == "response" and e.get("method") == "REGISTER" and e.get("status") == 200), None
     )
     confirmed = bool(
-        tgt and ticket and authenticated and (authenticated.get("principal") or "").lower() == principal
-        and register and report.rspauth_verified
+        tgt
+        and ticket
+        and authenticated
+        and (authenticated.get("principal") or "").lower() == principal
+        and register
+        and rspauth_verified
     )
     diagnoses: list[dict[str, Any]] = []
     if not confirmed:
-        if report.code:
+        if client_code:
             # On this path the trust store is -cert_store_file: its mistakes are in the TLS arguments.
-            step = f"{TLS_ARGS}, step 2" if report.code.startswith("truststore-") else None
-            diagnoses.append(diagnose(report.code, report.error or report.code, mask_secrets(report.to_dict()), doc_step=step))
+            step = f"{TLS_ARGS}, step 2" if client_code.startswith("truststore-") else None
+            diagnoses.append(diagnose(client_code, client_error or client_code, view, doc_step=step))
         for e in fe_seen:
             if e["type"] == "sipae-rejected":
                 diagnoses.append(diagnose("sip-auth-rejected", f"the Front End refused the credentials: {e.get('reason')}", e))
-    for finding in findings + [
-        {"code": f.code, "severity": f.severity, "message": f.message, "hint": f.hint} for f in report.findings
-    ]:
+    for finding in findings:
         if finding["severity"] == "error" or finding["code"] == "krb-weak-crypto-enabled":
             diagnoses.append(diagnose(finding["code"], finding["message"], finding))
+    if confirmed and client == "java" and weak and tgt and tgt.get("reply_etype", {}).get("etype") in (1, 3):
+        diagnoses.append(diagnose("krb-weak-crypto-enabled", "the login used single DES, allowed by allow_weak_crypto = true", tgt))
     return {
         "kind": "tls-kerberos",
         "client": client,
-        "outcome": "confirmed" if confirmed else ("error" if report.outcome == "error" and not fe_seen else "rejected"),
+        "outcome": "confirmed" if confirmed else ("error" if client_outcome == "error" and not fe_seen else "rejected"),
         "evidence": {
             "kdc": {"tgt": tgt, "service_ticket": ticket, "log": kdc_seen},
             "frontend": {
@@ -293,9 +411,37 @@ async def confirm_tls_kerberos(lab: Lab, *, client: str = "python") -> dict[str,
                 ],
                 "log": fe_seen,
             },
-            "connector": mask_secrets(report.to_dict()),
+            "connector": view,
             "connector_findings": findings,
         },
         "diagnoses": diagnoses,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        "duration_ms": _elapsed(started),
     }
+
+
+# -- both clients ----------------------------------------------------------------------------
+
+
+def compare_clients(handshakes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pairs of the same handshake by the Python stand-in and the Java probe that disagree:
+    each is a defect of the lab (the stand-in imitates Java)."""
+    by_key: dict[tuple[str, str | None], dict[str, dict[str, Any]]] = {}
+    for h in handshakes:
+        by_key.setdefault((h["kind"], h.get("direction")), {})[h["client"]] = h
+    disagreements = []
+    for (kind, direction), pair in by_key.items():
+        python, java = pair.get("python"), pair.get("java")
+        if python is None or java is None:
+            continue
+        p_codes = sorted({d["code"] for d in python["diagnoses"]})
+        j_codes = sorted({d["code"] for d in java["diagnoses"]})
+        if python["outcome"] != java["outcome"]:
+            disagreements.append(
+                {
+                    "kind": kind,
+                    "direction": direction,
+                    "python": {"outcome": python["outcome"], "codes": p_codes},
+                    "java": {"outcome": java["outcome"], "codes": j_codes},
+                }
+            )
+    return disagreements

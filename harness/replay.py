@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .handshakes import confirm_mtls, confirm_tls_kerberos
+from .handshakes import compare_clients, confirm_mtls, confirm_tls_kerberos
 from .lab import Lab
 from .manifest import Manifest
 from .procedures import (
@@ -51,11 +51,15 @@ class ReplayResult:
     manifest: Manifest
     setup: list[str] = field(default_factory=list)
     handshakes: list[dict[str, Any]] = field(default_factory=list)
+    # With client "both": handshakes where the Python stand-in and Java disagree (a lab defect).
+    disagreements: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def outcome(self) -> str:
         if self.transcript.failures:
             return "failed"
+        if self.disagreements:
+            return "not-confirmed"
         if self.handshakes and all(h["outcome"] == "confirmed" for h in self.handshakes):
             return "confirmed"
         return "not-confirmed"
@@ -78,7 +82,17 @@ class ReplayResult:
                 if (d["code"], d["message"]) not in seen:
                     seen.add((d["code"], d["message"]))
                     handshakes.append(d)
-        return steps + handshakes
+        defects = [
+            {
+                "code": "lab-client-disagreement",
+                "doc_step": None,
+                "message": f"{d['kind']} {d['direction'] or ''}: the Python stand-in says {d['python']['outcome']}, Java says {d['java']['outcome']}",
+                "evidence": d,
+                "fix": "A defect of the lab: the Python stand-in and the real Java stack must reach the same outcome.",
+            }
+            for d in self.disagreements
+        ]
+        return steps + handshakes + defects
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +105,7 @@ class ReplayResult:
             "diagnoses": self.diagnoses,
             "manifest": self.manifest.to_json(),
             "handshakes": self.handshakes,
+            "disagreements": self.disagreements,
         }
 
 
@@ -121,8 +136,11 @@ async def replay(
             if not await run_procedure(procedure, ctx, overrides):
                 return result  # a step of the page failed: there are no files to try
             done.add(procedure.key)
-        if part == "mtls":
-            result.handshakes += await confirm_mtls(lab, pfx_source=options["pfx_source"], client=client)
-        else:
-            result.handshakes.append(await confirm_tls_kerberos(lab, client=client))
+        for one in ("python", "java") if client == "both" else (client,):
+            if part == "mtls":
+                result.handshakes += await confirm_mtls(lab, pfx_source=options["pfx_source"], client=one)
+            else:
+                result.handshakes.append(await confirm_tls_kerberos(lab, client=one))
+    if client == "both":
+        result.disagreements = compare_clients(result.handshakes)
     return result

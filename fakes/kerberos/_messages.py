@@ -9,8 +9,9 @@ nested values are written in place, field by field, into the enclosing pyasn1 st
 Decoding is strict about what matters and lenient where real peers differ:
 
 - anything that is not the expected DER structure raises :class:`~fakes.kerberos.DecodeError`;
-- padding after a decrypted structure is accepted, zeros (MIT) or the pad length (JDK),
-  shorter than one block (single-DES and 3DES pad their plaintexts, RFC 3961 §6.2);
+- padding after a decrypted structure is accepted: up to 7 zero bytes (MIT) or 1 to 8
+  bytes holding the pad length (JDK, a whole block when the plaintext is already
+  aligned); single-DES and 3DES pad their plaintexts (RFC 3961 §6.2);
 - an AS-REP's enc-part may be tagged EncASRepPart (25) or EncTGSRepPart (26): MIT's KDC
   writes 26, RFC 4120 §5.4.2 tells clients to accept both;
 - :attr:`KdcReq.raw_body` keeps the req-body bytes exactly as received, because the
@@ -286,9 +287,16 @@ def _parse(data: bytes, spec: Any, reader: Callable[[Any], _T], what: str) -> _T
 
 
 def _is_block_padding(rest: bytes) -> bool:
-    """Padding a block cipher left after a decrypted structure (less than one DES block):
-    MIT pads with zeros, JDK 17 with the pad length in every byte (PKCS#5 style)."""
-    return len(rest) < 8 and (not rest.strip(b"\0") or rest == bytes([len(rest)]) * len(rest))
+    """Padding a block cipher left after a decrypted structure.
+
+    MIT pads with 0 to 7 zero bytes up to the next DES block boundary. JDK 17 pads
+    PKCS#5 style: 1 to 8 bytes, each holding the pad length, so a plaintext that already
+    ends on a block boundary gets a whole block of ``08`` (measured with
+    ``sun.security.krb5.EncryptedData``, des-cbc-crc and des-cbc-md5).
+    """
+    if len(rest) < 8 and not rest.strip(b"\0"):
+        return True
+    return 1 <= len(rest) <= 8 and rest == bytes([len(rest)]) * len(rest)
 
 
 def _first_line(exc: Exception) -> str:

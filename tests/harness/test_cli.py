@@ -34,13 +34,23 @@ def test_replay_mtls_json_is_one_document_and_exit_0_when_confirmed(tmp_path: Pa
     assert "Generating the Client Certificate, step 1" in run.stderr
 
 
-def test_replay_all_exits_1_while_kerberos_is_not_run(tmp_path: Path) -> None:
+def test_replay_all_confirms_both_paths(tmp_path: Path) -> None:
     run = ucclab("replay", "all", "--workdir", str(tmp_path / "lab"), "--json")
-    assert run.returncode == 1, run.stderr
+    assert run.returncode == 0, run.stderr
     doc = json.loads(run.stdout)
-    assert doc["outcome"] == "not-confirmed"
-    assert [h["outcome"] for h in doc["handshakes"] if h["kind"] == "tls-kerberos"] == ["not-run"]
-    assert [h["outcome"] for h in doc["handshakes"] if h["kind"] == "mtls"] == ["confirmed", "confirmed"]
+    assert doc["outcome"] == "confirmed"
+    assert [(h["kind"], h["outcome"]) for h in doc["handshakes"]] == [
+        ("mtls", "confirmed"), ("mtls", "confirmed"), ("tls-kerberos", "confirmed")
+    ]
+
+
+def test_replay_literal_fails_with_exit_1_and_names_the_step(tmp_path: Path) -> None:
+    run = ucclab("replay", "mtls", "--literal", "--workdir", str(tmp_path / "lab"), "--json")
+    assert run.returncode == 1
+    doc = json.loads(run.stdout)
+    assert doc["outcome"] == "failed"
+    assert doc["diagnoses"][0]["code"] == "key-not-exportable"
+    assert "key-not-exportable" in run.stderr
 
 
 def test_bad_set_is_a_usage_error(tmp_path: Path) -> None:

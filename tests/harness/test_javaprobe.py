@@ -135,6 +135,16 @@ def _of_type(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [e for e in events if e["type"] == kind]
 
 
+def _assert_untrusted_without_certificate(result: ProbeResult, seen: list[dict[str, Any]]) -> None:
+    """Java sent no client certificate: the Front End finished TLS with no peer certificate,
+    so the connector is not a trusted server, and its OPTIONS was challenged (MS-SIPAE)."""
+    assert result.json["tls"]["local_certificate"] is None
+    assert [h["peer"] for h in _of_type(seen, "tls-handshake")] == [None]
+    assert [r["status"] for r in _of_type(seen, "response")][:1] == [401]
+    assert _of_type(seen, "sipae-challenge")
+    assert result.outcome == "rejected"
+
+
 def _copy_files(mtls: MtlsLab, folder: Path) -> Path:
     """The lab's files in a folder of the test's own, to change one of them."""
     folder.mkdir()
@@ -306,7 +316,7 @@ def test_no_trust_store_falls_back_to_the_jdks_cacerts(mtls: MtlsLab, java_cache
 @pytest.mark.parametrize("password", ["mnopqr", None])
 def test_unencrypted_pfx(mtls: MtlsLab, java_cache: Path, tmp_path: Path, password: str | None) -> None:
     """Exported without a password: read with one, the MAC does not verify; read without, Java
-    skips the unencrypted key, has no client certificate and the Front End refuses the handshake."""
+    skips the unencrypted key and has no client certificate: not a trusted server for the Front End."""
     files = _copy_files(mtls, tmp_path / "plain")
     contents = read_pfx(files / PFX, "mnopqr")
     assert contents.certificate is not None
@@ -316,21 +326,14 @@ def test_unencrypted_pfx(mtls: MtlsLab, java_cache: Path, tmp_path: Path, passwo
     if password is None:
         arguments = arguments.replace("-cert_store_pass mnopqr ", "")
     result, seen = register(mtls, java_cache, arguments, files)
-    assert result.error is not None
     if password is not None:
+        assert result.error is not None
         assert result.error["causes"] == [{
             "exception": "java.security.KeyManagementException",
             "message": "Integrity check failed: java.security.UnrecoverableKeyException: Failed PKCS12 integrity checking"}]
         assert seen == []
     else:
-        assert result.json["tls"]["local_certificate"] is None
-        assert [e["error"] for e in _of_type(seen, "tls-failure")] == ["peer did not return a certificate"]
-        # Under TLS 1.3 Java's handshake is over before the Front End's verdict: Java learns it
-        # reading the answer to OPTIONS (the alert), or writing OPTIONS when the Front End has
-        # already hung up — which one is a matter of timing.
-        assert result.error["phase"] == "sip"
-        assert result.error["message"] in ("Received fatal alert: certificate_required", "Broken pipe",
-                                           "Connection reset")
+        _assert_untrusted_without_certificate(result, seen)
 
 
 def test_pfx_without_private_key_sends_no_certificate(mtls: MtlsLab, java_cache: Path, tmp_path: Path) -> None:
@@ -340,16 +343,14 @@ def test_pfx_without_private_key_sends_no_certificate(mtls: MtlsLab, java_cache:
         None, None, contents.certificate, contents.additional_certificates,
         BestAvailableEncryption(b"mnopqr")))
     result, seen = register(mtls, java_cache, files=files)
-    assert result.json["tls"]["local_certificate"] is None
-    assert [e["error"] for e in _of_type(seen, "tls-failure")] == ["peer did not return a certificate"]
+    _assert_untrusted_without_certificate(result, seen)
 
 
 def test_the_pages_glued_cert_store_option_leaves_java_without_its_pfx(mtls: MtlsLab, java_cache: Path) -> None:
     arguments = mtls.arguments.replace("-cert_store_file ", "-cert_store_")
     result, seen = register(mtls, java_cache, arguments)
     assert result.json["arguments"]["ignored"][0][0].startswith("-cert_store_C:")
-    assert result.json["tls"]["local_certificate"] is None
-    assert _of_type(seen, "tls-failure")
+    _assert_untrusted_without_certificate(result, seen)
 
 
 # -- Front End -> connector: the probe's Secured port ------------------------------------------

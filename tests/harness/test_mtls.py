@@ -79,8 +79,10 @@ def test_literal_page_arguments_send_no_client_certificate(ucclab_lab: LabThread
     result = ucclab_lab.replay("mtls", ["mtls_command_line.add_parameters.literal=true"])
     to_frontend = _directions(result)["connector-to-frontend"]
     assert to_frontend["outcome"] == "rejected"
-    [failure] = [e for e in to_frontend["evidence"]["frontend"]["log"] if e["type"] == "tls-failure"]
-    assert "peer did not return a certificate" in failure["error"]
+    # No certificate: the Front End took the connector for an untrusted client and challenged it.
+    log = to_frontend["evidence"]["frontend"]["log"]
+    assert [e["peer"] for e in log if e["type"] == "tls-handshake"] == [None]
+    assert [e["status"] for e in log if e["type"] == "response"][:1] == [401]
     codes = _codes(result)
     assert {"arg-malformed", "client-certificate-missing"} <= codes
     findings = {f["code"]: f for f in to_frontend["evidence"]["connector_findings"]}
