@@ -214,7 +214,8 @@ class KdcCore:
         self.max_udp_reply = max_udp_reply
         #: The most recent requests, oldest first.
         self.events: deque[KdcEvent] = deque(maxlen=max_events)
-        self._now = now
+        #: The domain controller's clock; replacing it skews the KDC against its clients.
+        self.now = now
         self._rng = rng
         self._replay_cache = ReplayCache(self.max_skew)
         self._lookaside: OrderedDict[bytes, tuple[datetime, _Draft, int | None, bytes]] = OrderedDict()
@@ -224,7 +225,7 @@ class KdcCore:
     def handle(self, request: bytes, *, transport: str = "udp", peer: str | None = None) -> bytes | None:
         """The reply to one request (None: send nothing). Never raises for any input."""
         try:
-            moment = read_clock(self._now)
+            moment = read_clock(self.now)
         except ValueError:
             log.exception("KDC clock failure")
             return None
@@ -257,7 +258,7 @@ class KdcCore:
 
         RFC 4120 §7.2.2; MIT answers so and closes the connection (measured).
         """
-        draft = _Draft(read_clock(self._now), "oversized", transport, peer,
+        draft = _Draft(read_clock(self.now), "oversized", transport, peer,
                        detail=f"TCP request length {length} is beyond the limit")
         reply = self._error(ErrorCode.KRB_ERR_FIELD_TOOLONG, draft, None)
         self._record(draft, ErrorCode.KRB_ERR_FIELD_TOOLONG)

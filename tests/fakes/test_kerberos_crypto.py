@@ -17,6 +17,7 @@ from fakes.kerberos import (
     Key,
     KerberosError,
     checksum_type_for,
+    decode_pa_enc_ts_enc,
     decrypt,
     encrypt,
     make_checksum,
@@ -155,6 +156,39 @@ def test_des_cbc_crc_uses_the_key_as_ivec_and_ignores_key_usage() -> None:
     # With a zero IV (des-cbc-md5's) the first block would differ.
     md5_key = Key(3, key.contents)
     assert encrypt(md5_key, 3, b"hello", rng=counting_rng())[:8] != ciphertext[:8]
+
+
+# PA-ENC-TIMESTAMPs as OpenJDK 17 encrypts them (sun.security.krb5.EncryptedData(key,
+# plaintext, 1), krb5.conf with allow_weak_crypto = true), computed once with Java and
+# written down here. Key: EncryptionKey.acquireSecretKey("Des-Only#1", "COMPANYA.COMocs-des",
+# etype, null); plaintext: the 28-byte PA-ENC-TS-ENC for 2026-11-27 06:56:02.123456Z.
+# JDK pads single-DES plaintexts PKCS#5 style, 1 to 8 bytes each holding the pad length:
+# des-cbc-crc's 8 + 4 + 28 bytes are already a whole number of blocks, so JDK appends a
+# whole block of 08; des-cbc-md5's 8 + 16 + 28 get 04 04 04 04.
+JDK_DES_KEY = "9e57028f54859dba"
+JDK_PA_ENC_TS_ENC = "301aa011180f32303236313132373036353630325aa105020301e240"
+JDK_DES_VECTORS = [
+    (1, "0ede4d496634a6ba", "0808080808080808",
+     "a0a2bf46e41cf9c120bc7e711fbb405025e43404f6c28913096ed4d3eab398c9b8c4ec02dc37440810aa763b1ad4d7fb"),
+    (3, "6bc57e0dde322ac3", "04040404",
+     "726825e33f07861b604578d9a67c0294ad99d8e223bc255776b67b1fa4ddae1b"
+     "6514d64950addb3ebb5d1a56858b40b3aab519a69b99aa7b"),
+]
+
+
+@pytest.mark.parametrize("enctype, confounder, padding, ciphertext", JDK_DES_VECTORS)
+def test_single_des_interoperates_with_jdk17(enctype: int, confounder: str, padding: str, ciphertext: str) -> None:
+    key = string_to_key(enctype, "Des-Only#1", "COMPANYA.COMocs-des")
+    assert key.contents.hex() == JDK_DES_KEY
+    plain = decrypt(key, 1, bytes.fromhex(ciphertext))
+    assert plain.hex() == JDK_PA_ENC_TS_ENC + padding
+    # The KDC reads the timestamp through JDK's padding, a whole block of it included.
+    stamp = decode_pa_enc_ts_enc(plain)
+    assert stamp.isoformat() == "2026-11-27T06:56:02.123456+00:00"
+    # Same confounder, same (already padded) plaintext: byte for byte what JDK sent, so
+    # IVEC, checksum (des-cbc-crc's modified CRC-32 over confounder|zeros|msg|pad) and
+    # block layout agree with JDK's DesCbcCrcEType / DesCbcMd5EType.
+    assert encrypt(key, 1, plain, rng=lambda n: bytes.fromhex(confounder)).hex() == ciphertext
 
 
 def test_wrong_key_does_not_decrypt() -> None:

@@ -134,6 +134,26 @@ def test_decrypted_des_plaintext_with_padding_decodes() -> None:
     assert EncTicketPart.from_der(plain) == part
 
 
+@pytest.mark.parametrize("padding, accepted", [
+    (b"", True),
+    (b"\0" * 7, True),                  # MIT: zeros up to the block boundary
+    (b"\x01", True),
+    (b"\x04" * 4, True),                # JDK 17: PKCS#5 style
+    (b"\x08" * 8, True),                # JDK 17 on an already aligned plaintext: a whole block
+    (b"\0" * 8, False),
+    (b"\x09" * 9, False),
+    (b"\x04\x04\x04", False),
+    (b"\x08" * 7, False),
+])
+def test_padding_after_a_decrypted_structure(padding: bytes, accepted: bool) -> None:
+    der = encode_pa_enc_ts_enc(NOW) + padding
+    if accepted:
+        assert decode_pa_enc_ts_enc(der) == NOW
+    else:
+        with pytest.raises(DecodeError):
+            decode_pa_enc_ts_enc(der)
+
+
 def test_ap_req_authenticator_and_error_round_trip() -> None:
     authenticator = Authenticator("COMPANYA.COM", UCC, NOW, Checksum(0x8003, b"\x10" + b"\0" * 23),
                                   random_key(17), 123456)
