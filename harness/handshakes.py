@@ -188,7 +188,10 @@ def _why_frontend_refused(
         if event["type"] == "tls-failure":
             verify = [e["text"] for e in event.get("verify_errors", []) if not e.get("ignored")]
             texts = list(dict.fromkeys([*verify, event.get("error") or ""]))
-            code = next((c for c in map(code_for_verify_error, texts) if c), None) or "tls-handshake-failed"
+            code = next((c for c in map(code_for_verify_error, texts) if c), None)
+            if code is None and event.get("alert_received") and client_code:
+                continue  # the connector aborted (an alert it sent): its own diagnosis says why
+            code = code or "tls-handshake-failed"
             if code == "cert-untrusted-ca" and _chain_incomplete(setup.connector):
                 code = "pfx-chain-incomplete"
             message = f"the Front End refused the handshake: {'; '.join(t for t in texts if t)}"
@@ -309,12 +312,16 @@ async def _frontend_to_connector(lab: Lab, setup: _Setup, pfx_source: str, clien
         refused = failure.get("message") if failure else None
     diagnoses = []
     if not confirmed:
-        if refused:
-            code = code_for_java_error(refused) or "tls-handshake-failed"
-            diagnoses.append(diagnose(code, f"the connector refused the Front End: {refused}", evidence, doc_step=_doc_step(code, pfx_source)))
-        elif push.error:
-            code = _code_for_push_error(push.error, connector)
-            diagnoses.append(diagnose(code, f"the Front End could not push: {push.error}", None, doc_step=_doc_step(code, pfx_source)))
+        # The Front End is the TLS client here: when it aborted (say, the name did not
+        # match), its reason comes first; the connector then only saw the alert.
+        push_code = _code_for_push_error(push.error, connector) if push.error else None
+        refused_code = (code_for_java_error(refused) or "tls-handshake-failed") if refused else None
+        if push_code and push_code != "tls-handshake-failed" and not push.handshake_ok:
+            diagnoses.append(diagnose(push_code, f"the Front End could not push: {push.error}", None, doc_step=_doc_step(push_code, pfx_source)))
+        elif refused_code:
+            diagnoses.append(diagnose(refused_code, f"the connector refused the Front End: {refused}", evidence, doc_step=_doc_step(refused_code, pfx_source)))
+        elif push_code:
+            diagnoses.append(diagnose(push_code, f"the Front End could not push: {push.error}", None, doc_step=_doc_step(push_code, pfx_source)))
     return {
         **base,
         "outcome": "confirmed" if confirmed else "rejected",
@@ -423,8 +430,9 @@ async def confirm_tls_kerberos(lab: Lab, *, client: str = "python") -> dict[str,
 
 
 def compare_clients(handshakes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Pairs of the same handshake by the Python stand-in and the Java probe that disagree:
-    each is a defect of the lab (the stand-in imitates Java)."""
+    """Pairs of the same handshake by the Python stand-in and the Java probe that disagree
+    (one confirmed and not the other, or failures with no diagnosis code in common): each
+    is a defect of the lab, since the stand-in imitates Java."""
     by_key: dict[tuple[str, str | None], dict[str, dict[str, Any]]] = {}
     for h in handshakes:
         by_key.setdefault((h["kind"], h.get("direction")), {})[h["client"]] = h
@@ -435,7 +443,10 @@ def compare_clients(handshakes: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         p_codes = sorted({d["code"] for d in python["diagnoses"]})
         j_codes = sorted({d["code"] for d in java["diagnoses"]})
-        if python["outcome"] != java["outcome"]:
+        p_ok, j_ok = python["outcome"] == "confirmed", java["outcome"] == "confirmed"
+        # Same verdict, and for a failure the same cause among the diagnoses. Where in the
+        # exchange it failed may differ (Java logs in at the KDC before it opens TLS).
+        if p_ok != j_ok or (not p_ok and not set(p_codes) & set(j_codes)):
             disagreements.append(
                 {
                     "kind": kind,

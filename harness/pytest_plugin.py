@@ -59,9 +59,10 @@ class LabThread:
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
         return future.result(timeout)
 
-    def replay(self, path: str = "all", sets: list[str] | None = None) -> ReplayResult:
-        """Replay the page in this lab, ``sets`` as ``--set`` texts."""
-        return self.run(replay(self.lab, path, parse_overrides(sets or [])))
+    def replay(self, path: str = "all", sets: list[str] | None = None, *, client: str = "python") -> ReplayResult:
+        """Replay the page in this lab, ``sets`` as ``--set`` texts; ``client`` is python,
+        java (the Java probe) or both."""
+        return self.run(replay(self.lab, path, parse_overrides(sets or []), client=client), timeout=180)
 
     def stop(self) -> None:
         if self._thread.is_alive():
