@@ -183,7 +183,7 @@ def up_command(
 SERVE_HELP = """Usage: ucclab serve NAME [OPTIONS]
 
 Run one stand-in alone, in the foreground, until Ctrl-C / SIGTERM. NAME is ca,
-configserver or frontend; the stand-in's own options follow (ucclab serve ca --help)."""
+configserver, frontend or kdc; the stand-in's own options follow (ucclab serve ca --help)."""
 
 
 @app.command(
@@ -193,7 +193,7 @@ configserver or frontend; the stand-in's own options follow (ucclab serve ca --h
 )
 def serve_command(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Which stand-in: ca, configserver or frontend.")],
+    name: Annotated[str, typer.Argument(help="Which stand-in: ca, configserver, frontend or kdc.")],
 ) -> None:
     """Run one stand-in alone; the stand-in's own options follow (e.g. ucclab serve ca --help)."""
     if name in ("-h", "--help"):
@@ -206,9 +206,9 @@ def serve_command(
     elif name == "frontend":
         from fakes.frontend.server import main as serve_main
     elif name == "kdc":
-        raise _fail_usage(f"the {name} stand-in is not part of this version of the lab yet")
+        from fakes.kdc import main as serve_main
     else:
-        raise _fail_usage(f"unknown stand-in {name!r}; expected ca, configserver, frontend")
+        raise _fail_usage(f"unknown stand-in {name!r}; expected ca, configserver, frontend, kdc")
     raise typer.Exit(serve_main(list(ctx.args)))
 
 

@@ -124,3 +124,15 @@ def test_up_serves_until_sigterm_and_restarts_on_the_same_workdir(tmp_path: Path
         if attempt == 1 and not blank:
             assert "reusing them" in err
         (workdir / "lab.json").unlink()
+
+
+@pytest.mark.parametrize("name", ["ca", "configserver", "frontend", "kdc"])
+def test_serve_passes_help_to_each_stand_in(name: str) -> None:
+    run = ucclab("serve", name, "--help")
+    assert run.returncode == 0
+    assert f"fakes.{name}" in run.stdout or "usage" in run.stdout.lower()
+
+
+def test_serve_unknown_stand_in_is_a_usage_error() -> None:
+    run = ucclab("serve", "nosuch")
+    assert run.returncode == 2 and "unknown stand-in" in run.stderr
