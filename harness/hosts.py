@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fakes._files import write_private_file, write_public_file
 
-__all__ = ["StoredCertificate", "CertificateStore", "WindowsHost", "thumbprint"]
+__all__ = ["StoredCertificate", "CertificateStore", "WindowsHost", "thumbprint", "snapin_location"]
 
 # Store names as the Certificates snap-in shows them.
 PERSONAL = "Personal"
@@ -36,6 +36,15 @@ TRUSTED_ROOTS = "Trusted Root Certification Authorities"
 # web enrollment from Internet Explorer, which installs into the current user's.
 COMPUTER = "computer"
 USER = "user"
+
+
+# What the Certificates snap-in's first page offers, as the page words it.
+_SNAPIN_ACCOUNTS = {"local computer": COMPUTER, "computer account": COMPUTER, "my user account": USER, "user": USER}
+
+
+def snapin_location(account: str) -> str | None:
+    """The store location the Certificates snap-in opens for ``account``; None if unknown."""
+    return _SNAPIN_ACCOUNTS.get(account.lower())
 
 
 def thumbprint(certificate: x509.Certificate) -> str:

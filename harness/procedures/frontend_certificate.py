@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
-from ..hosts import COMPUTER, PERSONAL, USER
+from ..hosts import PERSONAL, snapin_location
 from ._export import run_export_wizard
 from ._framework import Done, Procedure, StepContext, StepFailed
 
@@ -28,7 +28,7 @@ async def open_mmc(ctx: StepContext) -> Done:
 @PROCEDURE.step(2)
 async def add_certificates_snapin(ctx: StepContext, *, account: str = "Computer Account") -> Done:
     """Add the Certificates snap-in: Computer Account, Local Computer."""
-    location = {"computer account": COMPUTER, "local computer": COMPUTER, "my user account": USER, "user": USER}.get(account.lower())
+    location = snapin_location(account)
     if location is None:
         raise StepFailed("bad-parameter", f"account {account!r}: the snap-in offers 'My user account' or 'Computer account'", "Select Computer Account.")
     ctx.state["frontend_certificate.location"] = location

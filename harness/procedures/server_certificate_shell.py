@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fakes.ca import ShellError, build_cs_certificate_csr, check_ca_config, parse_request_cs_certificate
 
-from ..hosts import COMPUTER, PERSONAL, USER
+from ..hosts import PERSONAL, snapin_location
 from ._export import run_export_wizard
 from ._framework import Done, Procedure, StepContext, StepFailed
 
@@ -99,7 +99,7 @@ async def open_mmc(ctx: StepContext) -> Done:
 @PROCEDURE.step(3)
 async def add_certificates_snapin(ctx: StepContext, *, account: str = "Local Computer") -> Done:
     """Add the Certificates snap-in for the Local Computer."""
-    location = {"local computer": COMPUTER, "computer account": COMPUTER, "my user account": USER, "user": USER}.get(account.lower())
+    location = snapin_location(account)
     if location is None:
         raise StepFailed("bad-parameter", f"account {account!r}: the snap-in offers 'My user account' or 'Computer account' (Local Computer)", "Select Local Computer.")
     ctx.state["shell.location"] = location

@@ -239,3 +239,11 @@ def test_literal_mtls_arguments_keep_the_pages_typos(ucclab_lab: LabThread) -> N
     ucclab_lab.replay("mtls", ["mtls_command_line.add_parameters.literal=true"])
     arguments = _application(ucclab_lab).command_line_arguments
     assert "-cert_store_C:\\GCTI" in arguments and "-ket_store_type jks" in arguments
+
+
+def test_the_wrong_snapin_account_does_not_find_the_certificate(ucclab_lab: LabThread) -> None:
+    """Request-CsCertificate installs into the computer's store; 'My user account' shows another."""
+    result = ucclab_lab.replay("mtls", ["shell.add_certificates_snapin.account=My user account"])
+    [failure] = result.transcript.failures
+    assert failure.step_id == "shell.find_certificate" and failure.code == "certificate-not-found"
+    assert "Local Computer" in failure.fix
