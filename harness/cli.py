@@ -78,6 +78,7 @@ def replay_command(
     two_tier: Annotated[bool, typer.Option(help="An offline root above the page's CA (issuing CA).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
     list_steps: Annotated[bool, typer.Option("--list-steps", help="List the steps and their parameters, then exit.")] = False,
+    report: Annotated[Optional[Path], typer.Option(help="Write a self-contained HTML report (transcript, findings, ladder diagrams).")] = None,
 ) -> None:
     """Replay the page's procedures in a lab and report the outcome."""
     if list_steps:
@@ -105,6 +106,8 @@ def replay_command(
         result = asyncio.run(run())
     except (LabError, ValueError) as exc:
         raise _fail_usage(str(exc)) from None
+    if report is not None:
+        _write_report(report, result.to_json(), f"ucc-lab replay {path.value}")
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
     _summarize(result)
@@ -131,6 +134,71 @@ def _list_steps() -> None:
             print(f"  {step.number:>9}  {step.id}" + (f"  ({params})" if params else ""))
     print("replay options")
     print("           " + ", ".join(f"replay.{k}={v!r}" for k, v in REPLAY_OPTIONS.items()))
+
+
+scenarios_app = typer.Typer(help="Customer-issue scenarios: the page with one wrong turn, and the diagnosis expected.", no_args_is_help=True)
+app.add_typer(scenarios_app, name="scenarios")
+
+
+@scenarios_app.command("list")
+def scenarios_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+) -> None:
+    """List the scenarios: name, path, expected outcome and codes, the customer's symptom."""
+    from .scenarios import ScenarioError, load_scenarios
+
+    try:
+        scenarios = load_scenarios()
+    except ScenarioError as exc:
+        raise _fail_usage(str(exc)) from None
+    if as_json:
+        print(json.dumps({"scenarios": [s.to_json() for s in scenarios]}, indent=2))
+        return
+    for s in scenarios:
+        codes = ", ".join(s.expect_codes) or "-"
+        print(f"{s.name:<42} {s.path:<13} {s.expect_outcome:<10} {codes}")
+        print(f"{'':<42} “{s.symptom}”")
+
+
+@scenarios_app.command("run")
+def scenarios_run(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Scenario names (default: all).")] = None,
+    workdir: Annotated[Optional[Path], typer.Option(help="Folder for the scenarios' labs (default: a new temporary folder).")] = None,
+    jobs: Annotated[int, typer.Option(help="Scenarios run at the same time.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+    report: Annotated[Optional[Path], typer.Option(help="Write a self-contained HTML report to this file.")] = None,
+) -> None:
+    """Run scenarios; each must reach its expected outcome and diagnosis codes."""
+    from .scenarios import ScenarioError, run_scenarios
+
+    root = workdir or Path(tempfile.mkdtemp(prefix="ucclab-scenarios-"))
+    try:
+        results = run_scenarios(names or None, workdir_root=root, jobs=jobs)
+    except ScenarioError as exc:
+        raise _fail_usage(str(exc)) from None
+    document = {"scenarios": [r.to_json() for r in results]}
+    if report is not None:
+        _write_report(report, document, "ucc-lab scenarios")
+    if as_json:
+        print(json.dumps(document, indent=2, default=str))
+    for r in results:
+        mark = "[green]✓[/green]" if r.passed else "[red]✗[/red]"
+        err.print(f"{mark} {escape(r.name)}: {r.outcome} {escape(', '.join(r.codes) or '-')}")
+        for problem in r.problems:
+            err.print(f"    [red]{escape(problem)}[/red]", soft_wrap=True)
+    passed = sum(r.passed for r in results)
+    err.print(f"{passed} of {len(results)} scenarios reached their expected outcome   workdir: {root}")
+    raise typer.Exit(EXIT_OK if passed == len(results) else EXIT_PROBLEMS)
+
+
+def _write_report(path: Path, document: dict, title: str) -> None:
+    from .report import write_report
+
+    try:
+        write_report(path, document, title=title)
+    except OSError as exc:
+        raise _fail_usage(f"{path}: cannot write the report ({exc.strerror})") from None
+    err.print(f"report: {path}")
 
 
 @app.command("up")

@@ -25,6 +25,7 @@ REQUIRED_TOOLS = {
     "kinit": "krb5-user",
     "kvno": "krb5-user",
     "klist": "krb5-user",
+    "chromium": "chromium",
 }
 
 

@@ -1,0 +1,446 @@
+"""Customer-issue scenarios: the page followed with one wrong turn, and what must come of it.
+
+A scenario is one YAML file in ``scenarios/`` (the file's stem is its name)::
+
+    name: two-tier-without-chain
+    symptom: "UCC cannot register with Lync since we added an issuing CA"
+    path: mtls                      # mtls | tls-kerberos | all
+    client: python                  # python (default) | java | both
+    topology: {two_tier_ca: true}   # Topology fields (harness.lab.Topology)
+    set:                            # deviations: the names of `ucclab replay --set`
+      shell.export_pfx.include_chain: false
+    environment:                    # what the page does not set but the customer's site does
+      kdc_clock_offset_minutes: 0
+    expect:
+      outcome: rejected             # confirmed | rejected | failed
+      codes: [pfx-chain-incomplete]
+      allow: []
+
+``expect.outcome``: ``confirmed`` — every handshake of the path was confirmed by the server
+side; ``rejected`` — the page's steps were all carried out but some handshake was not
+confirmed; ``failed`` — a step of the page could not be carried out.
+
+``expect.codes`` and ``expect.allow``: a scenario passes when its outcome is the expected
+one, every code of ``expect.codes`` was reported (as a diagnosis, or as a warning of the
+connector's setup — ``store-type-mismatch``, ``arg-unknown``), and every diagnosis code
+reported is in ``expect.codes`` or ``expect.allow``. Warnings not expected are tolerated.
+
+``environment`` keys (all optional):
+
+``kdc_clock_offset_minutes``
+    the domain controller's clock, ahead (positive) or behind the connector's.
+``frontend_spns``
+    the service principal names of the Front End's computer account (default:
+    ``sip/<frontend fqdn>`` and ``HOST/<frontend fqdn>``).
+``ocs_password_changed``
+    true: the OCS user's AD password was reset before the page's steps, so the password
+    the lab knows (and puts in ``Microsoft-OCS``) is the old one.
+``frontend_password_reset``
+    true: the Front End's computer account got a new password (and key version) in AD,
+    while the Front End still holds its old keys.
+``jdk_cacerts``
+    what ``$JAVA_HOME/lib/security/cacerts`` of the connector host holds, where Java looks
+    without a trust store: ``empty`` (no certificate), ``lab-ca`` (the lab's root CA);
+    absent: the machine's own JDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jks  # type: ignore[import-untyped]
+import yaml  # type: ignore[import-untyped]
+
+from fakes.ca import CertificationAuthority
+
+from .artifacts import keytool_import
+from .lab import Lab, Topology
+from .procedures import PATHS, OverrideError
+from .replay import ReplayResult, parse_overrides, replay
+
+__all__ = [
+    "ENVIRONMENT_KEYS",
+    "OUTCOMES",
+    "SCENARIOS_DIR",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioResult",
+    "load_scenario",
+    "load_scenarios",
+    "run_scenario",
+    "run_scenarios",
+    "select_scenarios",
+]
+
+SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+OUTCOMES = ("confirmed", "rejected", "failed")
+CLIENTS = ("python", "java", "both")
+ENVIRONMENT_KEYS: dict[str, type | tuple[type, ...]] = {
+    "kdc_clock_offset_minutes": (int, float),
+    "frontend_spns": list,
+    "ocs_password_changed": bool,
+    "frontend_password_reset": bool,
+    "jdk_cacerts": str,
+}
+JDK_CACERTS = ("empty", "lab-ca")
+# The password every JDK ships cacerts with.
+CACERTS_PASSWORD = "changeit"
+
+_TOP_KEYS = ("name", "symptom", "path", "client", "topology", "set", "environment", "expect")
+_REQUIRED = ("name", "symptom", "path", "expect")
+_EXPECT_KEYS = ("outcome", "codes", "allow")
+_TOPOLOGY_FIELDS = {f.name: f for f in dataclasses.fields(Topology)}
+# The replay's own outcome words → the scenario's.
+_OUTCOME_OF_REPLAY = {"confirmed": "confirmed", "not-confirmed": "rejected", "failed": "failed"}
+
+
+class ScenarioError(ValueError):
+    """A scenario file is unreadable or invalid, or a scenario named does not exist."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One customer-issue scenario, as its YAML file gives it (see the module's docstring)."""
+
+    name: str
+    symptom: str
+    path: str
+    expect_outcome: str
+    expect_codes: tuple[str, ...] = ()
+    expect_allow: tuple[str, ...] = ()
+    client: str = "python"
+    topology: Topology = field(default_factory=Topology)
+    sets: tuple[str, ...] = ()
+    environment: Mapping[str, Any] = field(default_factory=dict)
+    source: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The scenario as ``ucclab scenarios list --json`` shows it."""
+        default = Topology()
+        return {
+            "name": self.name,
+            "symptom": self.symptom,
+            "path": self.path,
+            "client": self.client,
+            "topology": {k: v for k, v in dataclasses.asdict(self.topology).items() if getattr(default, k) != v},
+            "set": list(self.sets),
+            "environment": dict(self.environment),
+            "expect": {"outcome": self.expect_outcome, "codes": list(self.expect_codes), "allow": list(self.expect_allow)},
+            "file": str(self.source) if self.source else None,
+        }
+
+
+@dataclass
+class ScenarioResult:
+    """What running a scenario gave, compared with what it expects.
+
+    ``codes`` are the replay's diagnosis codes, ``warnings`` the codes of the connector's
+    setup warnings that are not also diagnoses; ``problems`` says, in words, each way the
+    run differs from the expectation (empty when ``passed``).
+    """
+
+    name: str
+    passed: bool
+    outcome: str
+    codes: list[str]
+    expected: dict[str, Any]
+    replay_json: dict[str, Any] | None
+    problems: list[str]
+    warnings: list[str] = field(default_factory=list)
+    symptom: str = ""
+    workdir: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``{"name", "passed", "outcome", "codes", ...}`` entry of ``scenarios run --json``."""
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "outcome": self.outcome,
+            "codes": self.codes,
+            "warnings": self.warnings,
+            "expected": self.expected,
+            "problems": self.problems,
+            "symptom": self.symptom,
+            "workdir": self.workdir,
+            "replay": self.replay_json,
+        }
+
+
+# -- loading --------------------------------------------------------------------------------
+def _yaml_value(value: Any) -> str:
+    """A YAML scalar as the text ``--set`` takes (``none`` for null, ``true``/``false``)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _codes(where: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
+        raise ScenarioError(f"{where}: expected a list of diagnosis codes")
+    return tuple(value)
+
+
+def _mapping(where: str, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{where}: expected a mapping")
+    return value
+
+
+def _unknown_keys(where: str, given: Mapping[str, Any], known: tuple[str, ...] | list[str]) -> None:
+    unknown = sorted(set(map(str, given)) - set(known))
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(known)})")
+
+
+def _topology(where: str, raw: dict[str, Any]) -> Topology:
+    _unknown_keys(where, raw, list(_TOPOLOGY_FIELDS))
+    for key, value in raw.items():
+        expected = type(getattr(Topology(), key))
+        if not isinstance(value, expected):
+            raise ScenarioError(f"{where}.{key}: expected {expected.__name__}, got {value!r}")
+    return Topology(**raw)
+
+
+def _environment(where: str, raw: dict[str, Any]) -> dict[str, Any]:
+    _unknown_keys(where, raw, list(ENVIRONMENT_KEYS))
+    for key, value in raw.items():
+        kind = ENVIRONMENT_KEYS[key]
+        if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+            raise ScenarioError(f"{where}.{key}: unexpected value {value!r}")
+    if "frontend_spns" in raw and not all(isinstance(s, str) and s for s in raw["frontend_spns"]):
+        raise ScenarioError(f"{where}.frontend_spns: expected a list of service principal names")
+    if "jdk_cacerts" in raw and raw["jdk_cacerts"] not in JDK_CACERTS:
+        raise ScenarioError(f"{where}.jdk_cacerts: expected one of {', '.join(JDK_CACERTS)}, got {raw['jdk_cacerts']!r}")
+    return dict(raw)
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate one scenario file; :class:`ScenarioError` names the file and field."""
+    where = str(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(f"{where}: cannot read ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{where}: not valid YAML ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise ScenarioError(f"{where}: expected a mapping of {', '.join(_TOP_KEYS)}")
+    _unknown_keys(where, doc, _TOP_KEYS)
+    missing = [k for k in _REQUIRED if k not in doc]
+    if missing:
+        raise ScenarioError(f"{where}: missing {', '.join(missing)}")
+    if doc["name"] != path.stem:
+        raise ScenarioError(f"{where}: name: {doc['name']!r} must be the file's stem {path.stem!r}")
+    if not isinstance(doc["symptom"], str) or not doc["symptom"].strip():
+        raise ScenarioError(f"{where}: symptom: expected the customer's words")
+    if doc["path"] not in PATHS:
+        raise ScenarioError(f"{where}: path: expected one of {', '.join(PATHS)}, got {doc['path']!r}")
+    client = doc.get("client", "python")
+    if client not in CLIENTS:
+        raise ScenarioError(f"{where}: client: expected one of {', '.join(CLIENTS)}, got {client!r}")
+    sets = tuple(f"{k}={_yaml_value(v)}" for k, v in _mapping(f"{where}: set", doc.get("set")).items())
+    try:
+        parse_overrides(list(sets))
+    except OverrideError as exc:
+        raise ScenarioError(f"{where}: set: {exc}") from exc
+    expect = _mapping(f"{where}: expect", doc["expect"])
+    _unknown_keys(f"{where}: expect", expect, _EXPECT_KEYS)
+    if expect.get("outcome") not in OUTCOMES:
+        raise ScenarioError(f"{where}: expect.outcome: expected one of {', '.join(OUTCOMES)}, got {expect.get('outcome')!r}")
+    return Scenario(
+        name=doc["name"],
+        symptom=doc["symptom"].strip(),
+        path=doc["path"],
+        expect_outcome=expect["outcome"],
+        expect_codes=_codes(f"{where}: expect.codes", expect.get("codes")),
+        expect_allow=_codes(f"{where}: expect.allow", expect.get("allow")),
+        client=client,
+        topology=_topology(f"{where}: topology", _mapping(f"{where}: topology", doc.get("topology"))),
+        sets=sets,
+        environment=_environment(f"{where}: environment", _mapping(f"{where}: environment", doc.get("environment"))),
+        source=path,
+    )
+
+
+def load_scenarios(folder: Path | None = None) -> list[Scenario]:
+    """Every ``*.yaml`` scenario of ``folder`` (default: the repository's ``scenarios/``), by name."""
+    folder = folder or SCENARIOS_DIR
+    if not folder.is_dir():
+        raise ScenarioError(f"{folder}: no such scenarios folder")
+    return [load_scenario(p) for p in sorted(folder.glob("*.yaml"))]
+
+
+# -- running --------------------------------------------------------------------------------
+def _uses_default_ca(topology: Topology) -> bool:
+    default = Topology()
+    return (topology.ca_name, topology.ca_fqdn, topology.two_tier_ca) == (default.ca_name, default.ca_fqdn, False)
+
+
+def _write_cacerts(lab: Lab, java_home: Path, content: str) -> None:
+    """``$JAVA_HOME/lib/security/cacerts`` holding ``content`` (``empty`` or ``lab-ca``)."""
+    assert lab.ca is not None
+    path = java_home / "lib" / "security" / "cacerts"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if content == "lab-ca":
+        keytool_import(path, alias="companya-root", certificate=lab.ca.root_certificate, password=CACERTS_PASSWORD, storetype="jks")
+    else:
+        jks.KeyStore.new("jks", []).save(str(path), CACERTS_PASSWORD)
+
+
+def _apply_environment(lab: Lab, environment: Mapping[str, Any], java_home: Path | None) -> None:
+    """Change the started lab the way the scenario's site differs from the page's."""
+    assert lab.kdc is not None and lab.directory is not None
+    t = lab.topology
+    offset = environment.get("kdc_clock_offset_minutes")
+    if offset:
+        real_now = lab.kdc.core.now
+        skew = datetime.timedelta(minutes=offset)
+        lab.kdc.core.now = lambda: real_now() + skew
+    computer = f"{t.frontend_host.upper()}$"
+    if "frontend_spns" in environment:
+        lab.directory.update(computer, spns=tuple(environment["frontend_spns"]))
+    if environment.get("frontend_password_reset"):
+        account = lab.directory.get(computer)
+        lab.directory.update(computer, password="Reset-" + secrets.token_urlsafe(9) + "1a", kvno=account.kvno + 1)
+    if environment.get("ocs_password_changed"):
+        lab.directory.update(t.ucc_account, password="Changed-" + secrets.token_urlsafe(9) + "1a")
+    if java_home is not None:
+        _write_cacerts(lab, java_home, environment["jdk_cacerts"])
+
+
+def _collect_codes(result: ReplayResult) -> tuple[list[str], list[str]]:
+    """The replay's diagnosis codes and, apart, its setup warnings' codes (each once, in order)."""
+    codes = list(dict.fromkeys(d["code"] for d in result.diagnoses))
+    warnings = [
+        f["code"]
+        for h in result.handshakes
+        for f in (h.get("evidence") or {}).get("connector_findings") or []
+        if f.get("severity") == "warning"
+    ]
+    return codes, [c for c in dict.fromkeys(warnings) if c not in codes]
+
+
+def _compare(scenario: Scenario, outcome: str, codes: list[str], warnings: list[str]) -> list[str]:
+    problems = []
+    if outcome != scenario.expect_outcome:
+        problems.append(f"outcome {outcome}, expected {scenario.expect_outcome}")
+    missing = [c for c in scenario.expect_codes if c not in codes and c not in warnings]
+    if missing:
+        problems.append(f"expected code(s) not reported: {', '.join(missing)}")
+    unexpected = [c for c in codes if c not in scenario.expect_codes and c not in scenario.expect_allow]
+    if unexpected:
+        problems.append(f"unexpected code(s): {', '.join(unexpected)}")
+    return problems
+
+
+def _expected(scenario: Scenario) -> dict[str, Any]:
+    return {"outcome": scenario.expect_outcome, "codes": list(scenario.expect_codes), "allow": list(scenario.expect_allow)}
+
+
+async def run_scenario(scenario: Scenario, workdir: Path, *, ca_seed: Path | None = None) -> ScenarioResult:
+    """Run ``scenario`` in a lab of its own in ``workdir`` (new or empty) and judge it.
+
+    ``ca_seed`` (a CA state folder of the default topology) is copied instead of creating a
+    CA when the scenario's topology uses the default CA. A lab that cannot start or a
+    replay that raises gives a result with outcome ``error`` and the reason in ``problems``.
+    """
+    workdir = Path(workdir)
+    if workdir.exists() and any(workdir.iterdir()):
+        raise ScenarioError(f"{workdir}: a scenario needs a new or empty workdir")
+    java_home = workdir / "jdk" if "jdk_cacerts" in scenario.environment else None
+    lab = Lab(
+        workdir,
+        scenario.topology,
+        ca_seed=ca_seed if _uses_default_ca(scenario.topology) else None,
+        java_home=java_home,
+    )
+
+    def judged(outcome: str, codes: list[str], warnings: list[str], replay_json: dict[str, Any] | None, problems: list[str]) -> ScenarioResult:
+        return ScenarioResult(
+            name=scenario.name,
+            passed=not problems,
+            outcome=outcome,
+            codes=codes,
+            expected=_expected(scenario),
+            replay_json=replay_json,
+            problems=problems,
+            warnings=warnings,
+            symptom=scenario.symptom,
+            workdir=str(lab.workdir),
+        )
+
+    try:
+        await lab.start()
+        _apply_environment(lab, scenario.environment, java_home)
+        result = await replay(lab, scenario.path, parse_overrides(list(scenario.sets)), client=scenario.client)
+    except Exception as exc:  # noqa: BLE001 — any failure of the lab is reported as the scenario's result
+        return judged("error", [], [], None, [f"the lab failed: {exc!r}"])
+    finally:
+        await lab.close()
+    outcome = _OUTCOME_OF_REPLAY[result.outcome]
+    codes, warnings = _collect_codes(result)
+    return judged(outcome, codes, warnings, result.to_json(), _compare(scenario, outcome, codes, warnings))
+
+
+def select_scenarios(scenarios: list[Scenario], names: list[str] | None) -> list[Scenario]:
+    """The scenarios ``names`` asks for, in that order (all when ``names`` is empty)."""
+    if not names:
+        return scenarios
+    by_name = {s.name: s for s in scenarios}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ScenarioError(f"no scenario named {', '.join(map(repr, unknown))} (`ucclab scenarios list` shows them)")
+    return [by_name[n] for n in names]
+
+
+def run_scenarios(
+    names: list[str] | None = None,
+    *,
+    workdir_root: Path,
+    jobs: int = 1,
+    folder: Path | None = None,
+) -> list[ScenarioResult]:
+    """Run the scenarios ``names`` (all by default), ``jobs`` at a time, each in its own lab
+    under ``workdir_root/<name>``; results in the order asked.
+
+    ``workdir_root`` must not hold those folders yet. A CA of the default topology is made
+    once in ``workdir_root/.ca-seed`` and copied by every scenario that uses it.
+    """
+    chosen = select_scenarios(load_scenarios(folder), names)
+    if jobs < 1:
+        raise ScenarioError(f"jobs: expected at least 1, got {jobs}")
+    workdir_root = Path(workdir_root)
+    busy = [s.name for s in chosen if (workdir_root / s.name).exists()]
+    if busy:
+        raise ScenarioError(f"{workdir_root}: already holds {', '.join(busy)}; give an empty folder")
+
+    async def run_all() -> list[ScenarioResult]:
+        seed = None
+        if any(_uses_default_ca(s.topology) for s in chosen):
+            seed = workdir_root / ".ca-seed"
+            if not seed.exists():
+                t = Topology()
+                seed.parent.mkdir(parents=True, exist_ok=True)
+                CertificationAuthority.create(seed, common_name=t.ca_name, host_fqdn=t.ca_fqdn).close()
+        limit = asyncio.Semaphore(jobs)
+
+        async def one(scenario: Scenario) -> ScenarioResult:
+            async with limit:
+                return await run_scenario(scenario, workdir_root / scenario.name, ca_seed=seed)
+
+        return list(await asyncio.gather(*(one(s) for s in chosen)))
+
+    return asyncio.run(run_all())

@@ -1,0 +1,108 @@
+"""Every scenario file reaches its expected outcome and codes; the loader names what is wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.scenarios import (
+    SCENARIOS_DIR,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    load_scenarios,
+    run_scenario,
+    run_scenarios,
+)
+
+SCENARIO_FILES = sorted(SCENARIOS_DIR.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=[p.stem for p in SCENARIO_FILES])
+def test_scenario(path: Path, tmp_path: Path, ucclab_ca_seed: Path) -> None:
+    scenario = load_scenario(path)
+    result = asyncio.run(run_scenario(scenario, tmp_path / "lab", ca_seed=ucclab_ca_seed))
+    assert result.passed, f"{scenario.name}: {result.problems} (codes {result.codes}, warnings {result.warnings})"
+    doc = result.to_json()
+    assert {"name", "passed", "outcome", "codes"} <= doc.keys()
+    if scenario.expect_outcome != "confirmed":
+        # A failure always names its cause in the page's terms.
+        assert result.codes, f"{scenario.name}: not confirmed, yet no diagnosis"
+
+
+def test_there_are_enough_scenarios_and_each_names_its_cause() -> None:
+    scenarios = load_scenarios()
+    assert len(scenarios) >= 30
+    assert [s.name for s in scenarios] == [p.stem for p in SCENARIO_FILES]
+    for s in scenarios:
+        assert s.expect_outcome == "confirmed" or s.expect_codes, s.name
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+GOOD = """\
+    name: {name}
+    symptom: UCC cannot register.
+    path: mtls
+    set:
+      mtls_command_line.add_parameters.cert_store_pass: wrong
+    expect: {{outcome: rejected, codes: [pfx-wrong-password]}}
+"""
+
+
+def test_loader_reads_a_valid_file(tmp_path: Path) -> None:
+    scenario = load_scenario(_write(tmp_path, "ok", GOOD.format(name="ok")))
+    assert isinstance(scenario, Scenario)
+    assert scenario.sets == ("mtls_command_line.add_parameters.cert_store_pass=wrong",)
+    assert (scenario.expect_outcome, scenario.expect_codes, scenario.client) == ("rejected", ("pfx-wrong-password",), "python")
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("name: bad\npath: [mtls\n", "not valid YAML"),
+        (GOOD.format(name="bad") + "    colour: blue\n", "unknown key(s) colour"),
+        (GOOD.format(name="bad").replace("add_parameters.cert_store_pass", "add_parameter.cert_store_pass"), "set: --set: no step"),
+        (GOOD.format(name="bad").replace("cert_store_pass:", "cert_store_password:"), "no parameter"),
+        (GOOD.format(name="other"), "must be the file's stem"),
+        (GOOD.format(name="bad").replace("path: mtls", "path: sip"), "path: expected one of"),
+        (GOOD.format(name="bad").replace("outcome: rejected", "outcome: broken"), "expect.outcome"),
+        (GOOD.format(name="bad") + "    topology: {two_tier: true}\n", "topology: unknown key(s) two_tier"),
+        (GOOD.format(name="bad") + "    topology: {two_tier_ca: yes please}\n", "topology.two_tier_ca: expected bool"),
+        (GOOD.format(name="bad") + "    environment: {kdc_clock_offset: 10}\n", "environment: unknown key(s) kdc_clock_offset"),
+        (GOOD.format(name="bad") + "    environment: {jdk_cacerts: full}\n", "jdk_cacerts: expected one of"),
+        ("name: bad\nsymptom: x\n", "missing path, expect"),
+    ],
+    ids=["bad-yaml", "unknown-key", "unknown-step", "unknown-parameter", "name-not-stem", "bad-path", "bad-outcome",
+         "unknown-topology-field", "bad-topology-type", "unknown-environment-key", "bad-jdk-cacerts", "missing-fields"],
+)
+def test_loader_errors_name_the_file_and_field(tmp_path: Path, text: str, words: str) -> None:
+    path = _write(tmp_path, "bad", text)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert str(caught.value).startswith(str(path)) and words in str(caught.value)
+
+
+def test_run_scenarios_by_name_in_fresh_folders(tmp_path: Path) -> None:
+    _write(tmp_path, "wrong-pfx-password", GOOD.format(name="wrong-pfx-password"))
+    [result] = run_scenarios(["wrong-pfx-password"], workdir_root=tmp_path / "runs", folder=tmp_path)
+    assert result.passed and result.codes == ["pfx-wrong-password"] and result.outcome == "rejected"
+    assert Path(result.workdir) == (tmp_path / "runs" / "wrong-pfx-password").resolve()
+    with pytest.raises(ScenarioError, match="already holds wrong-pfx-password"):
+        run_scenarios(["wrong-pfx-password"], workdir_root=tmp_path / "runs", folder=tmp_path)
+    with pytest.raises(ScenarioError, match="no scenario named 'nope'"):
+        run_scenarios(["nope"], workdir_root=tmp_path / "runs", folder=tmp_path)
+
+
+def test_a_mismatch_is_reported_as_problems(tmp_path: Path, ucclab_ca_seed: Path) -> None:
+    path = _write(tmp_path, "expects-too-much", GOOD.format(name="expects-too-much").replace("outcome: rejected", "outcome: confirmed"))
+    result = asyncio.run(run_scenario(load_scenario(path), tmp_path / "lab", ca_seed=ucclab_ca_seed))
+    assert not result.passed
+    assert result.problems == ["outcome rejected, expected confirmed"]
