@@ -280,6 +280,50 @@ def serve_command(
     raise typer.Exit(serve_main(list(ctx.args)))
 
 
+@app.command("check")
+def check_command(
+    args: Annotated[str, typer.Option("--args", help="The customer's Command Line Arguments, or their startup.bat line.")],
+    files: Annotated[Optional[Path], typer.Option(help="Folder with the customer's files; Windows paths in --args resolve by file name here.")] = None,
+    ucc_fqdn: Annotated[str, typer.Option(help="FQDN of the UC Connector host.")] = "ucc01.companya.com",
+    frontend_fqdn: Annotated[str, typer.Option(help="FQDN of the Front End (pool).")] = "fe01.companya.com",
+    frontend_cert: Annotated[Optional[Path], typer.Option(help="The certificate the Front End presents: DER/PEM, or a PFX (then live handshakes run).")] = None,
+    frontend_pfx_password: Annotated[Optional[str], typer.Option(help="Password of --frontend-cert when it is a PFX.")] = None,
+    krb5_conf: Annotated[Optional[Path], typer.Option(help="The customer's krb5.conf (if -krb_conf_file is not in --files).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+    report: Annotated[Optional[Path], typer.Option(help="Write a self-contained HTML report to this file.")] = None,
+) -> None:
+    """Diagnose a customer's files and command line, without the customer's CA."""
+    from .check import CheckOptions, CheckUsageError, check
+
+    options = CheckOptions(
+        args=args,
+        files=files,
+        ucc_fqdn=ucc_fqdn,
+        frontend_fqdn=frontend_fqdn,
+        frontend_cert=frontend_cert,
+        frontend_pfx_password=frontend_pfx_password,
+        krb5_conf=krb5_conf,
+    )
+    try:
+        result = check(options)
+    except CheckUsageError as exc:
+        raise _fail_usage(str(exc)) from None
+    document = result.to_dict()
+    if report is not None:
+        _write_report(report, document, "ucc-lab check")
+    if as_json:
+        print(json.dumps(document, indent=2, default=str))
+    for f in result.findings:
+        colour = "red" if f["severity"] == "error" else "yellow"
+        err.print(f"[{colour}]{f['severity']} {f['code']}[/{colour}] ({escape(f['doc_step'] or '-')}): {escape(f['message'])}", soft_wrap=True)
+        if f.get("fix"):
+            err.print(f"    fix: {escape(f['fix'])}", soft_wrap=True)
+    for note in result.notes:
+        err.print(f"note: {escape(note)}", soft_wrap=True)
+    err.print(f"outcome: {result.outcome}")
+    raise typer.Exit(result.exit_code)
+
+
 @app.command("inspect")
 def inspect_command(
     file: Annotated[Path, typer.Argument(help="A .cer/.crt/.pem, .pfx/.p12, .jks or krb5.conf.")],

@@ -76,6 +76,13 @@ DIAGNOSES: dict[str, Diagnosis] = dict(
         _d("sip-auth-rejected", f"{TLS_ARGS}, step 2", "Check the Kerberos settings: the Front End refused the connector's credentials."),
         _d("lab-client-disagreement", "", "A defect of the lab: the Python stand-in and the real Java stack must reach the same outcome."),
         _d("frontend-unreachable", f"{MTLS_ARGS}, step 2", "Check the Front End's address and that it listens for MTLS."),
+        _d("pfx-key-mismatch", f"{SHELL}, step 5", "Export the certificate together with its own private key from the store that requested it."),
+        _d("tls-handshake-failed", f"{MTLS_ARGS}, step 2", "Inspect both certificates and the stores with ucclab inspect: the handshake failed for a reason with no code of its own."),
+        _d("sip-rejected", f"{PORT}, step 1", "Check the trusted application's configuration on the Front End: it answered the connector's request with an error."),
+        _d("pfx-export-failed", f"{SHELL}, step 5", "Choose 'Yes, export the private key': only then does the wizard offer the PFX format."),
+        _d("keytool-error", f"{TRUSTSTORE}, step 3", "Give keytool a store password of at least 6 characters and an alias the store does not hold yet."),
+        _d("ca-request-denied", f"{WEB}, step 4", "Request from a template the CA publishes, with the key size it requires (RSA 2048)."),
+        _d("ocs-password-missing", f"{KERBEROS_PASSWORD}, step 3", "Add the option 'password' to the section 'Microsoft-OCS', spelled exactly so."),
     ]
 )
 
@@ -100,6 +107,7 @@ _CONNECTOR_CODES = {
     "certificate-expired": "cert-expired",
     "certificate-not-yet-valid": "cert-not-yet-valid",
     "eku-client-auth-missing": "cert-eku-no-client-auth",
+    "eku-server-auth-missing": "cert-eku-no-server-auth",
 }
 
 

@@ -136,3 +136,29 @@ def test_serve_passes_help_to_each_stand_in(name: str) -> None:
 def test_serve_unknown_stand_in_is_a_usage_error() -> None:
     run = ucclab("serve", "nosuch")
     assert run.returncode == 2 and "unknown stand-in" in run.stderr
+
+
+def test_check_on_a_replays_files_and_on_bad_usage(tmp_path: Path) -> None:
+    assert ucclab("replay", "mtls", "--workdir", str(tmp_path / "lab")).returncode == 0
+    etc = "C:\\GCTI\\UCConnector\\UCC_Lync\\etc\\"
+    args = (f"-cert_store_file {etc}GenesysServer_Certficate.pfx -cert_store_pass mnopqr -cert_store_type pkcs12 "
+            f"-key_store_file {etc}UCC_store.jks -key_store_pass genesys -key_store_type jks")
+    run = ucclab("check", "--args", args, "--files", str(tmp_path / "lab" / "artifacts"), "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["outcome"] == "ok"
+    wrong = ucclab("check", "--args", args.replace("mnopqr", "wrong"), "--files", str(tmp_path / "lab" / "artifacts"), "--json")
+    assert wrong.returncode == 1
+    assert [f["code"] for f in json.loads(wrong.stdout)["findings"] if f["severity"] == "error"] == ["pfx-wrong-password"]
+    assert ucclab("check", "--args", "").returncode == 2
+    assert ucclab("check", "--args", args, "--files", str(tmp_path / "nowhere")).returncode == 2
+
+
+def test_reports_are_written_for_replay_and_scenarios(tmp_path: Path) -> None:
+    run = ucclab("replay", "mtls", "--workdir", str(tmp_path / "lab"), "--report", str(tmp_path / "replay.html"))
+    assert run.returncode == 0
+    assert '<svg class="ladder"' in (tmp_path / "replay.html").read_text()
+    run = ucclab("scenarios", "run", "page-taken-literally", "--workdir", str(tmp_path / "sc"),
+                 "--report", str(tmp_path / "sc.html"), "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["scenarios"][0]["passed"] is True
+    assert "page-taken-literally" in (tmp_path / "sc.html").read_text()

@@ -1,0 +1,357 @@
+"""``harness.check``: a replay's files pass; broken bundles from a foreign CA give exactly their code.
+
+The broken bundles are what a customer would send: the connector's PFX and trust store in
+a folder, the Command Line Arguments naming them with Windows paths, the Front End's
+certificate as a PFX. Their CA is a throwaway two-tier one made here, not the lab's. The
+fallback trust stores come from a stand-in ``JAVA_HOME`` whose ``cacerts`` trusts an
+unrelated CA, so the results do not depend on the machine's JDK.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import jks
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from harness.artifacts import export_pfx, keytool_import, write_der_certificate
+from harness.check import CheckOptions, CheckResult, CheckUsageError, check
+from harness.pytest_plugin import LabThread
+
+UCC = "ucc01.companya.com"
+FE = "fe01.companya.com"
+WINDOWS_DIR = r"C:\GCTI\UCConnector\UCC_Lync\etc"
+PFX_NAME = "GenesysServer_Certficate.pfx"
+STORE_NAME = "UCC_store.jks"
+MTLS_ARGS = (
+    rf"-host cs01 -port 2020 -app UCC_Lync -cert_store_file {WINDOWS_DIR}\{PFX_NAME} -cert_store_pass mnopqr "
+    rf"-cert_store_type pkcs12 -key_store_file {WINDOWS_DIR}\{STORE_NAME} -key_store_pass genesys -key_store_type jks"
+)
+TLS_ARGS = (
+    rf"-host cs01 -port 2020 -app UCC_Lync -krb_conf_file {WINDOWS_DIR}\krb5.conf -cert_store_pass genesys "
+    rf"-cert_store_file {WINDOWS_DIR}\{STORE_NAME}"
+)
+GOOD_KRB5 = """[libdefaults]
+    default_realm = COMPANYA.COM
+[realms]
+    COMPANYA.COM = {
+        kdc = labdc01.companya.com
+    }
+[domain_realm]
+    .companya.com = COMPANYA.COM
+"""
+SERVER = [ExtendedKeyUsageOID.SERVER_AUTH]
+BOTH = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+
+
+# -- a foreign two-tier CA ---------------------------------------------------------------------
+
+
+def _certificate(
+    subject: str,
+    key: rsa.RSAPrivateKey,
+    issuer: x509.Certificate | None,
+    issuer_key: rsa.RSAPrivateKey,
+    *,
+    ca: bool = False,
+    ekus: list[x509.ObjectIdentifier] | None = None,
+    valid_days: tuple[int, int] = (-1, 365),
+) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer.subject if issuer else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now + datetime.timedelta(days=valid_days[0]))
+        .not_valid_after(now + datetime.timedelta(days=valid_days[1]))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if not ca:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
+    if ekus:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+@dataclass(frozen=True)
+class ForeignPki:
+    root: x509.Certificate
+    issuing: x509.Certificate
+    other_root: x509.Certificate
+    ucc_key: rsa.RSAPrivateKey
+    fe_key: rsa.RSAPrivateKey
+    ucc: x509.Certificate
+    ucc_expired: x509.Certificate
+    ucc_other_name: x509.Certificate
+    fe: x509.Certificate
+    fe_server_only: x509.Certificate
+
+
+@pytest.fixture(scope="module")
+def foreign() -> ForeignPki:
+    root_key, issuing_key, other_key, ucc_key, fe_key = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(5)
+    )
+    root = _certificate("contoso-ROOT-CA", root_key, None, root_key, ca=True)
+    issuing = _certificate("contoso-ISSUING-CA", issuing_key, root, root_key, ca=True)
+    other_root = _certificate("unrelated-ROOT-CA", other_key, None, other_key, ca=True)
+
+    def leaf(name: str, key: rsa.RSAPrivateKey, ekus: list[x509.ObjectIdentifier], days: tuple[int, int] = (-1, 365)) -> x509.Certificate:
+        return _certificate(name, key, issuing, issuing_key, ekus=ekus, valid_days=days)
+
+    return ForeignPki(
+        root=root,
+        issuing=issuing,
+        other_root=other_root,
+        ucc_key=ucc_key,
+        fe_key=fe_key,
+        # The Web Server template: serverAuth only, which Lync accepts from a client.
+        ucc=leaf(UCC, ucc_key, SERVER),
+        ucc_expired=leaf(UCC, ucc_key, SERVER, (-400, -35)),
+        ucc_other_name=leaf("ucc02.companya.com", ucc_key, SERVER),
+        fe=leaf(FE, fe_key, BOTH),
+        fe_server_only=leaf(FE, fe_key, SERVER),
+    )
+
+
+@pytest.fixture(scope="module")
+def java_home(tmp_path_factory: pytest.TempPathFactory, foreign: ForeignPki) -> Path:
+    """A JDK's lib/security whose cacerts trusts only an unrelated CA."""
+    home = tmp_path_factory.mktemp("jdk")
+    keytool_import(home / "lib" / "security" / "cacerts", alias="unrelated", certificate=foreign.other_root,
+                   password="changeit", storetype="jks")
+    return home
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A customer's bundle: the files folder, the arguments, the Front End's PFX."""
+
+    files: Path
+    args: str
+    frontend_pfx: Path
+    java_home: Path
+
+    def options(self, **changes: object) -> CheckOptions:
+        base = CheckOptions(
+            args=self.args,
+            files=self.files,
+            ucc_fqdn=UCC,
+            frontend_fqdn=FE,
+            frontend_cert=self.frontend_pfx,
+            frontend_pfx_password="fepass",
+            java_home=self.java_home,
+        )
+        return replace(base, **changes)  # type: ignore[arg-type]
+
+
+BundleFactory = Callable[..., Bundle]
+
+
+@pytest.fixture
+def bundle(tmp_path: Path, foreign: ForeignPki, java_home: Path) -> BundleFactory:
+    """``bundle(fault)``: the page's files made right, then one thing done wrong."""
+
+    def make(fault: str | None = None, *, args: str = MTLS_ARGS) -> Bundle:
+        files = tmp_path / "files"
+        files.mkdir()
+        # certsrv's "Download a CA certificate" of a two-tier CA gives the issuing CA.
+        write_der_certificate(files / "CompanyA_Certificate.cer", foreign.issuing)
+        ucc = {"expired": foreign.ucc_expired, "other-fqdn": foreign.ucc_other_name}.get(fault or "", foreign.ucc)
+        pfx = files / PFX_NAME
+        if fault == "pfx-no-key":
+            pfx.write_bytes(
+                pkcs12.serialize_key_and_certificates(
+                    None, None, None, [ucc, foreign.issuing, foreign.root], serialization.BestAvailableEncryption(b"mnopqr")
+                )
+            )
+        else:
+            export_pfx(
+                pfx,
+                certificate=ucc,
+                private_key=foreign.ucc_key,
+                chain=[foreign.issuing, foreign.root],
+                include_chain=fault != "no-chain",
+                password=None if fault == "unencrypted" else "mnopqr",
+            )
+        store = files / STORE_NAME
+        if fault == "empty-store":
+            store.write_bytes(jks.KeyStore.new("jks", []).saves("genesys"))
+        elif fault != "no-store":
+            trusted = foreign.other_root if fault == "store-without-ca" else foreign.root
+            keytool_import(store, alias="companyaca", certificate=trusted, password="genesys", storetype="jks")
+        fe_pfx = export_pfx(
+            tmp_path / "fe01.pfx",
+            certificate=foreign.fe_server_only if fault == "fe-server-auth-only" else foreign.fe,
+            private_key=foreign.fe_key,
+            chain=[foreign.issuing, foreign.root],
+            password="fepass",
+        )
+        return Bundle(files, args, fe_pfx, java_home)
+
+    return make
+
+
+def _errors(result: CheckResult) -> set[str]:
+    return set(result.codes("error"))
+
+
+# -- the files of a real replay ----------------------------------------------------------------
+
+
+def test_replay_files_have_no_error(ucclab_lab: LabThread, tmp_path: Path) -> None:
+    result = ucclab_lab.replay("mtls")
+    assert result.outcome == "confirmed"
+    lab = ucclab_lab.lab
+
+    async def application_arguments() -> str:
+        async with lab.configserver_client() as cfg:
+            app = await cfg.find_application(lab.topology.application_name)
+        assert app is not None
+        return app.command_line_arguments
+
+    arguments = ucclab_lab.run(application_arguments())
+    # The customer's Front End certificate: fe01's, exported with its key as a PFX.
+    folder = lab.state_dir / "frontend"
+    chain = x509.load_pem_x509_certificates((folder / "certificate-chain.pem").read_bytes())
+    key = serialization.load_pem_private_key((folder / "private-key.pem").read_bytes(), None)
+    fe_pfx = export_pfx(tmp_path / "fe01.pfx", certificate=chain[0], private_key=key, chain=chain[1:], password="fepass")  # type: ignore[arg-type]
+
+    checked = check(
+        CheckOptions(
+            args=arguments,
+            files=lab.artifacts_dir,
+            ucc_fqdn=lab.topology.ucc_fqdn,
+            frontend_fqdn=lab.topology.frontend_fqdn,
+            frontend_cert=fe_pfx,
+            frontend_pfx_password="fepass",
+            java_home=lab.java_home,
+        )
+    )
+
+    assert checked.exit_code == 0, checked.to_json()
+    assert checked.outcome == "ok"
+    # keytool without -storetype wrote PKCS12 under the .jks name: Java copes, a warning.
+    assert set(checked.codes()) <= {"store-type-mismatch"}
+    assert [(h["direction"], h["outcome"]) for h in checked.handshakes] == [
+        ("connector-to-frontend", "confirmed"),
+        ("frontend-to-connector", "confirmed"),
+    ]
+    document = checked.to_dict()
+    assert document["outcome"] == "ok" and isinstance(document["findings"], list)
+    assert "mnopqr" not in checked.to_json()
+
+
+# -- broken bundles ----------------------------------------------------------------------------
+
+
+def test_good_bundle_is_confirmed_live(bundle: BundleFactory) -> None:
+    result = check(bundle().options())
+
+    assert result.findings == [], result.to_json()
+    assert result.exit_code == 0
+    assert {h["outcome"] for h in result.handshakes} == {"confirmed"}
+
+
+@pytest.mark.parametrize(
+    ("fault", "args", "code"),
+    [
+        (None, MTLS_ARGS.replace("-cert_store_pass mnopqr", "-cert_store_pass mnopqrs"), "pfx-wrong-password"),
+        ("pfx-no-key", MTLS_ARGS, "pfx-no-private-key"),
+        ("unencrypted", MTLS_ARGS, "pfx-unencrypted"),
+        ("no-chain", MTLS_ARGS, "pfx-chain-incomplete"),
+        ("expired", MTLS_ARGS, "cert-expired"),
+        ("other-fqdn", MTLS_ARGS, "cert-name-mismatch"),
+        (None, MTLS_ARGS.replace("-key_store_pass genesys", "-key_store_pass genesis"), "truststore-wrong-password"),
+        ("store-without-ca", MTLS_ARGS, "truststore-missing-ca"),
+        ("empty-store", MTLS_ARGS, "truststore-empty"),
+        ("no-store", MTLS_ARGS, "truststore-missing"),
+        ("fe-server-auth-only", MTLS_ARGS, "cert-eku-no-client-auth"),
+        (None, MTLS_ARGS.replace(f"-cert_store_file {WINDOWS_DIR}", f"-cert_store_{WINDOWS_DIR}"), "arg-malformed"),
+    ],
+    ids=lambda value: value if isinstance(value, str) and not value.startswith("-host") else "",
+)
+def test_one_fault_one_error(bundle: BundleFactory, fault: str | None, args: str, code: str) -> None:
+    result = check(bundle(fault, args=args).options())
+
+    assert _errors(result) == {code}, result.to_json()
+    assert result.exit_code == 1 and result.outcome == "problems"
+    finding = next(f for f in result.findings if f["code"] == code)
+    assert finding["doc_step"] and finding["fix"] and finding["message"] and finding["evidence"]
+
+
+def test_live_handshake_confirms_the_static_finding(bundle: BundleFactory) -> None:
+    result = check(bundle("fe-server-auth-only").options())
+
+    push = next(h for h in result.handshakes if h["direction"] == "frontend-to-connector")
+    assert push["outcome"] == "rejected" and push["codes"] == ["cert-eku-no-client-auth"]
+    finding = next(f for f in result.findings if f["code"] == "cert-eku-no-client-auth")
+    assert finding["evidence"]["live"][0]["direction"] == "frontend-to-connector"
+
+
+def test_page_typo_ket_store_type_is_a_warning(bundle: BundleFactory) -> None:
+    result = check(bundle(args=MTLS_ARGS.replace("-key_store_type", "-ket_store_type")).options())
+
+    assert _errors(result) == set(), result.to_json()
+    assert result.codes("warning") == ["arg-unknown"]
+    assert result.exit_code == 0
+
+
+def test_no_live_handshake_is_a_note_not_a_finding(bundle: BundleFactory, foreign: ForeignPki, tmp_path: Path) -> None:
+    b = bundle()
+    fe_der = write_der_certificate(tmp_path / "fe01.cer", foreign.fe)
+    result = check(b.options(frontend_cert=fe_der, frontend_pfx_password=None))
+
+    assert result.handshakes == [] and result.findings == []
+    assert any("no live handshake" in note for note in result.notes)
+
+
+# -- krb5.conf ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("krb5", "errors", "warnings"),
+    [
+        (GOOD_KRB5, set(), []),
+        (GOOD_KRB5.replace("    COMPANYA.COM = {\n        kdc = labdc01.companya.com\n    }\n", ""), {"krb-realm-unknown"}, []),
+        (GOOD_KRB5.replace("[libdefaults]\n", "[libdefaults]\n    allow_weak_crypto = true\n"), set(), ["krb-weak-crypto-enabled"]),
+        (GOOD_KRB5.replace("[libdefaults]\n", "[libdefaults]\n    default_tkt_enctypes = des-cbc-md5\n"), {"krb-des-disabled"}, []),
+        (None, {"krb-conf-missing"}, []),
+    ],
+    ids=["good", "no-realms-entry", "allow-weak-crypto", "des-only", "missing"],
+)
+def test_krb5_conf(bundle: BundleFactory, krb5: str | None, errors: set[str], warnings: list[str]) -> None:
+    b = bundle(args=TLS_ARGS)
+    if krb5 is not None:
+        (b.files / "krb5.conf").write_text(krb5)
+
+    result = check(b.options())
+
+    assert _errors(result) == errors, result.to_json()
+    assert result.codes("warning") == warnings
+    assert result.exit_code == (1 if errors else 0)
+    assert any("TLS/Kerberos" in note for note in result.notes)
+
+
+# -- bad usage ---------------------------------------------------------------------------------
+
+
+def test_wrong_frontend_pfx_password_is_bad_usage(bundle: BundleFactory) -> None:
+    with pytest.raises(CheckUsageError, match="--frontend-pfx-password is wrong"):
+        check(bundle().options(frontend_pfx_password="nope"))
+
+
+def test_missing_files_folder_is_bad_usage(bundle: BundleFactory, tmp_path: Path) -> None:
+    with pytest.raises(CheckUsageError, match="not a folder"):
+        check(bundle().options(files=tmp_path / "nowhere"))
