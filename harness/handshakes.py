@@ -32,7 +32,7 @@ from typing import Any
 
 from fakes.configserver import CfgApplication
 
-from .connector import ConnectorError, UCConnector
+from .connector import ConnectorError, Mode, UCConnector
 from .diagnosis import FRONTEND, SHELL, TLS_ARGS, WEB, code_for_java_error, code_for_verify_error, diagnose
 from .javaprobe import probe_login, probe_register, start_probe_listener
 from .lab import Lab
@@ -71,7 +71,7 @@ class _Setup:
     findings: list[dict[str, Any]]
 
 
-async def _setup(lab: Lab, mode: str) -> _Setup:
+async def _setup(lab: Lab, mode: Mode) -> _Setup:
     async with lab.configserver_client() as cfg:
         app = await cfg.find_application(lab.topology.application_name)
     if app is None:
@@ -82,7 +82,7 @@ async def _setup(lab: Lab, mode: str) -> _Setup:
         java_home=lab.java_home,
         frontend_fqdn=lab.topology.frontend_fqdn,
         ucc_fqdn=lab.topology.ucc_fqdn,
-        mode=mode,  # type: ignore[arg-type]
+        mode=mode,
     )
     return _Setup(app, connector, [_finding(f) for f in connector.findings])
 

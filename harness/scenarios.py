@@ -42,6 +42,13 @@ reported is in ``expect.codes`` or ``expect.allow``. Warnings not expected are t
     what ``$JAVA_HOME/lib/security/cacerts`` of the connector host holds, where Java looks
     without a trust store: ``empty`` (no certificate), ``lab-ca`` (the lab's root CA);
     absent: the machine's own JDK.
+``connector_certificate``
+    the customer brings the connector's own certificate for the UC Connector's FQDN instead
+    of the one the page requests: ``expired`` or ``not-yet-valid`` (issued by the lab's CA,
+    its validity over or yet to come), ``foreign-ca`` (issued by a CA the Front End does
+    not trust). It is exported as ``Customer_Certificate.pfx`` (password ``mnopqr``, with
+    its chain) and the connector's command line points at it; the scenario's ``set`` may
+    still override ``cert_store_file`` or ``cert_store_pass``. Only for the paths with MTLS.
 """
 
 from __future__ import annotations
@@ -57,12 +64,17 @@ from typing import Any
 
 import jks  # type: ignore[import-untyped]
 import yaml  # type: ignore[import-untyped]
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.x509.oid import NameOID
 
 from fakes.ca import CertificationAuthority
 
-from .artifacts import keytool_import
+from .artifacts import export_pfx, keytool_import
 from .lab import Lab, Topology
-from .procedures import PATHS, OverrideError
+from .procedures import PATH_PARTS, PATHS, OverrideError
 from .replay import ReplayResult, parse_overrides, replay
 
 __all__ = [
@@ -88,8 +100,13 @@ ENVIRONMENT_KEYS: dict[str, type | tuple[type, ...]] = {
     "ocs_password_changed": bool,
     "frontend_password_reset": bool,
     "jdk_cacerts": str,
+    "connector_certificate": str,
 }
 JDK_CACERTS = ("empty", "lab-ca")
+CONNECTOR_CERTIFICATES = ("expired", "not-yet-valid", "foreign-ca")
+# The customer's certificate for the connector, as the lab places it in the connector's etc.
+CUSTOMER_PFX = "Customer_Certificate.pfx"
+CUSTOMER_PFX_PASSWORD = "mnopqr"
 # The password every JDK ships cacerts with.
 CACERTS_PASSWORD = "changeit"
 
@@ -224,7 +241,22 @@ def _environment(where: str, raw: dict[str, Any]) -> dict[str, Any]:
         raise ScenarioError(f"{where}.frontend_spns: expected a list of service principal names")
     if "jdk_cacerts" in raw and raw["jdk_cacerts"] not in JDK_CACERTS:
         raise ScenarioError(f"{where}.jdk_cacerts: expected one of {', '.join(JDK_CACERTS)}, got {raw['jdk_cacerts']!r}")
+    if "connector_certificate" in raw and raw["connector_certificate"] not in CONNECTOR_CERTIFICATES:
+        raise ScenarioError(
+            f"{where}.connector_certificate: expected one of {', '.join(CONNECTOR_CERTIFICATES)}, "
+            f"got {raw['connector_certificate']!r}"
+        )
     return dict(raw)
+
+
+def _certificate_overrides(environment: Mapping[str, Any], windows_path: str) -> list[str]:
+    """The ``--set`` texts that point the connector at the customer's PFX (none without one)."""
+    if "connector_certificate" not in environment:
+        return []
+    return [
+        f"mtls_command_line.add_parameters.cert_store_file={windows_path}",
+        f"mtls_command_line.add_parameters.cert_store_pass={CUSTOMER_PFX_PASSWORD}",
+    ]
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -256,6 +288,9 @@ def load_scenario(path: Path) -> Scenario:
         parse_overrides(list(sets))
     except OverrideError as exc:
         raise ScenarioError(f"{where}: set: {exc}") from exc
+    environment = _environment(f"{where}: environment", _mapping(f"{where}: environment", doc.get("environment")))
+    if "connector_certificate" in environment and "mtls" not in PATH_PARTS[doc["path"]]:
+        raise ScenarioError(f"{where}: environment.connector_certificate: the path {doc['path']} has no MTLS to present it in")
     expect = _mapping(f"{where}: expect", doc["expect"])
     _unknown_keys(f"{where}: expect", expect, _EXPECT_KEYS)
     if expect.get("outcome") not in OUTCOMES:
@@ -270,7 +305,7 @@ def load_scenario(path: Path) -> Scenario:
         client=client,
         topology=_topology(f"{where}: topology", _mapping(f"{where}: topology", doc.get("topology"))),
         sets=sets,
-        environment=_environment(f"{where}: environment", _mapping(f"{where}: environment", doc.get("environment"))),
+        environment=environment,
         source=path,
     )
 
@@ -300,6 +335,61 @@ def _write_cacerts(lab: Lab, java_home: Path, content: str) -> None:
         jks.KeyStore.new("jks", []).save(str(path), CACERTS_PASSWORD)
 
 
+def _connector_certificate(lab: Lab, kind: str) -> Path:
+    """Write the customer's PFX for the UC Connector's FQDN (``kind``: see ``CONNECTOR_CERTIFICATES``)."""
+    assert lab.ca is not None
+    fqdn = lab.topology.ucc_fqdn
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if kind == "foreign-ca":
+        issuer_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        issuer_name = x509.Name([
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Not CompanyA"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "Not CompanyA Issuing CA"),
+        ])
+        issuer = (
+            x509.CertificateBuilder()
+            .subject_name(issuer_name)
+            .issuer_name(issuer_name)
+            .public_key(issuer_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+            ), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(issuer_key.public_key()), critical=False)
+            .sign(issuer_key, hashes.SHA256())
+        )
+        chain = [issuer]
+        valid = (now - datetime.timedelta(days=1), now + datetime.timedelta(days=365))
+    else:
+        issuer_key = load_pem_private_key((lab.ca.state_dir / "ca.key").read_bytes(), password=None)
+        issuer = lab.ca.certificate
+        chain = lab.ca.chain
+        if kind == "expired":
+            valid = (now - datetime.timedelta(days=730), now - datetime.timedelta(days=1))
+        else:
+            valid = (now + datetime.timedelta(days=30), now + datetime.timedelta(days=760))
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, fqdn)]))
+        .issuer_name(issuer.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0])
+        .not_valid_after(valid[1])
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH, x509.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return export_pfx(
+        lab.artifacts_dir / CUSTOMER_PFX, certificate=certificate, private_key=key, chain=list(chain), password=CUSTOMER_PFX_PASSWORD,
+    )
+
+
 def _apply_environment(lab: Lab, environment: Mapping[str, Any], java_home: Path | None) -> None:
     """Change the started lab the way the scenario's site differs from the page's."""
     assert lab.kdc is not None and lab.directory is not None
@@ -319,6 +409,8 @@ def _apply_environment(lab: Lab, environment: Mapping[str, Any], java_home: Path
         lab.directory.update(t.ucc_account, password="Changed-" + secrets.token_urlsafe(9) + "1a")
     if java_home is not None:
         _write_cacerts(lab, java_home, environment["jdk_cacerts"])
+    if "connector_certificate" in environment:
+        _connector_certificate(lab, environment["connector_certificate"])
 
 
 def _collect_codes(result: ReplayResult) -> tuple[list[str], list[str]]:
@@ -385,7 +477,9 @@ async def run_scenario(scenario: Scenario, workdir: Path, *, ca_seed: Path | Non
     try:
         await lab.start()
         _apply_environment(lab, scenario.environment, java_home)
-        result = await replay(lab, scenario.path, parse_overrides(list(scenario.sets)), client=scenario.client)
+        # The scenario's own deviations come last, so that they win.
+        overrides = _certificate_overrides(scenario.environment, lab.windows_path(CUSTOMER_PFX)) + list(scenario.sets)
+        result = await replay(lab, scenario.path, parse_overrides(overrides), client=scenario.client)
     except Exception as exc:  # noqa: BLE001 — any failure of the lab is reported as the scenario's result
         return judged("error", [], [], None, [f"the lab failed: {exc!r}"])
     finally:
