@@ -68,7 +68,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fakes.ca import CertificationAuthority
 
@@ -288,9 +288,14 @@ def load_scenario(path: Path) -> Scenario:
         parse_overrides(list(sets))
     except OverrideError as exc:
         raise ScenarioError(f"{where}: set: {exc}") from exc
+    topology = _topology(f"{where}: topology", _mapping(f"{where}: topology", doc.get("topology")))
     environment = _environment(f"{where}: environment", _mapping(f"{where}: environment", doc.get("environment")))
     if "connector_certificate" in environment and "mtls" not in PATH_PARTS[doc["path"]]:
         raise ScenarioError(f"{where}: environment.connector_certificate: the path {doc['path']} has no MTLS to present it in")
+    try:
+        parse_overrides(_certificate_overrides(environment, CUSTOMER_PFX))
+    except OverrideError as exc:
+        raise ScenarioError(f"{where}: environment.connector_certificate: {exc}") from exc
     expect = _mapping(f"{where}: expect", doc["expect"])
     _unknown_keys(f"{where}: expect", expect, _EXPECT_KEYS)
     if expect.get("outcome") not in OUTCOMES:
@@ -303,7 +308,7 @@ def load_scenario(path: Path) -> Scenario:
         expect_codes=_codes(f"{where}: expect.codes", expect.get("codes")),
         expect_allow=_codes(f"{where}: expect.allow", expect.get("allow")),
         client=client,
-        topology=_topology(f"{where}: topology", _mapping(f"{where}: topology", doc.get("topology"))),
+        topology=topology,
         sets=sets,
         environment=environment,
         source=path,
@@ -335,42 +340,48 @@ def _write_cacerts(lab: Lab, java_home: Path, content: str) -> None:
         jks.KeyStore.new("jks", []).save(str(path), CACERTS_PASSWORD)
 
 
+def _foreign_ca(now: datetime.datetime) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    """A root CA of the customer's own, which the lab's Front End does not trust."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Not CompanyA"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "Not CompanyA Issuing CA"),
+    ])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+            key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+        ), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate, key
+
+
 def _connector_certificate(lab: Lab, kind: str) -> Path:
-    """Write the customer's PFX for the UC Connector's FQDN (``kind``: see ``CONNECTOR_CERTIFICATES``)."""
+    """Write the customer's PFX for the UC Connector's FQDN (``kind``: one of ``CONNECTOR_CERTIFICATES``)."""
     assert lab.ca is not None
     fqdn = lab.topology.ucc_fqdn
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     if kind == "foreign-ca":
-        issuer_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        issuer_name = x509.Name([
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Not CompanyA"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "Not CompanyA Issuing CA"),
-        ])
-        issuer = (
-            x509.CertificateBuilder()
-            .subject_name(issuer_name)
-            .issuer_name(issuer_name)
-            .public_key(issuer_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
-            ), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(issuer_key.public_key()), critical=False)
-            .sign(issuer_key, hashes.SHA256())
-        )
+        issuer, issuer_key = _foreign_ca(now)
         chain = [issuer]
         valid = (now - datetime.timedelta(days=1), now + datetime.timedelta(days=365))
     else:
-        issuer_key = load_pem_private_key((lab.ca.state_dir / "ca.key").read_bytes(), password=None)
-        issuer = lab.ca.certificate
-        chain = lab.ca.chain
+        ca_key = load_pem_private_key((lab.ca.state_dir / "ca.key").read_bytes(), password=None)
+        assert isinstance(ca_key, rsa.RSAPrivateKey)
+        issuer, issuer_key, chain = lab.ca.certificate, ca_key, lab.ca.chain
         if kind == "expired":
             valid = (now - datetime.timedelta(days=730), now - datetime.timedelta(days=1))
-        else:
+        else:  # not-yet-valid: issued with the validity starting next month
             valid = (now + datetime.timedelta(days=30), now + datetime.timedelta(days=760))
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     certificate = (
@@ -382,11 +393,11 @@ def _connector_certificate(lab: Lab, kind: str) -> Path:
         .not_valid_before(valid[0])
         .not_valid_after(valid[1])
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH, x509.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)  # the Web Server template's
+        .sign(issuer_key, hashes.SHA256())
     )
     return export_pfx(
-        lab.artifacts_dir / CUSTOMER_PFX, certificate=certificate, private_key=key, chain=list(chain), password=CUSTOMER_PFX_PASSWORD,
+        lab.artifacts_dir / CUSTOMER_PFX, certificate=certificate, private_key=key, chain=chain, password=CUSTOMER_PFX_PASSWORD,
     )
 
 

@@ -78,10 +78,15 @@ def test_loader_reads_a_valid_file(tmp_path: Path) -> None:
         (GOOD.format(name="bad") + "    topology: {two_tier_ca: yes please}\n", "topology.two_tier_ca: expected bool"),
         (GOOD.format(name="bad") + "    environment: {kdc_clock_offset: 10}\n", "environment: unknown key(s) kdc_clock_offset"),
         (GOOD.format(name="bad") + "    environment: {jdk_cacerts: full}\n", "jdk_cacerts: expected one of"),
+        (GOOD.format(name="bad") + "    environment: {connector_certificate: revoked}\n", "connector_certificate: expected one of"),
+        (GOOD.format(name="bad") + "    environment: {connector_certificate: true}\n", "connector_certificate: unexpected value True"),
+        (GOOD.format(name="bad").replace("path: mtls", "path: tls-kerberos") + "    environment: {connector_certificate: expired}\n",
+         "connector_certificate: the path tls-kerberos has no MTLS"),
         ("name: bad\nsymptom: x\n", "missing path, expect"),
     ],
     ids=["bad-yaml", "unknown-key", "unknown-step", "unknown-parameter", "name-not-stem", "bad-path", "bad-outcome",
-         "unknown-topology-field", "bad-topology-type", "unknown-environment-key", "bad-jdk-cacerts", "missing-fields"],
+         "unknown-topology-field", "bad-topology-type", "unknown-environment-key", "bad-jdk-cacerts",
+         "bad-connector-certificate", "connector-certificate-not-a-word", "connector-certificate-without-mtls", "missing-fields"],
 )
 def test_loader_errors_name_the_file_and_field(tmp_path: Path, text: str, words: str) -> None:
     path = _write(tmp_path, "bad", text)
@@ -106,3 +111,12 @@ def test_a_mismatch_is_reported_as_problems(tmp_path: Path, ucclab_ca_seed: Path
     result = asyncio.run(run_scenario(load_scenario(path), tmp_path / "lab", ca_seed=ucclab_ca_seed))
     assert not result.passed
     assert result.problems == ["outcome rejected, expected confirmed"]
+
+
+def test_the_scenarios_set_wins_over_the_customers_certificate(tmp_path: Path, ucclab_ca_seed: Path) -> None:
+    # The customer's PFX is in place, but the scenario gives the wrong password for it.
+    text = GOOD.format(name="customer-pfx-wrong-password") + "    environment: {connector_certificate: expired}\n"
+    scenario = load_scenario(_write(tmp_path, "customer-pfx-wrong-password", text))
+    result = asyncio.run(run_scenario(scenario, tmp_path / "lab", ca_seed=ucclab_ca_seed))
+    assert result.passed, result.problems
+    assert (tmp_path / "lab" / "artifacts" / "Customer_Certificate.pfx").is_file()
