@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import sys
 import tempfile
@@ -104,7 +105,9 @@ def replay_command(
 
     try:
         result = asyncio.run(run())
-    except (LabError, ValueError) as exc:
+    except LabError as exc:
+        if workdir is None:
+            shutil.rmtree(folder, ignore_errors=True)  # a lab that never started: nothing to keep
         raise _fail_usage(str(exc)) from None
     if report is not None:
         _write_report(report, result.to_json(), f"ucc-lab replay {path.value}")
@@ -201,6 +204,10 @@ def _write_report(path: Path, document: dict, title: str) -> None:
     err.print(f"report: {path}")
 
 
+# What the page's end state has written: a restart finding all of them reuses them.
+_END_STATE_ROLES = ("ca-certificate", "ucc-pfx", "lync-trusted-certificate", "truststore", "krb5-conf", "startup-bat")
+
+
 @app.command("up")
 def up_command(
     workdir: Annotated[Path, typer.Option(help="Lab folder; a restart on the same folder reuses the CA and the artifacts.")] = Path("lab"),
@@ -216,7 +223,7 @@ def up_command(
         async with Lab(workdir, Topology(two_tier_ca=two_tier), publish=False, keylog=True) as lab:
             assert lab.manifest is not None
             if not blank:
-                if lab.manifest.get("ucc-pfx") and lab.manifest.get("truststore"):
+                if all(lab.manifest.get(role) for role in _END_STATE_ROLES):
                     err.print("the page's artifacts are already in place: reusing them")
                 else:
                     replaying = asyncio.ensure_future(replay(lab, "all", progress=_print_entry))
@@ -224,11 +231,12 @@ def up_command(
                     await asyncio.wait({replaying, stopping}, return_when=asyncio.FIRST_COMPLETED)
                     if stop.is_set():
                         replaying.cancel()
+                        await asyncio.gather(replaying, return_exceptions=True)
                         err.print("stopped before the lab reached the page's end state")
                         return
                     stopping.cancel()
-                    if replaying.result().transcript.failures:
-                        err.print("[red]the replay failed; the lab keeps serving so you can look around[/red]")
+                    if replaying.result().outcome != "confirmed":
+                        err.print("[red]the replay did not confirm the link; the lab keeps serving so you can look around[/red]")
             lab.write_lab_json()
             err.print(f"\nlab up in {lab.workdir}")
             for name, endpoint in lab.lab_json()["endpoints"].items():
@@ -337,7 +345,7 @@ def inspect_command(
         raise _fail_usage(str(exc)) from None
     except OSError as exc:
         raise _fail_usage(f"{file}: {exc.strerror}") from None
-    if info.get("format") == "unknown":
+    if info.get("format") in ("unknown", "empty"):
         # Not a certificate, PFX, key store or krb5.conf: unreadable input for this command.
         raise _fail_usage(render_inspection(info))
     if as_json:

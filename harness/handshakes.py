@@ -145,10 +145,15 @@ async def _connector_to_frontend(lab: Lab, setup: _Setup, pfx_source: str, clien
         view, client_error, client_code, client_outcome = mask_secrets(report.to_dict()), report.error, report.code, report.outcome
     seen = [e for e in _since(frontend.events, mark) if e.get("connection") is not None]
     handshake = next((e for e in seen if e["type"] == "tls-handshake"), None)
-    trusted = next((e for e in seen if e["type"] == "peer-trusted"), None)
-    register = next((e for e in seen if e["type"] == "response" and e.get("method") == "REGISTER"), None)
+    # Everything that counts must have happened on that one connection.
+    on_it = [e for e in seen if handshake and e["connection"] == handshake["connection"]]
+    trusted = next((e for e in on_it if e["type"] == "peer-trusted"), None)
+    register = next((e for e in on_it if e["type"] == "response" and e.get("method") == "REGISTER"), None)
     confirmed = bool(handshake and trusted and register and register["status"] == 200)
     diagnoses = [] if confirmed else _why_frontend_refused(seen, setup, client_code, client_error, view, pfx_source)
+    if not confirmed and not diagnoses:
+        missing = "no TLS handshake" if not handshake else "the peer was not trusted" if not trusted else "no REGISTER 200"
+        diagnoses.append(_not_confirmed(f"the Front End's log shows {missing} for the connector", seen))
     return {
         "kind": "mtls",
         "direction": "connector-to-frontend",
@@ -214,6 +219,12 @@ def _why_frontend_refused(
     if not out and client_code:
         out.append(diagnose(client_code, client_error or client_code, view, doc_step=_doc_step(client_code, pfx_source)))
     return out
+
+
+def _not_confirmed(message: str, evidence: Any, doc_step: str | None = None) -> dict[str, Any]:
+    """The last-resort diagnosis: the server side's evidence lacks a piece, and nothing
+    more specific explains why."""
+    return diagnose("handshake-not-confirmed", message, evidence, doc_step=doc_step)
 
 
 def _presented_certificate(seen: list[dict[str, Any]], event: dict[str, Any]) -> bool:
@@ -322,6 +333,8 @@ async def _frontend_to_connector(lab: Lab, setup: _Setup, pfx_source: str, clien
             diagnoses.append(diagnose(refused_code, f"the connector refused the Front End: {refused}", evidence, doc_step=_doc_step(refused_code, pfx_source)))
         elif push_code:
             diagnoses.append(diagnose(push_code, f"the Front End could not push: {push.error}", None, doc_step=_doc_step(push_code, pfx_source)))
+        else:
+            diagnoses.append(_not_confirmed("the connector's Secured port did not answer every request of the push with 200", evidence))
     return {
         **base,
         "outcome": "confirmed" if confirmed else "rejected",
@@ -372,10 +385,13 @@ async def confirm_tls_kerberos(lab: Lab, *, client: str = "python") -> dict[str,
     fe_seen = [e for e in _since(frontend.events, fe_mark) if e.get("connection") is not None]
     kdc_seen = [e.to_dict() for e in kdc.events[kdc_mark:]]
     principal = f"{t.ucc_account}@{t.realm}".lower()
-    tgt = next((e for e in kdc_seen if e["request"] == "AS-REQ" and e["error_code"] is None), None)
-    spn = t.frontend_spn.lower()
+    spn = f"{t.frontend_spn}@{t.realm}".lower()
+    tgt = next(
+        (e for e in kdc_seen if e["request"] == "AS-REQ" and e["error_code"] is None and (e["client"] or "").lower() == principal),
+        None,
+    )
     ticket = next(
-        (e for e in kdc_seen if e["request"] == "TGS-REQ" and e["error_code"] is None and spn in (e["server"] or "").lower()),
+        (e for e in kdc_seen if e["request"] == "TGS-REQ" and e["error_code"] is None and (e["server"] or "").lower() == spn),
         None,
     )
     authenticated = next((e for e in fe_seen if e["type"] == "sipae-authenticated"), None)
@@ -402,6 +418,19 @@ async def confirm_tls_kerberos(lab: Lab, *, client: str = "python") -> dict[str,
     for finding in findings:
         if finding["severity"] == "error" or finding["code"] == "krb-weak-crypto-enabled":
             diagnoses.append(diagnose(finding["code"], finding["message"], finding))
+    if not confirmed and not any(d["code"] != "krb-weak-crypto-enabled" for d in diagnoses):
+        missing = [
+            name
+            for name, present in (
+                ("a TGT for the OCS user", tgt),
+                (f"a ticket for {t.frontend_spn}", ticket),
+                ("the principal authenticated by the Front End", authenticated),
+                ("REGISTER answered 200", register),
+                ("rspauth verified by the connector", rspauth_verified),
+            )
+            if not present
+        ]
+        diagnoses.append(_not_confirmed(f"missing from the evidence: {', '.join(missing)}", {"kdc": kdc_seen, "frontend": fe_seen}))
     if confirmed and client == "java" and weak and tgt and tgt.get("reply_etype", {}).get("etype") in (1, 3):
         diagnoses.append(diagnose("krb-weak-crypto-enabled", "the login used single DES, allowed by allow_weak_crypto = true", tgt))
     return {

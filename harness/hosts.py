@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fakes._files import write_private_file, write_public_file
 
-__all__ = ["StoredCertificate", "CertificateStore", "WindowsHost", "thumbprint", "snapin_location"]
+__all__ = ["StoredCertificate", "CertificateStore", "WindowsHost", "HostStoreError", "thumbprint", "snapin_location"]
 
 # Store names as the Certificates snap-in shows them.
 PERSONAL = "Personal"
@@ -45,6 +45,10 @@ _SNAPIN_ACCOUNTS = {"local computer": COMPUTER, "computer account": COMPUTER, "m
 def snapin_location(account: str) -> str | None:
     """The store location the Certificates snap-in opens for ``account``; None if unknown."""
     return _SNAPIN_ACCOUNTS.get(account.lower())
+
+
+class HostStoreError(ValueError):
+    """A file of a host's certificate store is unreadable; the message names it."""
 
 
 def thumbprint(certificate: x509.Certificate) -> str:
@@ -115,9 +119,13 @@ class CertificateStore:
 
     def _load(self, tp: str) -> StoredCertificate:
         cert_path, meta_path, key_path = self._paths(tp)
-        meta = json.loads(meta_path.read_text())
+        try:
+            meta = json.loads(meta_path.read_text())
+            certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise HostStoreError(f"{meta_path} / {cert_path.name}: unreadable certificate store entry ({exc})") from exc
         return StoredCertificate(
-            certificate=x509.load_pem_x509_certificate(cert_path.read_bytes()),
+            certificate=certificate,
             friendly_name=meta.get("friendly_name"),
             key_exportable=bool(meta.get("key_exportable")),
             has_private_key=key_path.exists(),

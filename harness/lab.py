@@ -35,15 +35,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from fakes._files import write_private_file, write_public_file
-from fakes.ca import CertificationAuthority, CertsrvServer
-from fakes.configserver import CfgApplication, ConfigServer, ConfigServerClient
+from fakes.ca import CAError, CertificationAuthority, CertsrvServer
+from fakes.configserver import CfgApplication, ConfigServer, ConfigServerClient, StoreError
 from fakes.frontend import FrontendConfig, FrontendKerberos, FrontendServer
 from fakes.kdc import Account, KdcServer
 
-from .activedirectory import ActiveDirectory
+from .activedirectory import ActiveDirectory, DirectoryError
 
-from .hosts import WindowsHost
-from .manifest import Manifest
+from .hosts import HostStoreError, WindowsHost
+from .manifest import Manifest, ManifestError
 
 __all__ = ["Topology", "Lab", "LabError"]
 
@@ -192,12 +192,27 @@ class Lab:
 
     # -- life cycle ----------------------------------------------------------------------
     async def start(self) -> "Lab":
+        """Open (or create) the lab's state and start every stand-in; on any failure,
+        whatever was started is stopped again and a :class:`LabError` names the cause."""
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
             self.state_dir.mkdir(mode=0o700, exist_ok=True)
             self.artifacts_dir.mkdir(exist_ok=True)
         except OSError as exc:
             raise LabError(f"cannot use {self.workdir} as the lab's workdir: {exc.strerror}") from exc
+        try:
+            await self._start()
+        except (CAError, StoreError, DirectoryError, ManifestError, HostStoreError) as exc:
+            await self.close()
+            raise LabError(f"the lab's state in {self.workdir} is unusable: {exc}; remove the workdir to start afresh") from exc
+        except BaseException:
+            await self.close()
+            raise
+        if self.publish:
+            self.write_lab_json()
+        return self
+
+    async def _start(self) -> None:
         t = self.topology
         self.secrets = LabSecrets.load_or_create(self.state_dir / "secrets.json")
         self.manifest = Manifest(self.artifacts_dir)
@@ -207,23 +222,16 @@ class Lab:
             self.hosts[role] = WindowsHost(name, t.fqdn(name), self.state_dir / "hosts" / name)
         self._join_domain()
         self.directory = ActiveDirectory(self.state_dir / "ad.json", self._domain_accounts())
-        try:
-            self.kdc = KdcServer(list(self.directory.accounts.values()), realm=t.realm)
-            await self.kdc.start(self.bind_host, 0)
-            self.directory.on_change = self.kdc.core.directory.update
-            self.certsrv = CertsrvServer(self.ca, accounts={t.enroll_username: self.secrets.enroll_password})
-            await self.certsrv.start(self.bind_host, 0)
-            self.configserver = ConfigServer(self.state_dir / "configserver.sqlite")
-            await self.configserver.start(self.bind_host, 0)
-            await self._ensure_application()
-            self.frontend = FrontendServer(self._frontend_config(), event_log_path=self.logs_dir / "frontend-events.jsonl")
-            await self.frontend.start(self.bind_host, 0)
-        except BaseException:
-            await self.close()
-            raise
-        if self.publish:
-            self.write_lab_json()
-        return self
+        self.kdc = KdcServer(list(self.directory.accounts.values()), realm=t.realm)
+        await self.kdc.start(self.bind_host, 0)
+        self.directory.on_change = self.kdc.core.directory.update
+        self.certsrv = CertsrvServer(self.ca, accounts={t.enroll_username: self.secrets.enroll_password})
+        await self.certsrv.start(self.bind_host, 0)
+        self.configserver = ConfigServer(self.state_dir / "configserver.sqlite")
+        await self.configserver.start(self.bind_host, 0)
+        await self._ensure_application()
+        self.frontend = FrontendServer(self._frontend_config(), event_log_path=self.logs_dir / "frontend-events.jsonl")
+        await self.frontend.start(self.bind_host, 0)
 
     async def close(self) -> None:
         if self.kdc is not None:

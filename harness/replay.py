@@ -17,12 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .diagnosis import diagnose
 from .handshakes import compare_clients, confirm_mtls, confirm_tls_kerberos
+from .javaprobe import ProbeError
 from .lab import Lab
 from .manifest import Manifest
 from .procedures import (
     PATH_PARTS,
     PFX_SOURCES,
+    OverrideError,
     Overrides,
     StepContext,
     check_overrides,
@@ -30,7 +33,7 @@ from .procedures import (
     procedures_for,
     run_procedure,
 )
-from .transcript import Transcript, TranscriptEntry
+from .transcript import Transcript, TranscriptEntry, mask_secrets
 
 __all__ = ["REPLAY_OPTIONS", "ReplayResult", "replay", "parse_overrides"]
 
@@ -40,7 +43,11 @@ REPLAY_OPTIONS: dict[str, Any] = {"pfx_source": "shell", "literal": False}
 
 def parse_overrides(raw: list[str]) -> Overrides:
     """Validate ``--set`` texts (raises :class:`~harness.procedures.OverrideError`)."""
-    return check_overrides(raw, all_steps(), extra={"replay": REPLAY_OPTIONS})
+    overrides = check_overrides(raw, all_steps(), extra={"replay": REPLAY_OPTIONS})
+    source = overrides.get("replay", {}).get("pfx_source")
+    if source is not None and source not in PFX_SOURCES:
+        raise OverrideError(f"replay.pfx_source={source!r}: expected one of {', '.join(PFX_SOURCES)}")
+    return overrides
 
 
 @dataclass
@@ -103,7 +110,8 @@ class ReplayResult:
             "transcript": self.transcript.to_json(),
             "gaps": [{"doc_step": f"{e.heading}, step {e.step}", "gap": e.gap} for e in self.transcript.gaps],
             "diagnoses": self.diagnoses,
-            "manifest": self.manifest.to_json(),
+            # The store passwords stay in artifacts/manifest.json (mode 0600), not in output.
+            "manifest": [mask_secrets(entry) for entry in self.manifest.to_json()],
             "handshakes": self.handshakes,
             "disagreements": self.disagreements,
         }
@@ -120,8 +128,6 @@ async def replay(
     """Replay ``path`` of the page in a started ``lab``."""
     overrides = overrides or {}
     options = {**REPLAY_OPTIONS, **overrides.get("replay", {})}
-    if options["pfx_source"] not in PFX_SOURCES:
-        raise ValueError(f"replay.pfx_source={options['pfx_source']!r}: expected one of {', '.join(PFX_SOURCES)}")
     transcript = Transcript()
     ctx = StepContext(lab=lab, transcript=transcript, literal=options["literal"], progress=progress)
     ctx.state["pfx_source"] = options["pfx_source"]
@@ -137,10 +143,22 @@ async def replay(
                 return result  # a step of the page failed: there are no files to try
             done.add(procedure.key)
         for one in ("python", "java") if client == "both" else (client,):
-            if part == "mtls":
-                result.handshakes += await confirm_mtls(lab, pfx_source=options["pfx_source"], client=one)
-            else:
-                result.handshakes.append(await confirm_tls_kerberos(lab, client=one))
+            try:
+                if part == "mtls":
+                    result.handshakes += await confirm_mtls(lab, pfx_source=options["pfx_source"], client=one)
+                else:
+                    result.handshakes.append(await confirm_tls_kerberos(lab, client=one))
+            except ProbeError as exc:
+                # The JVM gave no report (a timeout, a crash): an error of this handshake, not of the replay.
+                result.handshakes.append(
+                    {
+                        "kind": part,
+                        "client": one,
+                        "outcome": "error",
+                        "evidence": {"java": str(exc)},
+                        "diagnoses": [diagnose("java-probe-failed", str(exc), None)],
+                    }
+                )
     if client == "both":
         result.disagreements = compare_clients(result.handshakes)
     return result

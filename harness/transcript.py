@@ -72,7 +72,7 @@ class TranscriptEntry:
 
 
 class Transcript:
-    """An ordered list of :class:`TranscriptEntry`, with a text rendering for people."""
+    """An ordered list of :class:`TranscriptEntry`."""
 
     def __init__(self) -> None:
         self.entries: list[TranscriptEntry] = []
@@ -91,24 +91,3 @@ class Transcript:
 
     def to_json(self) -> list[dict[str, Any]]:
         return [e.to_json() for e in self.entries]
-
-    def render(self) -> str:
-        """Plain text, one block per step, headings printed when they change."""
-        lines: list[str] = []
-        heading = None
-        for e in self.entries:
-            if e.heading != heading:
-                heading = e.heading
-                lines.append("")
-                lines.append(heading)
-            mark = "✗" if e.outcome == "failed" else "✓"
-            lines.append(f"  {mark} {e.step:>3}. [{e.host}] {e.action}")
-            for a in e.artifacts:
-                lines.append(f"        wrote {a.path}  sha256 {a.sha256[:16]}…")
-            if e.gap:
-                lines.append(f"        gap in the page: {e.gap}")
-            if e.note:
-                lines.append(f"        note: {e.note}")
-            if e.code:
-                lines.append(f"        diagnosis {e.code}: fix: {e.fix}")
-        return "\n".join(lines).lstrip("\n")

@@ -71,7 +71,12 @@ def run_export_wizard(
     except KeyNotExportableError as exc:
         raise StepFailed("key-not-exportable", str(exc), fix_non_exportable) from exc
     except ArtifactError as exc:
-        raise StepFailed("pfx-export-failed", str(exc), "Export with the private key, as the page says.") from exc
+        fix = (
+            "Choose AES256-SHA256 or TripleDES-SHA1 encryption in the wizard."
+            if "encryption" in exc.message.lower()
+            else "Export with the private key and a password, as the page says."
+        )
+        raise StepFailed("pfx-export-failed", str(exc), fix) from exc
     for role in roles:
         ctx.lab.manifest.add(role, path, format="pkcs12", password=password, doc_step=f"{heading}, step {step}")
     note = None

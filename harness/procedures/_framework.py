@@ -107,7 +107,10 @@ class Step:
     def coerce(self, param: str, text: str) -> Any:
         """Turn ``--set`` text into the parameter's type (from its annotation)."""
         hints = typing.get_type_hints(self.function)
-        return _coerce(text, hints.get(param, str), f"{self.id}.{param}")
+        value = _coerce(text, hints.get(param, str), f"{self.id}.{param}")
+        if param in _FILE_NAME_PARAMETERS:
+            _check_file_name(value, f"{self.id}.{param}")
+        return value
 
 
 class Procedure:
@@ -142,6 +145,16 @@ class StepContext:
     literal: bool = False
     # Called with each transcript entry as soon as its step ends (progress output).
     progress: Callable[[TranscriptEntry], None] | None = None
+
+
+# Parameters naming a file the step writes into the artifacts folder.
+_FILE_NAME_PARAMETERS = {"file_name", "keystore"}
+
+
+def _check_file_name(value: Any, where: str) -> None:
+    """A file a step writes stays inside the artifacts folder: a plain, non-empty name."""
+    if not isinstance(value, str) or not value or value in (".", "..") or any(c in value for c in "/\\\0"):
+        raise OverrideError(f"{where}: expected a plain file name (no folders), got {value!r}")
 
 
 _TRUE = {"1", "true", "yes", "on", "$true"}

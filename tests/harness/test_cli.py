@@ -162,3 +162,33 @@ def test_reports_are_written_for_replay_and_scenarios(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["scenarios"][0]["passed"] is True
     assert "page-taken-literally" in (tmp_path / "sc.html").read_text()
+
+
+def test_corrupt_lab_state_is_unreadable_input(tmp_path: Path) -> None:
+    workdir = tmp_path / "lab"
+    assert ucclab("replay", "mtls", "--workdir", str(workdir)).returncode == 0
+    (workdir / "state" / "ca" / "ca.json").write_text("garbage")
+    run = ucclab("replay", "mtls", "--workdir", str(workdir))
+    assert run.returncode == 2
+    assert "ca.json" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("value", ["../escape.pfx", "", "sub/dir.pfx"])
+def test_file_names_given_with_set_stay_in_the_artifacts_folder(tmp_path: Path, value: str) -> None:
+    run = ucclab("replay", "mtls", "--workdir", str(tmp_path / "lab"), "--set", f"shell.export_pfx.file_name={value}")
+    assert run.returncode == 2 and "plain file name" in run.stderr
+    assert not (tmp_path / "lab").exists()  # refused before any lab was made
+
+
+def test_replay_json_keeps_store_passwords_out_of_stdout(tmp_path: Path) -> None:
+    run = ucclab("replay", "mtls", "--workdir", str(tmp_path / "lab"), "--json")
+    assert "mnopqr" not in run.stdout and "genesys" not in run.stdout
+    manifest = json.loads((tmp_path / "lab" / "artifacts" / "manifest.json").read_text())
+    assert {m["role"]: m["password"] for m in manifest}["ucc-pfx"] == "mnopqr"  # the one place that records it
+
+
+def test_inspect_an_empty_file_is_unreadable_input(tmp_path: Path) -> None:
+    empty = tmp_path / "transfer-failed.pfx"
+    empty.write_bytes(b"")
+    run = ucclab("inspect", str(empty))
+    assert run.returncode == 2 and "empty" in run.stderr
