@@ -80,7 +80,6 @@ from .artifacts import (
 from .artifacts._pfx import build_chain
 from .connector import (
     ConnectorArguments,
-    ConnectorError,
     Finding,
     JsseError,
     KeyMaterial,
@@ -95,10 +94,9 @@ from .diagnosis import (
     FRONTEND,
     KRB5_CONF,
     TLS_ARGS,
-    code_for_java_error,
-    code_for_verify_error,
     diagnose,
 )
+from .handshakes import Setup, Stage, mtls_handshakes
 from .lab import find_java_home
 
 __all__ = ["CheckOptions", "CheckResult", "CheckUsageError", "run_check", "check"]
@@ -741,79 +739,14 @@ class _Checker:
                 mode="mtls",
             )
             async with server:
-                await self.connector_to_frontend(connector, server)
-                await self.frontend_to_connector(connector, server)
-
-    async def connector_to_frontend(self, connector: UCConnector, server: FrontendServer) -> None:
-        """The connector registers; confirmed by the Front End's log (handshake, trusted peer, 200)."""
-        report = await connector.register("127.0.0.1", server.port, timeout=_LIVE_TIMEOUT)
-        seen = [e for e in server.events if e.get("connection") is not None]
-        trusted = next((e for e in seen if e["type"] == "peer-trusted"), None)
-        register = next((e for e in seen if e["type"] == "response" and e.get("method") == "REGISTER"), None)
-        confirmed = bool(trusted and register and register.get("status") == 200)
-        causes: list[tuple[str, str]] = []
-        if not confirmed:
-            for event in seen:
-                if event["type"] == "tls-failure":
-                    texts = [e["text"] for e in event.get("verify_errors", []) if not e.get("ignored")]
-                    code = next((c for c in map(code_for_verify_error, [*texts, event.get("error") or ""]) if c), None)
-                    if code is not None:
-                        causes.append((code, f"the Front End refused the handshake: {'; '.join(texts) or event.get('error')}"))
-                elif event["type"] == "peer-not-trusted":
-                    causes.append(("cert-name-mismatch", f"{event.get('text')}: the certificate names {event.get('names')}"))
-                elif event["type"] == "response" and event.get("status", 200) >= 300:
-                    causes.append(("sip-rejected", f"the Front End answered {event.get('method')} with {event['status']}"))
-            if not causes:
-                causes.append((report.code or "tls-handshake-failed", report.error or "the connector could not register"))
-        self.record_live(
-            "connector-to-frontend",
-            confirmed,
-            causes,
-            {
-                "frontend_log": [e["type"] for e in seen],
-                "frontend_answers": [
-                    {"method": e.get("method"), "status": e.get("status")} for e in seen if e["type"] == "response"
-                ],
-                "connector": {"outcome": report.outcome, "error": report.error, "tls_version": report.tls_version},
-            },
-        )
-
-    async def frontend_to_connector(self, connector: UCConnector, server: FrontendServer) -> None:
-        """The Front End pushes presence to the Secured port; confirmed by the connector's log."""
-        try:
-            port = await connector.start_secure_port("127.0.0.1", handshake_timeout=_LIVE_TIMEOUT)
-        except ConnectorError as error:
-            self.record_live("frontend-to-connector", False, [(error.code, error.message)], {"error": error.message})
-            return
-        async with port:
-            push = await server.push_to_connector(
-                "127.0.0.1", port.port, server_name=self.options.ucc_fqdn, timeout=_LIVE_TIMEOUT
-            )
-            seen = [e.to_dict() for e in port.events]
-        answered = [e["details"] for e in seen if e["kind"] == "response"]
-        handshake = any(e["kind"] == "tls-handshake" for e in seen)
-        confirmed = handshake and bool(answered) and all(d.get("status") == 200 for d in answered)
-        causes: list[tuple[str, str]] = []
-        if not confirmed:
-            refused = next((e["details"].get("message") for e in seen if e["kind"] == "tls-failure"), None)
-            if push.error and not push.handshake_ok:
-                code = "cert-name-mismatch" if "hostname mismatch" in push.error.lower() else code_for_verify_error(push.error)
-                if code is not None:
-                    causes.append((code, f"the Front End could not push: {push.error}"))
-            if not causes and refused:
-                causes.append((code_for_java_error(refused) or "tls-handshake-failed", f"the connector refused the Front End: {refused}"))
-            if not causes:
-                causes.append(("tls-handshake-failed", f"the Front End could not push: {push.error}"))
-        self.record_live(
-            "frontend-to-connector",
-            confirmed,
-            causes,
-            {
-                "connector_log": [e["kind"] for e in seen],
-                "connector_answers": answered,
-                "frontend": {"push_error": push.error, "statuses": [list(s) for s in push.statuses]},
-            },
-        )
+                stage = Stage(server, "127.0.0.1", self.options.frontend_fqdn, self.options.ucc_fqdn,
+                              self.options.files or Path.cwd())
+                # The replay's own rules judge it: the Front End's log for connector → Front
+                # End, the connector's Secured-port log for the push.
+                for handshake in await mtls_handshakes(stage, Setup(app, connector, [])):
+                    causes = [(d["code"], d["message"]) for d in handshake["diagnoses"]]
+                    confirmed = handshake["outcome"] == "confirmed"
+                    self.record_live(handshake["direction"], confirmed, causes, handshake["evidence"])
 
     def record_live(self, direction: str, confirmed: bool, causes: list[tuple[str, str]], evidence: dict[str, Any]) -> None:
         """Keep the handshake's result; fold each cause into the static finding naming it, or add one."""

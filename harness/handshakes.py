@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fakes.configserver import CfgApplication
+from fakes.frontend import FrontendServer
 
 from .connector import ConnectorError, Mode, UCConnector
 from .diagnosis import FRONTEND, SHELL, TLS_ARGS, WEB, code_for_java_error, code_for_verify_error, diagnose
@@ -38,7 +40,7 @@ from .javaprobe import probe_login, probe_register, start_probe_listener
 from .lab import Lab
 from .transcript import mask_secrets
 
-__all__ = ["confirm_mtls", "confirm_tls_kerberos", "compare_clients"]
+__all__ = ["Setup", "Stage", "confirm_mtls", "mtls_handshakes", "confirm_tls_kerberos", "compare_clients"]
 
 # Where, on each of the page's three ways to the connector's PFX, the certificate was
 # requested and where it was exported: diagnoses point there.
@@ -63,15 +65,33 @@ def _doc_step(code: str, pfx_source: str) -> str | None:
 
 
 @dataclass
-class _Setup:
-    """The connector as the lab reads its Application object: arguments, stores, ports."""
+class Setup:
+    """The connector as its Application object configures it: arguments, stores, ports,
+    and the findings made while reading them."""
 
     app: CfgApplication
     connector: UCConnector
     findings: list[dict[str, Any]]
 
 
-async def _setup(lab: Lab, mode: Mode) -> _Setup:
+@dataclass
+class Stage:
+    """Where the connector meets the Front End: the Front End stand-in, the address both
+    use, the two FQDNs, and the folder holding the files the connector's arguments name."""
+
+    frontend: FrontendServer
+    host: str
+    frontend_fqdn: str
+    ucc_fqdn: str
+    files: Path
+
+    @classmethod
+    def of(cls, lab: Lab) -> "Stage":
+        assert lab.frontend is not None
+        return cls(lab.frontend, lab.bind_host, lab.topology.frontend_fqdn, lab.topology.ucc_fqdn, lab.artifacts_dir)
+
+
+async def _setup(lab: Lab, mode: Mode) -> Setup:
     async with lab.configserver_client() as cfg:
         app = await cfg.find_application(lab.topology.application_name)
     if app is None:
@@ -84,7 +104,7 @@ async def _setup(lab: Lab, mode: Mode) -> _Setup:
         ucc_fqdn=lab.topology.ucc_fqdn,
         mode=mode,
     )
-    return _Setup(app, connector, [_finding(f) for f in connector.findings])
+    return Setup(app, connector, [_finding(f) for f in connector.findings])
 
 
 def _finding(f: Any) -> dict[str, Any]:
@@ -117,31 +137,35 @@ async def confirm_mtls(lab: Lab, *, pfx_source: str = "shell", client: str = "py
     "rejected" or "error"), ``evidence`` (the server side's log lines and the client's
     view), ``diagnoses`` and ``duration_ms``.
     """
-    setup = await _setup(lab, "mtls")
+    return await mtls_handshakes(Stage.of(lab), await _setup(lab, "mtls"), pfx_source=pfx_source, client=client)
+
+
+async def mtls_handshakes(stage: Stage, setup: Setup, *, pfx_source: str = "shell", client: str = "python") -> list[dict[str, Any]]:
+    """Both MTLS directions between ``setup``'s connector and ``stage``'s Front End, judged
+    by the server side's logs (used by replays and by ``ucclab check``)."""
     return [
-        await _connector_to_frontend(lab, setup, pfx_source, client),
-        await _frontend_to_connector(lab, setup, pfx_source, client),
+        await _connector_to_frontend(stage, setup, pfx_source, client),
+        await _frontend_to_connector(stage, setup, pfx_source, client),
     ]
 
 
-async def _connector_to_frontend(lab: Lab, setup: _Setup, pfx_source: str, client: str) -> dict[str, Any]:
-    frontend = lab.frontend
-    assert frontend is not None
+async def _connector_to_frontend(stage: Stage, setup: Setup, pfx_source: str, client: str) -> dict[str, Any]:
+    frontend = stage.frontend
     mark = len(frontend.events)
     started = time.perf_counter()
     if client == "java":
         probe = await probe_register(
-            frontend=(lab.bind_host, frontend.port),
-            frontend_fqdn=lab.topology.frontend_fqdn,
-            ucc_fqdn=lab.topology.ucc_fqdn,
+            frontend=(stage.host, frontend.port),
+            frontend_fqdn=stage.frontend_fqdn,
+            ucc_fqdn=stage.ucc_fqdn,
             arguments=setup.app.command_line_arguments,
-            files=lab.artifacts_dir,
+            files=stage.files,
             timeout=_JAVA_TIMEOUT,
         )
         view, client_error = mask_secrets(probe.json), _java_error_text(probe.error)
         client_code, client_outcome = code_for_java_error(client_error), probe.outcome
     else:
-        report = await setup.connector.register(lab.bind_host, frontend.port)
+        report = await setup.connector.register(stage.host, frontend.port)
         view, client_error, client_code, client_outcome = mask_secrets(report.to_dict()), report.error, report.code, report.outcome
     seen = [e for e in _since(frontend.events, mark) if e.get("connection") is not None]
     handshake = next((e for e in seen if e["type"] == "tls-handshake"), None)
@@ -181,7 +205,7 @@ async def _connector_to_frontend(lab: Lab, setup: _Setup, pfx_source: str, clien
 
 def _why_frontend_refused(
     seen: list[dict[str, Any]],
-    setup: _Setup,
+    setup: Setup,
     client_code: str | None,
     client_error: str | None,
     view: dict[str, Any],
@@ -253,9 +277,8 @@ def _code_for_push_error(error: str, connector: UCConnector) -> str:
     return code
 
 
-async def _frontend_to_connector(lab: Lab, setup: _Setup, pfx_source: str, client: str) -> dict[str, Any]:
-    frontend = lab.frontend
-    assert frontend is not None
+async def _frontend_to_connector(stage: Stage, setup: Setup, pfx_source: str, client: str) -> dict[str, Any]:
+    frontend = stage.frontend
     started = time.perf_counter()
     base = {"kind": "mtls", "direction": "frontend-to-connector", "client": client}
     connector = setup.connector
@@ -275,9 +298,9 @@ async def _frontend_to_connector(lab: Lab, setup: _Setup, pfx_source: str, clien
             code = finding["code"] if finding else "secure-port-missing"
             return failed(code, finding["message"] if finding else "no Secured SIP port", {"finding": finding})
         async with await start_probe_listener(
-            ucc_fqdn=lab.topology.ucc_fqdn,
+            ucc_fqdn=stage.ucc_fqdn,
             arguments=setup.app.command_line_arguments,
-            files=lab.artifacts_dir,
+            files=stage.files,
             port=connector.secure_port.port,
             timeout=_JAVA_TIMEOUT,
         ) as listener:
@@ -285,7 +308,7 @@ async def _frontend_to_connector(lab: Lab, setup: _Setup, pfx_source: str, clien
                 probe = await listener.result()
                 text = _java_error_text(probe.error) or "the Java connector could not listen"
                 return failed(code_for_java_error(text) or "secure-port-unavailable", text, mask_secrets(probe.json))
-            push = await frontend.push_to_connector(lab.bind_host, listener.port, server_name=lab.topology.ucc_fqdn)
+            push = await frontend.push_to_connector(stage.host, listener.port, server_name=stage.ucc_fqdn)
             probe = await listener.result()
         connections = probe.json.get("connections", [])
         first = connections[0] if connections else {}
@@ -303,11 +326,11 @@ async def _frontend_to_connector(lab: Lab, setup: _Setup, pfx_source: str, clien
         refused = _java_error_text(connector_error) if connector_error else None
     else:
         try:
-            port = await connector.start_secure_port(lab.bind_host)
+            port = await connector.start_secure_port(stage.host)
         except ConnectorError as exc:
             return failed(exc.code, exc.message, {"error": exc.message, "code": exc.code, "hint": exc.hint})
         async with port:
-            push = await frontend.push_to_connector(lab.bind_host, port.port, server_name=lab.topology.ucc_fqdn)
+            push = await frontend.push_to_connector(stage.host, port.port, server_name=stage.ucc_fqdn)
             seen = [e.to_dict() for e in port.events]
         handshake = next((e for e in seen if e["kind"] == "tls-handshake"), None)
         answered = [e for e in seen if e["kind"] == "response"]
