@@ -33,7 +33,9 @@ from fakes.sip import (
     make_request,
 )
 
-CORPUS = Path(__file__).parents[3] / "shared" / "corpora" / "rfc4475"
+from tests.conftest import SHARED
+
+CORPUS = SHARED / "corpora" / "rfc4475"
 FE_FQDN = "fe01.companya.com"
 UCC_FQDN = "ucc01.companya.com"
 SERVER_AUTH = ExtendedKeyUsageOID.SERVER_AUTH
