@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# Reference data the tests read (tests/data/README.md); nothing is read outside the repository.
+DATA = Path(__file__).resolve().parent / "data"
 
 
 # Outside tools the suite talks to, with the Debian package that brings each.

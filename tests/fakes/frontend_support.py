@@ -33,18 +33,18 @@ from fakes.sip import (
     make_request,
 )
 
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-CORPUS = SHARED / "corpora" / "rfc4475"
+CORPUS = DATA / "rfc4475"
 FE_FQDN = "fe01.companya.com"
 UCC_FQDN = "ucc01.companya.com"
 SERVER_AUTH = ExtendedKeyUsageOID.SERVER_AUTH
 CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH
 NOW = datetime.datetime.now(datetime.timezone.utc)
 
-# What each RFC 4475 message gets over a stream, per the corpus README (status of the
-# first answer; None: nothing is answered — a response is never answered). Where the
-# README's datagram view cannot hold over a stream, the comment says why.
+# What each RFC 4475 message gets over a stream (status of the first answer; None:
+# nothing is answered — a response is never answered), per the RFC's sections
+# (tests/data/README.md). Where the RFC's datagram view cannot hold over a stream, the comment says why.
 RFC4475_EXPECTED: dict[str, int | None] = {
     # 3.1.1 valid: answered normally
     "wsinv": 480, "intmeth": 501, "esc01": 480, "escnull": 200, "esc02": 501, "lwsdisp": 200,

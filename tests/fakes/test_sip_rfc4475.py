@@ -1,8 +1,8 @@
-"""Every RFC 4475 torture message through the SIP core, as the corpus README says.
+"""Every RFC 4475 torture message through the SIP core, as RFC 4475 says.
 
-Read from ``../shared/corpora/rfc4475`` (never copied into the project). Each message is
-fed whole and byte by byte; no exception may escape, both feedings must agree, and the
-first answer must be the status the README (and the RFC) names.
+Read from ``tests/data/rfc4475`` (byte-exact; licence in ``tests/data/README.md``). Each
+message is fed whole and byte by byte; no exception may escape, both feedings must agree,
+and the first answer must be the status the RFC names.
 """
 
 from __future__ import annotations

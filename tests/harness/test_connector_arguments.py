@@ -5,22 +5,12 @@ from __future__ import annotations
 import pytest
 
 from harness.connector import ConnectorArguments, format_arguments, parse_arguments
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-PAGE = (SHARED / "seed" / "uc-connector-security-procedures.txt").read_text(encoding="utf-8")
-
-
-def _block(after: str, until: str) -> str:
-    """The page's text between the line ``after`` and the line starting with ``until``."""
-    lines = PAGE.splitlines()
-    start = lines.index(after) + 1
-    end = next(i for i in range(start, len(lines)) if lines[i].startswith(until))
-    return "\n".join(lines[start:end])
-
-
-MTLS_BLOCK = _block(
-    "2. Add the following parameters to the existing command line argument:", "MTLS security commandline.png"
-)
+# The page's two blocks of options, as a customer copies them (tests/data/README.md).
+MTLS_BLOCK = (DATA / "page" / "mtls-arguments.txt").read_text(encoding="utf-8")
+TLS_BLOCK = (DATA / "page" / "tls-arguments.txt").read_text(encoding="utf-8")
+STARTUP_BAT_BLOCK = (DATA / "page" / "startup-bat-arguments.txt").read_text(encoding="utf-8")
 
 
 def _codes(text: str) -> list[tuple[str, str]]:
@@ -81,10 +71,7 @@ def test_mtls_block_filled_in_but_with_the_pages_typos() -> None:
 
 
 def test_startup_bat_example() -> None:
-    example = _block(
-        "For example, the following startup.bat is appended with these sample certificate values:", "Mtls bat.png"
-    )
-    parsed = parse_arguments(example)
+    parsed = parse_arguments(STARTUP_BAT_BLOCK)
     assert parsed.findings == []
     assert parsed.arguments == ConnectorArguments(cert_store_file=r"c:\gcti\lync_ucc_1.pfx", cert_store_pass="genesys")
 
@@ -103,11 +90,7 @@ def test_startup_bat_command_with_program_and_continuation() -> None:
 
 
 def test_tls_block_bullets_are_prose_around_real_options() -> None:
-    # The MTLS block has the same "2. Add ..." line; the TLS one is the page's last.
-    block = PAGE.split("2. Add the following parameters to the existing command line argument:")[-1].split(
-        "Security commandline.png"
-    )[0]
-    found = _codes(block)
+    found = _codes(TLS_BLOCK)
     assert [code for code, _ in found] == ["arg-malformed", "arg-missing-value"] * 3
     assert [option for code, option in found if code == "arg-missing-value"] == [
         "-krb_conf_file",
