@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fakes._evidence import EvidenceLog
 from fakes.configserver import CfgApplication
 from fakes.frontend import FrontendServer
 
@@ -123,8 +124,12 @@ def _elapsed(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def _since(events: Any, mark: int) -> list[dict[str, Any]]:
-    return list(events)[mark:]
+def _since(log: EvidenceLog, cursor: int) -> list[dict[str, Any]]:
+    """The records after ``cursor``; the judge refuses to guess when some have been lost."""
+    after = log.since(cursor)
+    if after.truncated:
+        raise RuntimeError(f"evidence after record {cursor} has left memory; the judge cannot decide")
+    return after.records
 
 
 # -- MTLS ------------------------------------------------------------------------------------
@@ -151,7 +156,7 @@ async def mtls_handshakes(stage: Stage, setup: Setup, *, pfx_source: str = "shel
 
 async def _connector_to_frontend(stage: Stage, setup: Setup, pfx_source: str, client: str) -> dict[str, Any]:
     frontend = stage.frontend
-    mark = len(frontend.events)
+    mark = frontend.events.cursor
     started = time.perf_counter()
     if client == "java":
         probe = await probe_register(
@@ -380,7 +385,7 @@ async def confirm_tls_kerberos(lab: Lab, *, client: str = "python") -> dict[str,
     assert frontend is not None and kdc is not None
     t = lab.topology
     setup = await _setup(lab, "tls-kerberos")
-    fe_mark, kdc_mark = len(frontend.events), len(kdc.events)
+    fe_mark, kdc_mark = frontend.events.cursor, kdc.evidence.cursor
     started = time.perf_counter()
     findings = list(setup.findings)
     if client == "java":
@@ -406,7 +411,7 @@ async def confirm_tls_kerberos(lab: Lab, *, client: str = "python") -> dict[str,
         findings += [_finding(f) for f in report.findings]
         weak = False
     fe_seen = [e for e in _since(frontend.events, fe_mark) if e.get("connection") is not None]
-    kdc_seen = [e.to_dict() for e in kdc.events[kdc_mark:]]
+    kdc_seen = _since(kdc.evidence, kdc_mark)
     principal = f"{t.ucc_account}@{t.realm}".lower()
     spn = f"{t.frontend_spn}@{t.realm}".lower()
     tgt = next(

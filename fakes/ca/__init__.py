@@ -31,14 +31,13 @@ from ._shell import (
     parse_request_cs_certificate,
 )
 from ._templates import DEFAULT_TEMPLATES, Template, template_of
-from .certsrv import CertsrvEvent, CertsrvServer, make_certsrv_app
+from .certsrv import CertsrvServer, make_certsrv_app
 
 __all__ = [
     "DEFAULT_TEMPLATES",
     "CAError",
     "CAStateError",
     "CertificationAuthority",
-    "CertsrvEvent",
     "CertsrvServer",
     "RequestCsCertificate",
     "RequestRecord",

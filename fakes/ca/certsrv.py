@@ -36,40 +36,28 @@ import hmac
 import html
 import re
 import ssl
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import BasicAuth, hdrs, web
 from aiohttp.typedefs import Handler
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
+from fakes._evidence import EvidenceLog
+
 from ._authority import CertificationAuthority
 from ._database import ISSUED
 from ._errors import CAError
 from ._policy import account_name
 
-__all__ = ["CertsrvEvent", "CertsrvServer", "make_certsrv_app"]
+__all__ = ["CertsrvServer", "make_certsrv_app"]
 
 # A CSR is a few KB even base64- and form-encoded; anything near this is not a request.
 MAX_BODY = 256 * 1024
 _REQUEST_ID_MAX = 2**31 - 1  # AD CS request IDs are 32-bit
-
-
-@dataclass(frozen=True)
-class CertsrvEvent:
-    """One HTTP request as the server saw it: evidence for transcripts and diagnoses.
-
-    ``user`` is the user name the client sent (even with a wrong password), or None
-    when it sent no readable Basic credentials.
-    """
-
-    method: str
-    path: str
-    user: str | None
-    status: int
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -83,7 +71,7 @@ class _Enrollment:
     ca: CertificationAuthority
     accounts: Mapping[str, _Account]  # keyed by the casefolded account name
     realm: str
-    events: list[CertsrvEvent]
+    evidence: EvidenceLog
 
 
 _STATE = web.AppKey("certsrv", _Enrollment)
@@ -101,13 +89,16 @@ def make_certsrv_app(
     *,
     accounts: Mapping[str, str],
     realm: str = "labdc01.companya.com",
-    events: list[CertsrvEvent] | None = None,
+    evidence: EvidenceLog | None = None,
 ) -> web.Application:
     """The certsrv web application for ``ca``.
 
     ``accounts`` maps user names to passwords (Basic authentication, as web enrollment
     configured for Basic uses); the requester recorded by the CA is
-    ``<NETBIOS DOMAIN>\\<user>``. Each request is appended to ``events`` if given.
+    ``<NETBIOS DOMAIN>\\<user>``. Each request is recorded in ``evidence`` as an
+    ``http-request`` record (method, path, user, status), if given; ``user`` is the user
+    name the client sent (even with a wrong password), or None when it sent no readable
+    Basic credentials.
     """
     app = web.Application(
         middlewares=[_record_event, _render_http_errors, _authenticate],
@@ -118,7 +109,7 @@ def make_certsrv_app(
         accounts={_account_key(name): _Account(name, password)
                   for name, password in accounts.items()},
         realm=realm,
-        events=events if events is not None else [],
+        evidence=evidence if evidence is not None else EvidenceLog(now=time.time),
     )
     app.router.add_get("/certsrv", _redirect_to_home)
     for path in ("/certsrv/", "/certsrv/default.asp"):
@@ -147,9 +138,9 @@ async def _record_event(request: web.Request, handler: Handler) -> web.StreamRes
 
 
 def _record(request: web.Request, status: int) -> None:
-    request.app[_STATE].events.append(CertsrvEvent(
-        method=request.method, path=request.path_qs, user=request.get(_USER), status=status,
-    ))
+    request.app[_STATE].evidence.record(
+        "http-request", method=request.method, path=request.path_qs, user=request.get(_USER), status=status,
+    )
 
 
 @web.middleware
@@ -474,18 +465,20 @@ class CertsrvServer:
         server.url                      # "https://127.0.0.1:PORT/certsrv/"
         await server.close()
 
-    ``events`` lists every HTTP request it answered.
+    ``evidence`` records every HTTP request it answered (the last ones in memory; all of
+    them in ``event_log_path`` when given).
     """
 
     def __init__(
-        self, ca: CertificationAuthority, *, accounts: Mapping[str, str], realm: str | None = None
+        self, ca: CertificationAuthority, *, accounts: Mapping[str, str], realm: str | None = None,
+        event_log_path: Path | None = None,
     ) -> None:
         self.ca = ca
-        self.events: list[CertsrvEvent] = []
+        self.evidence = EvidenceLog(now=time.time, path=event_log_path)
         self.host = "127.0.0.1"
         self.port = 0
         self._app = make_certsrv_app(
-            ca, accounts=accounts, realm=realm or ca.host_fqdn, events=self.events
+            ca, accounts=accounts, realm=realm or ca.host_fqdn, evidence=self.evidence
         )
         self._runner: web.AppRunner | None = None
 
@@ -511,10 +504,11 @@ class CertsrvServer:
         return f"https://{host}:{self.port}/certsrv/"
 
     async def close(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving, release the port and close the evidence file."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self.evidence.close()
 
     async def __aenter__(self) -> CertsrvServer:
         await self.start()

@@ -1,7 +1,8 @@
 """The Front End's event log: the server-side evidence replays and tests judge by.
 
-Every event is a plain dict (JSON-ready) with ``type``, ``connection`` (an id, or None for
-events of the server itself), ``time`` (the injected clock) and fields of its type. Types:
+Every event is an evidence record (:mod:`fakes._evidence`: ``seq``, ``type``, ``time``) with
+``connection`` (an id, or None for events of the server itself) and the fields of its
+type. Types:
 
 ``listening``, ``connection-opened`` (peer address), ``tls-handshake`` (version, cipher,
 peer certificate with subject, SANs, issuer, serial, validity and EKUs, the chain sent and
@@ -26,57 +27,27 @@ later signed request) and ``sipae-bad-signature`` (principal, opaque, reason, er
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from fakes._files import write_public_file
+from fakes._evidence import EvidenceLog, Record
 
 __all__ = ["EventLog"]
 
-Event = dict[str, Any]
+Event = Record
 
 
-class EventLog:
-    """An append-only list of events, optionally mirrored to a JSONL file.
+class EventLog(EvidenceLog):
+    """The Front End's evidence log (bounded in memory, mirrored to a JSONL file if given).
 
-    Query with :meth:`of_type`, :meth:`requests`, :meth:`responses`,
+    Query what is in memory with :meth:`of_type`, :meth:`requests`, :meth:`responses`,
     :meth:`for_connection`; wait for something with :meth:`wait_for` (no fixed sleeps).
     """
 
-    def __init__(self, *, now: Callable[[], float], path: Path | None = None) -> None:
-        self._now = now
-        self._events: list[Event] = []
-        self._waiters: list[tuple[Callable[[Event], bool], asyncio.Future[Event]]] = []
-        self.path = path
-        if path is not None and not path.exists():
-            write_public_file(path, b"")
-
     def append(self, type_: str, connection: int | None = None, **fields: Any) -> Event:
-        """Record an event and wake whoever waits for one like it."""
-        event: Event = {"type": type_, "connection": connection, "time": self._now(), **fields}
-        self._events.append(event)
-        if self.path is not None:
-            with self.path.open("a", encoding="utf-8") as stream:
-                stream.write(json.dumps(event, ensure_ascii=False) + "\n")
-        still_waiting = []
-        for predicate, future in self._waiters:
-            if future.done():
-                continue
-            if predicate(event):
-                future.set_result(event)
-            else:
-                still_waiting.append((predicate, future))
-        self._waiters = still_waiting
-        return event
-
-    def __iter__(self) -> Iterator[Event]:
-        return iter(list(self._events))
-
-    def __len__(self) -> int:
-        return len(self._events)
+        """Record an event of ``connection`` (None: of the server itself)."""
+        return self.record(type_, connection=connection, **fields)
 
     @staticmethod
     def _matches(event: Event, type_: str | None, fields: dict[str, Any]) -> bool:
@@ -86,7 +57,7 @@ class EventLog:
 
     def of_type(self, type_: str, **fields: Any) -> list[Event]:
         """Events of one type whose fields equal the given ones (e.g. ``connection=3``)."""
-        return [event for event in self._events if self._matches(event, type_, fields)]
+        return [event for event in self if self._matches(event, type_, fields)]
 
     def requests(self, method: str | None = None, **fields: Any) -> list[Event]:
         """``request`` events, of one method if given."""
@@ -102,7 +73,7 @@ class EventLog:
 
     def for_connection(self, connection: int) -> list[Event]:
         """Every event of one connection, in order."""
-        return [event for event in self._events if event["connection"] == connection]
+        return [event for event in self if event["connection"] == connection]
 
     async def wait_for(self, type_: str | None = None, *, timeout: float = 5.0,
                        predicate: Callable[[Event], bool] | None = None,
@@ -113,16 +84,8 @@ class EventLog:
         def wanted(event: Event) -> bool:
             return self._matches(event, type_, fields) and (predicate is None or predicate(event))
 
-        for event in self._events:
-            if wanted(event):
-                return event
-        future: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
-        self._waiters.append((wanted, future))
-        try:
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            raise TimeoutError(f"no {type_ or 'matching'} event {fields or ''} within {timeout} s") from None
+        return await self.await_record(wanted, timeout=timeout, what=f"{type_ or 'matching'} event {fields or ''}".strip())
 
     def to_jsonl(self) -> str:
-        """The whole log as JSON lines."""
-        return "".join(json.dumps(event, ensure_ascii=False) + "\n" for event in self._events)
+        """The events in memory as JSON lines."""
+        return "".join(json.dumps(event, ensure_ascii=False) + "\n" for event in self)

@@ -41,7 +41,7 @@ import hashlib
 import logging
 import os
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -214,6 +214,8 @@ class KdcCore:
         self.max_udp_reply = max_udp_reply
         #: The most recent requests, oldest first.
         self.events: deque[KdcEvent] = deque(maxlen=max_events)
+        #: Called with every event as it is recorded (the server turns them into evidence).
+        self.on_event: Callable[[KdcEvent], None] | None = None
         #: The domain controller's clock; replacing it skews the KDC against its clients.
         self.now = now
         self._rng = rng
@@ -329,6 +331,8 @@ class KdcCore:
             detail=draft.detail,
         )
         self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
         log.info("%s %s -> %s %s", event.request, event.client or "-", event.server or "-",
                  event.error_name or "issued", extra={"kdc_event": event.to_dict()})
 

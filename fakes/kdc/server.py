@@ -28,11 +28,14 @@ import logging
 import signal
 import struct
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
+
+from fakes._evidence import EvidenceLog
 
 from ._accounts import Account
 from ._core import KdcCore, KdcEvent
@@ -74,8 +77,12 @@ class KdcServer:
     """
 
     def __init__(self, core: KdcCore | Iterable[Account], *, realm: str = "COMPANYA.COM",
-                 max_tcp_request: int = DEFAULT_MAX_TCP_REQUEST) -> None:
+                 max_tcp_request: int = DEFAULT_MAX_TCP_REQUEST, event_log_path: Path | None = None) -> None:
         self.core = core if isinstance(core, KdcCore) else KdcCore(realm, core)
+        #: The KDC's evidence: one record per request, its ``type`` the request's kind
+        #: (``AS-REQ``, ``TGS-REQ``, ``malformed``, ...), ``time`` the DC's clock.
+        self.evidence = EvidenceLog(now=time.time, path=event_log_path)
+        self.core.on_event = self._record
         self.max_tcp_request = max_tcp_request
         self.host = ""
         self._udp: asyncio.DatagramTransport | None = None
@@ -88,6 +95,11 @@ class KdcServer:
     def realm(self) -> str:
         """The realm the KDC serves (upper case)."""
         return self.core.realm
+
+    def _record(self, event: KdcEvent) -> None:
+        fields = event.to_dict()
+        del fields["time"]
+        self.evidence.record(event.request, time=event.time.timestamp(), **fields)
 
     @property
     def events(self) -> list[KdcEvent]:
@@ -183,6 +195,7 @@ class KdcServer:
             await asyncio.gather(*self._connections, return_exceptions=True)
             await self._tcp.wait_closed()
             self._tcp = None
+        self.evidence.close()
 
     async def __aenter__(self) -> KdcServer:
         await self.start()

@@ -286,7 +286,7 @@ def test_every_request_is_recorded_with_the_user_name_sent(
                  timeout=10)
     requests.get(server.url, auth=(USER, PASSWORD), verify=str(ca.root_certificate_path),
                  timeout=10)
-    last_two = [(e.method, e.path, e.user, e.status) for e in server.events[-2:]]
+    last_two = [(e["method"], e["path"], e["user"], e["status"]) for e in list(server.evidence)[-2:]]
     assert last_two == [("GET", "/certsrv/", "mallory", 401), ("GET", "/certsrv/", USER, 200)]
 
 
