@@ -153,6 +153,7 @@ class FrontendServer:
             await self._server.wait_closed()
             self._server = None
         self._tls.close()
+        self.events.close()
 
     async def __aenter__(self) -> FrontendServer:
         await self.start()
