@@ -155,6 +155,24 @@ class FrontendServer:
         self._tls.close()
         self.events.close()
 
+    def reconfigure(self, config: FrontendConfig) -> None:
+        """Serve connections opened from now on with ``config`` (a new certificate, other
+        trusted CAs or known peers — what an administrator changes on a running pool).
+
+        The new certificate, key and CAs are loaded first: a bad file raises here
+        (``OSError`` or ``OpenSSL.SSL.Error``) and nothing changes. Connections already
+        open keep what they were accepted with.
+        """
+        tls = MtlsServerContext(config)
+        sipae = self.sipae
+        if config.kerberos != self.config.kerberos:  # security associations survive otherwise
+            sipae = self._sipae_server(config.kerberos) if config.kerberos is not None else None
+        old = self._tls
+        self.config, self._tls, self.sipae = config, tls, sipae
+        old.close()
+        self.events.append("reconfigured", known_peers=list(config.known_peers),
+                           certificate=str(config.certificate_chain), trusted_cas=str(config.trusted_cas))
+
     async def __aenter__(self) -> FrontendServer:
         await self.start()
         return self
