@@ -9,6 +9,12 @@ The file holds secrets (the ``Microsoft-OCS``/``password`` option is a Kerberos 
 so it is created with mode 0600. One connection serves every thread behind a lock: the
 asyncio server calls in from its loop, tests and the harness from theirs, and every
 operation is a few milliseconds on a local file.
+
+Every change is one transaction that reads what it needs and writes (``BEGIN IMMEDIATE``,
+under the lock): an update is computed from the object as stored at that moment
+(:meth:`ConfigStore.modify_application`), so concurrent updates of different fields all
+survive, and another process on the same file cannot slip in between the read and the
+write.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from .._files import write_private_file
@@ -136,15 +143,18 @@ class ConfigStore:
         found = self.list_applications(name)
         return found[0] if found else None
 
-    def get_application(self, dbid: int) -> CfgApplication:
-        """The Application with this dbid; :class:`ObjectNotFoundError` if there is none."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT document FROM objects WHERE type = ? AND dbid = ?", (OBJECT_TYPE, dbid)
-            ).fetchone()
+    def _read(self, dbid: int) -> CfgApplication:
+        row = self._db.execute(
+            "SELECT document FROM objects WHERE type = ? AND dbid = ?", (OBJECT_TYPE, dbid)
+        ).fetchone()
         if row is None:
             raise ObjectNotFoundError(dbid)
         return self._load(dbid, row[0])
+
+    def get_application(self, dbid: int) -> CfgApplication:
+        """The Application with this dbid; :class:`ObjectNotFoundError` if there is none."""
+        with self._lock:
+            return self._read(dbid)
 
     def create_application(self, app: CfgApplication) -> tuple[CfgApplication, list[str]]:
         """Save a new Application; returns it with its dbid, and the warnings of the change."""
@@ -155,31 +165,49 @@ class ConfigStore:
         validate_application(app)
         warnings = port_security_warnings(app)
         with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
             self._check_name_free(app.name, None)
+            document = self._dump(app)
             cursor = self._db.execute(
                 "INSERT INTO objects (type, name, document) VALUES (?, ?, ?)",
-                (OBJECT_TYPE, app.name, self._dump(app)),
+                (OBJECT_TYPE, app.name, document),
             )
             dbid = cursor.lastrowid
-        assert dbid is not None  # an INSERT always sets it
-        return self.get_application(dbid), warnings
+            assert dbid is not None  # an INSERT always sets it
+        return self._load(dbid, document), warnings
+
+    def modify_application(
+        self, dbid: int, change: Callable[[CfgApplication], CfgApplication]
+    ) -> tuple[CfgApplication, list[str]]:
+        """Save ``change(stored)`` over the Application with this dbid, in one transaction.
+
+        ``change`` gets the object as stored now and returns the new one (with the same
+        dbid); it must not block, as it runs under the store's lock. Returns the object
+        as saved and the warnings of the change; :class:`ObjectNotFoundError` if there is
+        no such object, :class:`ValidationError` if the result breaks a rule (then
+        nothing is written).
+        """
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            previous = self._read(dbid)
+            app = change(previous)
+            if app.dbid != dbid:
+                raise ValidationError("dbid", f"{app.dbid} does not match the object being updated ({dbid})")
+            validate_application(app)
+            warnings = port_security_warnings(app, previous)
+            self._check_name_free(app.name, dbid)
+            document = self._dump(app)
+            self._db.execute(
+                "UPDATE objects SET name = ?, document = ? WHERE type = ? AND dbid = ?",
+                (app.name, document, OBJECT_TYPE, dbid),
+            )
+        return self._load(dbid, document), warnings
 
     def update_application(self, app: CfgApplication) -> tuple[CfgApplication, list[str]]:
         """Replace the stored Application with ``app`` (same dbid); returns it and the warnings."""
         if app.dbid is None:
             raise ValidationError("dbid", "an object without a dbid cannot be updated; create it first")
-        validate_application(app)
-        previous = self.get_application(app.dbid)
-        warnings = port_security_warnings(app, previous)
-        with self._lock, self._db:
-            self._check_name_free(app.name, app.dbid)
-            cursor = self._db.execute(
-                "UPDATE objects SET name = ?, document = ? WHERE type = ? AND dbid = ?",
-                (app.name, self._dump(app), OBJECT_TYPE, app.dbid),
-            )
-            if cursor.rowcount == 0:  # deleted since it was read above
-                raise ObjectNotFoundError(app.dbid)
-        return self.get_application(app.dbid), warnings
+        return self.modify_application(app.dbid, lambda _stored: app)
 
     def delete_application(self, dbid: int) -> None:
         """Delete the Application with this dbid; :class:`ObjectNotFoundError` if there is none."""

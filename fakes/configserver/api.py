@@ -16,6 +16,10 @@ Every ``/cfg/`` call needs the login's token, as ``Authorization: Bearer <token>
 the ``JSESSIONID`` cookie the login sets (GAX runs in a Java servlet container). A fresh
 Configuration Server has one account, ``default`` with password ``password``.
 
+An update is applied to the object as stored once its body has arrived, in one
+transaction (:meth:`~fakes.configserver.ConfigStore.modify_application`): concurrent
+updates of different fields all survive.
+
 Creates and updates answer with the object and ``"warnings"`` (see
 :func:`~fakes.configserver._model.port_security_warnings`). Every failure is a JSON body
 ``{"status", "message"}`` whose message names the problem: 400 bad JSON or a bad field,
@@ -167,9 +171,11 @@ class _GaxApi:
 
     async def update_object(self, request: web.Request) -> web.Response:
         self._check_type(request)
-        current = self.store.get_application(self._dbid(request))
+        dbid = self._dbid(request)
         body = await _read_json(request)
-        app, warnings = self.store.update_application(update_from_gax(current, body))
+        # The fields given are applied to the object as stored now that the body is in, in
+        # one transaction: an object read when the headers arrived may have changed since.
+        app, warnings = self.store.modify_application(dbid, lambda stored: update_from_gax(stored, body))
         log.info("updated %s %r (dbid %s)", OBJECT_TYPE, app.name, app.dbid)
         return web.json_response({**to_gax(app), "warnings": warnings})
 

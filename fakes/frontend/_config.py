@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from fakes.kerberos import DEFAULT_MAX_SKEW, Key
+from fakes._files import write_private_file
+from fakes.kerberos import DEFAULT_MAX_SKEW, KerberosError, Key
 from fakes.sip import SipLimits
 from fakes.sipae import SIP_COMMUNICATIONS_SERVICE
 
-__all__ = ["FrontendConfig", "FrontendKerberos"]
+__all__ = ["FrontendConfig", "FrontendKerberos", "read_service_keys", "write_service_keys"]
 
 TLS_VERSIONS = ("1.2", "1.3")
 
@@ -95,3 +97,25 @@ class FrontendConfig:
         if self.kerberos is not None and self.kerberos.service_principal is not None:
             return self.kerberos.service_principal
         return f"sip/{self.fqdn}"
+
+
+def read_service_keys(path: Path) -> tuple[Key, ...]:
+    """The service account's keys from a key file (a JSON list of ``{"enctype", "key"}``
+    with the key in hex, what a keytab of the account holds). Raises ``ValueError``
+    naming the file when it is not such a list, ``OSError`` when it cannot be read."""
+    try:
+        entries = json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ValueError(f"{path}: not JSON ({error})") from None
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise ValueError(f"{path}: expected a JSON list of {{\"enctype\", \"key\"}} objects")
+    try:
+        return tuple(Key(int(e["enctype"]), bytes.fromhex(e["key"])) for e in entries)
+    except (KeyError, TypeError, ValueError, KerberosError) as error:
+        raise ValueError(f"{path}: not a key list ({error})") from None
+
+
+def write_service_keys(path: Path, keys: tuple[Key, ...] | list[Key]) -> Path:
+    """Write a key file :func:`read_service_keys` reads (mode 0600: the keys are secrets)."""
+    data = [{"enctype": int(k.enctype), "key": k.contents.hex()} for k in keys]
+    return write_private_file(path, (json.dumps(data, indent=2) + "\n").encode())

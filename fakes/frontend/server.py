@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import datetime
 import itertools
-import json
 import random
 import signal
 import ssl
@@ -44,7 +43,7 @@ import sipmessage
 from cryptography import x509
 from OpenSSL import SSL
 
-from fakes.kerberos import KerberosError, Key, enctype_name
+from fakes.kerberos import Key, enctype_name
 from fakes.sip import (
     NEED_DATA,
     ConnectionClosed,
@@ -56,7 +55,7 @@ from fakes.sip import (
 from fakes.sipae import SipaeServer
 
 from ._certinfo import certificate_names, describe_certificate, matching_peer
-from ._config import FrontendConfig, FrontendKerberos
+from ._config import FrontendConfig, FrontendKerberos, read_service_keys
 from ._eventlog import EventLog
 from ._registrar import Registrar, pidf_document
 from ._session import Output, SipSession
@@ -455,13 +454,7 @@ def _kerberos_keys(args: argparse.Namespace) -> tuple[Key, ...] | None:
     Raises ``ValueError`` (or ``OSError``) for an unreadable key file.
     """
     if args.spn_keys is not None:
-        entries = json.loads(args.spn_keys.read_text(encoding="utf-8"))
-        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-            raise ValueError(f"{args.spn_keys}: expected a JSON list of {{\"enctype\", \"key\"}} objects")
-        try:
-            return tuple(Key(int(e["enctype"]), bytes.fromhex(e["key"])) for e in entries)
-        except (KeyError, TypeError, ValueError, KerberosError) as error:
-            raise ValueError(f"{args.spn_keys}: not a key list ({error})") from None
+        return read_service_keys(args.spn_keys)
     if args.spn_password is None:
         return None
     # The account model (and AD's salt rule) is the KDC stand-in's: derive keys the same way.

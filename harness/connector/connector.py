@@ -49,6 +49,7 @@ from typing import Any, Literal
 import sipmessage
 from cryptography import x509
 
+from fakes._evidence import EvidenceLog
 from fakes.configserver import CfgApplication, CfgPortInfo, ConfigServerClient, ListeningMode, listening_mode
 from fakes.configserver import ValidationError as CfgValidationError
 from fakes.sip import (
@@ -422,9 +423,11 @@ class UCConnector:
     # -- Front End → connector -------------------------------------------------------------
 
     async def start_secure_port(
-        self, host: str = "127.0.0.1", *, handshake_timeout: float = 10.0, idle_timeout: float = 30.0
+        self, host: str = "127.0.0.1", *, handshake_timeout: float = 10.0, idle_timeout: float = 30.0,
+        evidence: EvidenceLog | None = None,
     ) -> SecurePortServer:
-        """Listen on the Application object's Secured port number on ``host``.
+        """Listen on the Application object's Secured port number on ``host``; its events
+        also go to ``evidence`` when given (the connector host's evidence log).
 
         Raises :class:`ConnectorError` when there is no Secured port (``secure-port-missing``,
         ``secure-port-not-secured``), when Java could not build its SSL context from the
@@ -452,6 +455,7 @@ class UCConnector:
             clock=self._clock,
             handshake_timeout=handshake_timeout,
             idle_timeout=idle_timeout,
+            evidence=evidence,
         )
         await server.start()
         return server
@@ -509,9 +513,11 @@ class SecurePortServer:
         clock: Callable[[], float],
         handshake_timeout: float,
         idle_timeout: float,
+        evidence: EvidenceLog | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self._evidence = evidence
         self._identity = TlsIdentity(key)
         self._anchors = anchors
         self._ucc_fqdn = ucc_fqdn
@@ -577,6 +583,8 @@ class SecurePortServer:
 
     async def _log(self, kind: str, number: int, peer: str, **details: Any) -> None:
         self.events.append(SecurePortEvent(kind, number, peer, self._clock(), details))
+        if self._evidence is not None:
+            self._evidence.record(kind, connection=number, peer=peer, **details)
         async with self._changed:
             self._changed.notify_all()
 
