@@ -1,0 +1,176 @@
+"""The UC Connector host (``ucc01``) as a service: the connector stand-in, started on request.
+
+An administrator changes the connector's Application object and its files, then starts
+the connector; here the harness asks the ``connector`` service to do that, through the
+admin API (:mod:`fakes._admin`), wherever ``ucc01`` runs — in the harness's own process,
+in a container, on another machine. Each action builds the connector afresh from its
+Application object, read from the Configuration Server as the real connector reads it
+(``-host``, ``-port``, ``-app``), and from the files its command line names (Windows
+paths resolved in the host's ``artifacts`` folder, where the page's files are placed).
+
+Actions (JSON):
+
+* ``register`` — ``{"frontend": {"host", "port"}}``: MTLS to the Front End, OPTIONS and
+  REGISTER; answers the connector's report (what Java would have logged).
+* ``login`` — ``{"frontend": {...}, "principal": optional}``: TLS to the Front End and the
+  MS-SIPAE Kerberos login with the KDC its krb5.conf names.
+* ``listen`` — ``{}``: open the Application's Secured SIP port (answers host and port);
+  the Front End's push then shows in the evidence (``tls-handshake``, ``request``,
+  ``response``, ``tls-failure`` records with ``connection`` and ``peer``).
+* ``stop-listening`` — close it.
+
+``python -m harness.connector.service hosts/ucc01.json`` runs the host alone (a host
+config as :mod:`fakes.host` reads, with a ``connector`` service).
+"""
+
+from __future__ import annotations
+
+import ntpath
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from fakes._admin import AdminError, AdminService
+from fakes._evidence import EvidenceLog
+from fakes.configserver import ConfigServerClient, ConfigServerError
+from fakes.host import RunningHost, serve_host
+
+from .connector import ConnectorError, SecurePortServer, UCConnector
+
+__all__ = ["ConnectorService", "start_connector", "main"]
+
+
+class ConnectorService:
+    """The connector stand-in of one UC Connector host."""
+
+    def __init__(
+        self,
+        *,
+        configserver_url: str,
+        configserver_user: str,
+        configserver_password: str,
+        application: str,
+        files: Path,
+        java_home: Path | None,
+        frontend_fqdn: str,
+        ucc_fqdn: str,
+        bind: str,
+        evidence: EvidenceLog,
+    ) -> None:
+        self.configserver_url = configserver_url
+        self._credentials = (configserver_user, configserver_password)
+        self.application = application
+        self.files = files
+        self.java_home = java_home
+        self.frontend_fqdn = frontend_fqdn
+        self.ucc_fqdn = ucc_fqdn
+        self.bind = bind
+        self.evidence = evidence
+        self._port: SecurePortServer | None = None
+
+    def resolve_windows_path(self, path: str) -> Path:
+        """The host's file a Windows path of the command line stands for (by file name)."""
+        return self.files / ntpath.basename(path)
+
+    async def connector(self, mode: str | None = None) -> UCConnector:
+        """The connector as its Application object configures it right now."""
+        try:
+            async with ConfigServerClient(self.configserver_url, *self._credentials) as cfg:
+                return await UCConnector.from_configserver(
+                    cfg, self.application, resolve_path=self.resolve_windows_path, java_home=self.java_home,
+                    frontend_fqdn=self.frontend_fqdn, ucc_fqdn=self.ucc_fqdn, mode=mode,  # type: ignore[arg-type]
+                )
+        except ConnectorError as exc:
+            raise AdminError(409, f"{exc.code}: {exc.message}") from None
+        except (ConfigServerError, OSError) as exc:
+            raise AdminError(409, f"the connector cannot read its Application object from {self.configserver_url}: {exc}") from None
+
+    @staticmethod
+    def _frontend(value: Any) -> tuple[str, int]:
+        frontend = value.get("frontend") if isinstance(value, dict) else None
+        host = frontend.get("host") if isinstance(frontend, dict) else None
+        port = frontend.get("port") if isinstance(frontend, dict) else None
+        if not isinstance(host, str) or isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise AdminError(400, 'give the Front End as {"frontend": {"host": "...", "port": 1..65535}}')
+        return host, port
+
+    async def register(self, value: Any) -> dict[str, Any]:
+        host, port = self._frontend(value)
+        connector = await self.connector("mtls")
+        report = (await connector.register(host, port)).to_dict()
+        self.evidence.record("register", frontend=f"{host}:{port}", outcome=report["outcome"], code=report.get("code"))
+        return report
+
+    async def login(self, value: Any) -> dict[str, Any]:
+        host, port = self._frontend(value)
+        principal = value.get("principal")
+        if principal is not None and not isinstance(principal, str):
+            raise AdminError(400, "principal is a name (ocs-ucc or ocs-ucc@REALM)")
+        connector = await self.connector("tls-kerberos")
+        try:
+            report = (await connector.login(host, port, principal=principal)).to_dict()
+        except ConnectorError as exc:
+            raise AdminError(409, f"{exc.code}: {exc.message}") from None
+        self.evidence.record("login", frontend=f"{host}:{port}", outcome=report["outcome"], code=report.get("code"))
+        return report
+
+    async def listen(self, value: Any) -> dict[str, Any]:
+        await self.stop_listening(None)
+        connector = await self.connector("mtls")
+        try:
+            self._port = await connector.start_secure_port(self.bind, evidence=self.evidence)
+        except ConnectorError as exc:
+            return {"listening": False, "code": exc.code, "error": exc.message, "hint": exc.hint}
+        return {"listening": True, "host": self.bind, "port": self._port.port}
+
+    async def stop_listening(self, value: Any) -> dict[str, Any]:
+        if self._port is not None:
+            await self._port.close()
+            self._port = None
+        return {"listening": False}
+
+    def admin_service(self) -> AdminService:
+        return AdminService(
+            name="connector",
+            evidence=self.evidence,
+            health=lambda: {"fqdn": self.ucc_fqdn, "application": self.application, "listening": self._port is not None},
+            actions={"register": self.register, "login": self.login, "listen": self.listen,
+                     "stop-listening": self.stop_listening},
+        )
+
+
+async def start_connector(host: RunningHost, spec: Mapping[str, Any], *, root: Path, bind: str, logs: Path) -> None:
+    """:mod:`fakes.host` starter for the ``connector`` service of a host config::
+
+        "connector": {"configserver": {"url", "username", "password"}, "application": "UCC_Lync",
+                      "files": "artifacts", "java_home": null,
+                      "frontend_fqdn": "fe01.companya.com", "ucc_fqdn": "ucc01.companya.com"}
+    """
+    cfg = spec["configserver"]
+    evidence = EvidenceLog(now=time.time, path=logs / "connector-events.jsonl")
+    files = Path(spec.get("files", "artifacts"))
+    service = ConnectorService(
+        configserver_url=cfg["url"], configserver_user=cfg["username"], configserver_password=cfg["password"],
+        application=spec["application"], files=files if files.is_absolute() else root / files,
+        java_home=Path(spec["java_home"]) if spec.get("java_home") else None,
+        frontend_fqdn=spec["frontend_fqdn"], ucc_fqdn=spec["ucc_fqdn"], bind=bind, evidence=evidence,
+    )
+
+    async def close() -> None:
+        await service.stop_listening(None)
+        evidence.close()
+
+    host.on_close(close)
+    host.objects["connector"] = service
+    host.services["connector"] = service.admin_service()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m harness.connector.service CONFIG.json [--root DIR]``."""
+    return serve_host(argv, prog="python -m harness.connector.service", extra={"connector": start_connector})
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
