@@ -118,15 +118,30 @@ class LabSecrets:
     enroll_password: str
     ucc_account_password: str
     frontend_computer_password: str
+    # The lab's Configuration Server login. Not Genesys's fixed default/password: the
+    # Application object there holds the connector's AD password. Empty in a workdir made
+    # before the lab had it; filled in on load.
+    configserver_password: str = ""
+    CONFIGSERVER_USERNAME = "default"
 
     @classmethod
     def load_or_create(cls, path: Path) -> "LabSecrets":
         if path.exists():
             try:
-                return cls(**json.loads(path.read_text()))
+                loaded = cls(**json.loads(path.read_text()))
             except (ValueError, TypeError) as exc:
                 raise LabError(f"{path}: unreadable lab secrets ({exc}); remove the workdir to start afresh") from exc
-        made = cls(enroll_password=_password(), ucc_account_password=_password(), frontend_computer_password=_password())
+            if loaded.configserver_password:
+                return loaded
+            loaded.configserver_password = _password()
+            write_private_file(path, json.dumps(asdict(loaded), indent=2).encode())
+            return loaded
+        made = cls(
+            enroll_password=_password(),
+            ucc_account_password=_password(),
+            frontend_computer_password=_password(),
+            configserver_password=_password(),
+        )
         write_private_file(path, json.dumps(asdict(made), indent=2).encode())
         return made
 
@@ -227,7 +242,10 @@ class Lab:
         self.directory.on_change = self.kdc.core.directory.update
         self.certsrv = CertsrvServer(self.ca, accounts={t.enroll_username: self.secrets.enroll_password})
         await self.certsrv.start(self.bind_host, 0)
-        self.configserver = ConfigServer(self.state_dir / "configserver.sqlite")
+        self.configserver = ConfigServer(
+            self.state_dir / "configserver.sqlite",
+            users={LabSecrets.CONFIGSERVER_USERNAME: self.secrets.configserver_password},
+        )
         await self.configserver.start(self.bind_host, 0)
         await self._ensure_application()
         self.frontend = FrontendServer(self._frontend_config(), event_log_path=self.logs_dir / "frontend-events.jsonl")
@@ -381,8 +399,11 @@ class Lab:
 
     # -- clients and endpoints ------------------------------------------------------------
     def configserver_client(self) -> ConfigServerClient:
-        assert self.configserver is not None, "the lab is not started"
-        return ConfigServerClient(self.configserver.url)
+        """A client of the lab's Configuration Server, logging in with the lab's account."""
+        assert self.configserver is not None and self.secrets is not None, "the lab is not started"
+        return ConfigServerClient(
+            self.configserver.url, LabSecrets.CONFIGSERVER_USERNAME, self.secrets.configserver_password
+        )
 
     @property
     def ca_root_pem_path(self) -> Path:
@@ -403,7 +424,13 @@ class Lab:
                 "frontend": {"host": self.bind_host, "port": self.frontend.port},
                 "kdc": {"host": self.bind_host, "port": self.kdc.port},
             },
-            "accounts": {"enroll": {"username": t.enroll_username, "password": self.secrets.enroll_password}},
+            "accounts": {
+                "enroll": {"username": t.enroll_username, "password": self.secrets.enroll_password},
+                "configserver": {
+                    "username": LabSecrets.CONFIGSERVER_USERNAME,
+                    "password": self.secrets.configserver_password,
+                },
+            },
             "manifest": "artifacts/manifest.json",
             "kerberos": {
                 "realm": t.realm,

@@ -10,9 +10,13 @@ warning for a Secured port that has no certificate.
 - :mod:`._model` — ``CfgApplication``, ``CfgPortInfo``, listening modes and transport
   parameters, validation (sans I/O);
 - :mod:`._gax` — the GAX JSON shape (``to_gax`` / ``from_gax``);
-- :mod:`._store` — the SQLite Configuration Database;
+- :mod:`._json` — request bodies read strictly, every refusal with its reason (sans I/O);
+- :mod:`._store` — the SQLite Configuration Database, each change one transaction;
 - :mod:`.api`, :mod:`.server` — the aiohttp API and the server process;
 - :mod:`.client` — the async client the harness and the connector use.
+
+There is no built-in account: a server is given its accounts (``users``), and a client
+logs in with one of them.
 """
 
 from ._gax import from_gax, to_gax, update_from_gax

@@ -1,4 +1,4 @@
-"""``python -m fakes.configserver --db PATH [--host H] [--port P]``."""
+"""``python -m fakes.configserver --db PATH [--host H] [--port P] [--user NAME:PASSWORD]...``."""
 
 from .server import main
 

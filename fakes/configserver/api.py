@@ -13,8 +13,10 @@ DELETE   ``/gax/api/cfg/objects/CfgApplication/<dbid>`` delete
 =======  =============================================  =====================================
 
 Every ``/cfg/`` call needs the login's token, as ``Authorization: Bearer <token>`` or as
-the ``JSESSIONID`` cookie the login sets (GAX runs in a Java servlet container). A fresh
-Configuration Server has one account, ``default`` with password ``password``.
+the ``JSESSIONID`` cookie the login sets (GAX runs in a Java servlet container). The
+accounts are whatever the server is given; there is no built-in one. (A fresh real
+Configuration Server has ``default``/``password``; here that fixed login would hand the
+UC Connector's AD password, kept in its Application's options, to anyone on the host.)
 
 An update is applied to the object as stored once its body has arrived, in one
 transaction (:meth:`~fakes.configserver.ConfigStore.modify_application`): concurrent
@@ -22,15 +24,16 @@ updates of different fields all survive.
 
 Creates and updates answer with the object and ``"warnings"`` (see
 :func:`~fakes.configserver._model.port_security_warnings`). Every failure is a JSON body
-``{"status", "message"}`` whose message names the problem: 400 bad JSON or a bad field,
-401 not logged in, 404 unknown object, 413 body too large, 415 not JSON. Nothing a client
-sends stops the server.
+``{"status", "message"}`` whose message names the problem: 400 bad JSON (see
+:mod:`._json`) or a bad field, 401 not logged in, 404 unknown object, 413 body too large
+(refused before ``100 Continue`` when the declared length is already too large), 415 not
+JSON, 417 an ``Expect`` other than ``100-continue``. Nothing a client sends stops the
+server.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 import secrets
@@ -38,18 +41,19 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, hdrs, web
 
 from ._gax import OBJECT_TYPE, from_gax, to_gax, update_from_gax
+from ._json import JsonBodyError, parse_json_body
 from ._model import ValidationError
 from ._store import ConfigStore, ObjectNotFoundError
 
-__all__ = ["create_app", "DEFAULT_USERS", "DEFAULT_MAX_BODY", "SESSION_COOKIE", "API_ROOT"]
+__all__ = ["create_app", "DEFAULT_MAX_BODY", "SESSION_COOKIE", "API_ROOT"]
 
 log = logging.getLogger(__name__)
 
 API_ROOT = "/gax/api"
-DEFAULT_USERS: Mapping[str, str] = {"default": "password"}
+# A CfgApplication with every option the page sets is a few kilobytes.
 DEFAULT_MAX_BODY = 1024 * 1024
 SESSION_COOKIE = "JSESSIONID"
 # Oldest sessions are dropped beyond this, so a client logging in in a loop cannot grow
@@ -76,23 +80,27 @@ def _error_response(status: int, message: str, headers: Mapping[str, str] | None
 async def _read_json(request: web.Request) -> Any:
     if request.content_type != "application/json":
         raise ApiError(415, f"Content-Type must be application/json, got {request.content_type!r}")
-    raw = await request.read()  # 413 past the application's client_max_size
     try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, f"request body is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise ApiError(
-            400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except (ValueError, RecursionError) as exc:  # absurd numbers, absurd nesting
-        raise ApiError(400, f"request body is not usable JSON: {exc}") from None
+        raw = await request.read()  # 413 past the application's client_max_size
+    except ConnectionResetError:
+        # Nobody is left to read the answer; say it in the log, not as an internal error.
+        log.info("client hung up before its request body was complete (%s %s)", request.method, request.path)
+        raise ApiError(400, "the connection closed before the request body was complete") from None
+    try:
+        return parse_json_body(raw)
+    except JsonBodyError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 class _GaxApi:
     """Handlers and session table over one :class:`ConfigStore`."""
 
     def __init__(self, store: ConfigStore, users: Mapping[str, str], max_body: int) -> None:
+        if not users:
+            raise ValueError("a Configuration Server needs at least one account")
+        for name, password in users.items():
+            if not isinstance(name, str) or not name or not isinstance(password, str) or not password:
+                raise ValueError(f"account {name!r}: the user name and the password must be non-empty strings")
         self.store = store
         self.users = dict(users)
         self.max_body = max_body
@@ -197,16 +205,49 @@ class _GaxApi:
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return _error_response(exc.status, messages.get(exc.status, exc.reason), headers)
 
+    def _not_logged_in(self, request: web.Request) -> web.Response | None:
+        """The 401 for a ``/cfg/`` call without a live session, else ``None``."""
+        if not request.path.startswith(f"{API_ROOT}/cfg/") or self._session_user(request) is not None:
+            return None
+        return _error_response(
+            401,
+            f"not logged in: POST {API_ROOT}/session/login first, then send 'Authorization: Bearer <token>'",
+            {"WWW-Authenticate": "Bearer"},
+        )
+
+    async def expect_continue(self, request: web.Request) -> web.StreamResponse | None:
+        """Answer ``Expect: 100-continue``: the final refusal if there already is one, else 100.
+
+        RFC 9110 section 10.1.1: a server that receives a 100-continue expectation may
+        answer with a final status code instead, and one that receives it in an HTTP/1.0
+        request must ignore it. So a client that is not logged in, or that announces a
+        body over the limit, learns it before sending that body.
+        """
+        if request.version < HttpVersion11:
+            return None
+        expectation = request.headers.get(hdrs.EXPECT, "")
+        refusal = self._not_logged_in(request)
+        if expectation.lower() != "100-continue":
+            refusal = _error_response(417, f"unsupported expectation {expectation!r}; only 100-continue is")
+        if refusal is None and request.content_length is not None and request.content_length > self.max_body:
+            refusal = _error_response(
+                413, f"request body too large: {request.content_length} bytes announced, the limit is {self.max_body}"
+            )
+        if refusal is not None:
+            # The announced body will not be read: the connection ends with this answer.
+            refusal.force_close()
+            return refusal
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        # As aiohttp's own handler does: the interim answer is not part of the response's size.
+        request.writer.output_size = 0
+        return None
+
     async def handle_errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Middleware: the session check, and every failure as a JSON ``{status, message}``."""
         try:
-            if request.path.startswith(f"{API_ROOT}/cfg/") and self._session_user(request) is None:
-                return _error_response(
-                    401,
-                    f"not logged in: POST {API_ROOT}/session/login first, then send "
-                    "'Authorization: Bearer <token>'",
-                    {"WWW-Authenticate": "Bearer"},
-                )
+            refusal = self._not_logged_in(request)
+            if refusal is not None:
+                return refusal
             return await handler(request)
         except ApiError as exc:
             return _error_response(exc.status, exc.message)
@@ -226,15 +267,16 @@ class _GaxApi:
 def create_app(
     store: ConfigStore,
     *,
-    users: Mapping[str, str] | None = None,
+    users: Mapping[str, str],
     max_body: int = DEFAULT_MAX_BODY,
 ) -> web.Application:
     """The aiohttp application serving ``store`` to the accounts in ``users``.
 
-    ``users`` maps user name → password (default: ``default``/``password``); request
-    bodies over ``max_body`` bytes are refused with 413.
+    ``users`` maps user name → password: at least one account, none with an empty name
+    or password (:class:`ValueError` otherwise). Request bodies over ``max_body`` bytes
+    are refused with 413.
     """
-    api = _GaxApi(store, DEFAULT_USERS if users is None else users, max_body)
+    api = _GaxApi(store, users, max_body)
 
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -242,10 +284,11 @@ def create_app(
 
     app = web.Application(middlewares=[errors], client_max_size=max_body)
     objects = f"{API_ROOT}/cfg/objects"
-    app.router.add_post(f"{API_ROOT}/session/login", api.login)
-    app.router.add_post(objects, api.create_object)
-    app.router.add_get(objects + "/{objtype}", api.list_objects)
-    app.router.add_get(objects + "/{objtype}/{dbid}", api.get_object)
-    app.router.add_put(objects + "/{objtype}/{dbid}", api.update_object)
-    app.router.add_delete(objects + "/{objtype}/{dbid}", api.delete_object)
+    expect = {"expect_handler": api.expect_continue}
+    app.router.add_post(f"{API_ROOT}/session/login", api.login, **expect)
+    app.router.add_post(objects, api.create_object, **expect)
+    app.router.add_get(objects + "/{objtype}", api.list_objects, **expect)
+    app.router.add_get(objects + "/{objtype}/{dbid}", api.get_object, **expect)
+    app.router.add_put(objects + "/{objtype}/{dbid}", api.update_object, **expect)
+    app.router.add_delete(objects + "/{objtype}/{dbid}", api.delete_object, **expect)
     return app

@@ -2,7 +2,7 @@
 
 ::
 
-    async with ConfigServerClient(server.url) as cfg:      # logs in as default/password
+    async with ConfigServerClient(server.url, "default", password) as cfg:   # logs in
         ucc = await cfg.find_application("UCC")
         await cfg.set_option("UCC", "Microsoft-OCS", "password", "Genesys#1")
         warnings = await cfg.add_port(
@@ -46,16 +46,16 @@ class ConfigServerError(Exception):
 class ConfigServerClient:
     """An async GAX session with the Configuration Server at ``base_url``.
 
-    Use it as an async context manager (it logs in on entry), or call :meth:`login` and
-    :meth:`close` yourself. A session the server forgot (it restarted) is renewed once,
-    transparently.
+    Use it as an async context manager (it logs in on entry as ``username`` with
+    ``password``), or call :meth:`login` and :meth:`close` yourself. A session the server
+    forgot (it restarted) is renewed once, transparently.
     """
 
     def __init__(
         self,
         base_url: str,
-        username: str = "default",
-        password: str = "password",
+        username: str,
+        password: str,
         *,
         timeout: float = 10.0,
     ) -> None:

@@ -2,13 +2,16 @@
 
 In a lab::
 
-    server = ConfigServer(workdir / "confserv.db")
+    server = ConfigServer(workdir / "confserv.db", users={"default": lab_password})
     await server.start()            # 127.0.0.1, a free port
     ... server.url, server.store ...
     await server.close()
 
-Alone: ``python -m fakes.configserver --db PATH [--host H] [--port P] [--user NAME:PASSWORD]``
-prints the URL on stdout and serves until SIGINT or SIGTERM.
+Alone: ``python -m fakes.configserver --db PATH [--host H] [--port P] [--user NAME:PASSWORD]...``
+prints the URL on stdout and serves until SIGINT or SIGTERM. There is no built-in account:
+the accounts come from ``--user`` (seen by every local user in the process list), else from
+``$UCCLAB_CONFIGSERVER_USER`` (``NAME:PASSWORD``), else the server makes up a password for
+``default`` and prints it on stderr, once — the only place it is shown.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import secrets
 import signal
 import sys
 from collections.abc import Mapping
@@ -27,29 +32,38 @@ from aiohttp import web
 from ._store import ConfigStore, StoreError
 from .api import DEFAULT_MAX_BODY, create_app
 
-__all__ = ["ConfigServer", "main"]
+__all__ = ["ConfigServer", "main", "USER_ENV"]
 
 log = logging.getLogger(__name__)
+
+USER_ENV = "UCCLAB_CONFIGSERVER_USER"
+# The account name of a fresh real Configuration Server; here it gets a password of its own.
+GENERATED_USER = "default"
 
 
 class ConfigServer:
     """A Configuration Server: the database at ``db_path`` served over the GAX JSON API.
 
     The database is opened here, so a damaged file fails at once with a
-    :class:`~fakes.configserver.StoreError` naming it. ``users`` maps user name → password
-    (default: ``default``/``password``, the account of a fresh Configuration Server).
-    ``store`` gives in-process access to the same objects.
+    :class:`~fakes.configserver.StoreError` naming it. ``users`` maps user name → password:
+    the accounts that may log in (at least one; there is no default account, as the
+    database holds the UC Connector's AD password). ``store`` gives in-process access to
+    the same objects.
     """
 
     def __init__(
         self,
         db_path: Path,
         *,
-        users: Mapping[str, str] | None = None,
+        users: Mapping[str, str],
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.store = ConfigStore(db_path)
-        self._app = create_app(self.store, users=users, max_body=max_body)
+        try:
+            self._app = create_app(self.store, users=users, max_body=max_body)
+        except BaseException:
+            self.store.close()
+            raise
         self._runner: web.AppRunner | None = None
         self._host = ""
         self._port: int | None = None
@@ -103,19 +117,44 @@ class ConfigServer:
         await self.close()
 
 
-def _parse_users(parser: argparse.ArgumentParser, specs: list[str] | None) -> dict[str, str] | None:
-    if not specs:
-        return None
-    users = {}
-    for spec in specs:
-        name, sep, password = spec.partition(":")
-        if not sep or not name:
-            parser.error(f"--user takes NAME:PASSWORD, got {spec!r}")
-        users[name] = password
-    return users
+def _parse_user(spec: str, where: str) -> tuple[str, str]:
+    """``NAME:PASSWORD`` as a pair; :class:`ValueError` naming ``where`` (never the password)."""
+    name, sep, password = spec.partition(":")
+    if not sep or not name or not password:
+        shown = f"{name}:..." if sep else "a value without ':'"
+        raise ValueError(f"{where} takes NAME:PASSWORD with both non-empty, got {shown}")
+    return name, password
 
 
-async def _serve(db: Path, host: str, port: int, users: dict[str, str] | None) -> int:
+def _accounts(parser: argparse.ArgumentParser, specs: list[str] | None) -> tuple[dict[str, str], str | None]:
+    """The accounts from ``--user``, else ``$UCCLAB_CONFIGSERVER_USER``, else a generated
+    one — then also the line that tells its password, to print once the server serves."""
+    try:
+        if specs:
+            return dict(_parse_user(spec, "--user") for spec in specs), None
+        if os.environ.get(USER_ENV):
+            return dict([_parse_user(os.environ[USER_ENV], f"${USER_ENV}")]), None
+    except ValueError as exc:
+        parser.error(str(exc))
+    password = secrets.token_urlsafe(16)
+    note = (
+        f"no --user or ${USER_ENV} given: this run's account is {GENERATED_USER!r} with password "
+        f"{password} (shown once, here only)"
+    )
+    return {GENERATED_USER: password}, note
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (0..65535)")
+    return port
+
+
+async def _serve(db: Path, host: str, port: int, users: dict[str, str], account_note: str | None) -> int:
     server = ConfigServer(db, users=users)
     try:
         await server.start(host, port)
@@ -128,6 +167,8 @@ async def _serve(db: Path, host: str, port: int, users: dict[str, str] | None) -
         loop.add_signal_handler(signum, stop.set)
     print(server.url, flush=True)
     print(f"Configuration Server (GAX API) at {server.url}, database {db}", file=sys.stderr, flush=True)
+    if account_note is not None:
+        print(f"configserver: {account_note}", file=sys.stderr, flush=True)
     try:
         await stop.wait()
     finally:
@@ -142,25 +183,31 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(
         prog="python -m fakes.configserver",
-        description="Genesys Configuration Server stand-in: Application objects over a GAX-style JSON API.",
+        description="Genesys Configuration Server stand-in: Application objects over a GAX-style JSON API. "
+        "Prints its URL on stdout once it serves; serves until SIGINT or SIGTERM.",
+        epilog=f"Accounts: there is no built-in login. They come from --user, else from ${USER_ENV} "
+        f"(NAME:PASSWORD, kept out of the process list), else the server makes up a password for "
+        f"{GENERATED_USER!r} and prints it on stderr, once. Log in with POST /gax/api/session/login "
+        '{"username": ..., "password": ...}. '
+        "Exit status: 0 after a clean stop, 1 if it cannot listen, 2 for bad usage or an unusable database.",
     )
     parser.add_argument(
         "--db", type=Path, required=True, help="SQLite database file (created if missing, mode 0600)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: 0, a free port)")
+    parser.add_argument("--port", type=_port, default=0, help="port to listen on (default: 0, a free port)")
     parser.add_argument(
         "--user",
         action="append",
         metavar="NAME:PASSWORD",
-        help="an account that may log in; repeatable "
-        "(default: default:password, as on a fresh Configuration Server)",
+        help="an account that may log in; repeatable. Other local users can read it in the "
+        f"process list: prefer ${USER_ENV}",
     )
     args = parser.parse_args(argv)
-    users = _parse_users(parser, args.user)
+    users, account_note = _accounts(parser, args.user)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        return asyncio.run(_serve(args.db, args.host, args.port, users))
+        return asyncio.run(_serve(args.db, args.host, args.port, users, account_note))
     except StoreError as exc:
         print(f"configserver: {exc}", file=sys.stderr)
         return 2

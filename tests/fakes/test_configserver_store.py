@@ -87,7 +87,7 @@ def test_update_returns_warnings_and_unknown_dbids_fail(db: Path) -> None:
 def test_garbage_file_is_a_clear_error_naming_it(db: Path) -> None:
     db.write_bytes(b"this is not an SQLite database, just bytes\x00\xff" * 100)
     with pytest.raises(StoreError) as caught:
-        ConfigServer(db)
+        ConfigServer(db, users={"operator": "Store-test-1"})
     assert str(db) in str(caught.value)
     assert "not a usable Configuration Database" in str(caught.value)
 

@@ -580,10 +580,10 @@ def test_tls_kerberos_arguments_make_the_cert_store_the_trust_store(lab: Lab) ->
 
 def test_from_configserver_reads_the_application_object(lab: Lab, tmp_path: Path) -> None:
     async def scenario() -> UCConnector:
-        server = ConfigServer(tmp_path / "confserv.db")
+        server = ConfigServer(tmp_path / "confserv.db", users={"operator": "Connector-test-1"})
         await server.start()
         try:
-            async with ConfigServerClient(server.url) as cfg:
+            async with ConfigServerClient(server.url, "operator", "Connector-test-1") as cfg:
                 app = CfgApplication(
                     name="UCC",
                     command_line_arguments=format_arguments(PAGE_ARGUMENTS),
