@@ -286,8 +286,9 @@ def test_damaged_bytes_are_decode_errors_or_decode_to_what_they_say(message: typ
 
 
 def test_a_kdc_drops_the_requests_the_reader_refuses() -> None:
-    # RFC 4120 has no KRB-ERROR for bytes that are not a request: MIT's krb5kdc drops them
-    # (DecodeError's KRB_ERR_GENERIC is never sent), and so does the lab's KDC, recording why.
+    # What a reader refuses, the KDC does not answer: MIT's krb5kdc drops such packets
+    # (measured, rule 1 of fakes/kdc/_core.py), so DecodeError's KRB_ERR_GENERIC is never
+    # sent; the KDC's event records why.
     kdc = KdcCore(REALM, lab_accounts(), now=lambda: NOW)
     sample = SAMPLES[KdcReq]
     generator = random.Random(4120)
