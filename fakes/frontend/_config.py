@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -61,8 +62,14 @@ class FrontendConfig:
     serverAuth-only client certificate is accepted); ``True`` is OpenSSL's and Java's.
     ``client_ca_names`` sends the trusted CAs' names in the CertificateRequest, as
     SChannel does — a client whose certificate is from another CA then sends none.
-    ``idle_timeout`` (seconds) closes a connection that sends nothing for that long,
-    including in the middle of a message or handshake.
+    ``idle_timeout`` (seconds) closes a TLS connection that sends nothing for that long,
+    between SIP messages or inside one. Deadlines bound the whole of a step however the
+    peer paces its bytes: ``handshake_timeout`` from the TCP accept to the end of the TLS
+    handshake, ``message_timeout`` from a SIP message's first byte to its last (a stalled
+    message is answered 400 before the close). ``max_connections`` caps the connections
+    served at once; one more is closed at once, before TLS, with a ``connection-refused``
+    event saying why. Lync's own values are not published (assumed): the defaults are
+    generous for a lab, hundreds of peers at a time on a loaded machine.
 
     ``kerberos`` set: a client that presents no certificate is no longer refused at the
     TLS layer (Lync's 5061 asks for a certificate but does not require one); its requests
@@ -78,6 +85,9 @@ class FrontendConfig:
     minimum_tls_version: str = "1.2"
     keylog_path: Path | None = None
     idle_timeout: float = 30.0
+    handshake_timeout: float = 30.0
+    message_timeout: float = 30.0
+    max_connections: int = 1000
     limits: SipLimits = SipLimits()
     client_ca_names: bool = True
     kerberos: FrontendKerberos | None = None
@@ -86,8 +96,14 @@ class FrontendConfig:
         if self.minimum_tls_version not in TLS_VERSIONS:
             raise ValueError(f"minimum_tls_version must be one of {TLS_VERSIONS}, "
                              f"not {self.minimum_tls_version!r}")
-        if self.idle_timeout <= 0:
-            raise ValueError("idle_timeout must be positive")
+        if not self.fqdn or any(c.isspace() for c in self.fqdn):
+            raise ValueError(f"the Front End's FQDN must be a host name, not {self.fqdn!r}")
+        for name in ("idle_timeout", "handshake_timeout", "message_timeout"):
+            seconds = getattr(self, name)
+            if not (0 < seconds < math.inf):  # NaN fails this too
+                raise ValueError(f"{name} must be a positive number of seconds, not {seconds!r}")
+        if self.max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {self.max_connections!r}")
         # A list given where a tuple is expected would make the config unhashable.
         object.__setattr__(self, "known_peers", tuple(self.known_peers))
 

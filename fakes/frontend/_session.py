@@ -103,8 +103,15 @@ class SipSession:
             elif isinstance(event, MessageReceived):
                 self._message(event, output)
 
+    @property
+    def pending_message(self) -> int | None:
+        """The number of the SIP message being received, None between messages: the
+        shell's whole-message deadline starts when it changes (:attr:`SipStream.pending_message`)."""
+        return self._stream.pending_message
+
     def timed_out(self) -> Output:
-        """The shell's read timer fired: answer a stalled message if any, then close."""
+        """The shell's read timer or message deadline fired: answer a stalled message if
+        any, then close."""
         output = Output(close=True)
         stalled = self._stream.timed_out()
         if stalled is not None:

@@ -15,8 +15,9 @@ the bytes to send, like the SIP core.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -87,8 +88,27 @@ def _reasons(error: SSL.Error) -> list[str]:
     return [str(details)]
 
 
+def _load(path: Path, trouble: str, step: Callable[[str], object], certificate: Path | None = None) -> None:
+    """One step loading ``path`` into the context: ``OSError`` if the file cannot be read,
+    ``ValueError`` naming the file and ``trouble`` if OpenSSL refuses what it holds (for a
+    key: that it is not the key of ``certificate``, when that is the reason)."""
+    with open(path, "rb"):  # missing, a folder, unreadable: the OS says which
+        pass
+    try:
+        step(str(path))
+    except SSL.Error as error:
+        reasons = _reasons(error)
+        if certificate is not None and "key values mismatch" in reasons:  # checked as it loads
+            trouble = f"is not the key of the certificate in {certificate}"
+        raise ValueError(f"{path}: {trouble}" + (f" ({', '.join(reasons)})" if reasons else "")) from None
+
+
 class MtlsServerContext:
-    """The TLS configuration every connection of one Front End shares."""
+    """The TLS configuration every connection of one Front End shares.
+
+    Raises ``OSError`` for a file that cannot be read and ``ValueError`` (naming the file)
+    for one that holds the wrong thing, or a key that is not the certificate's.
+    """
 
     def __init__(self, config: FrontendConfig) -> None:
         self.strict_eku = config.require_client_auth_eku
@@ -97,10 +117,11 @@ class MtlsServerContext:
         # Every connection shows its certificate: no session resumption, no tickets.
         context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
         context.set_options(SSL.OP_NO_TICKET)
-        context.use_certificate_chain_file(str(config.certificate_chain))
-        context.use_privatekey_file(str(config.private_key))
-        context.check_privatekey()
-        context.load_verify_locations(str(config.trusted_cas))
+        cert, key, cas = config.certificate_chain, config.private_key, config.trusted_cas
+        _load(cert, "not a PEM certificate chain", context.use_certificate_chain_file)
+        _load(key, "not an unencrypted PEM private key", context.use_privatekey_file, cert)
+        _load(key, f"is not the key of the certificate in {cert}", lambda _path: context.check_privatekey())
+        _load(cas, "holds no PEM CA certificate", context.load_verify_locations)
         # Without Kerberos a client certificate is required (MTLS only). With it, Lync's
         # 5061 behaviour: a certificate is asked for, and a client that sends none gets a
         # TLS connection whose requests must authenticate with MS-SIPAE. A certificate

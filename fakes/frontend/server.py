@@ -43,6 +43,7 @@ import sipmessage
 from cryptography import x509
 from OpenSSL import SSL
 
+from fakes._cli import connection_count, os_error_text, port_number, seconds
 from fakes.kerberos import Key, enctype_name
 from fakes.sip import (
     NEED_DATA,
@@ -111,6 +112,7 @@ class FrontendServer:
         self.sipae = self._sipae_server(config.kerberos) if config.kerberos is not None else None
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._closing = False
         self._ids = itertools.count(1)
         self._port: int | None = None
         self.host = ""
@@ -128,6 +130,7 @@ class FrontendServer:
         """Listen on ``host``:``port`` (0: a free port the OS picks)."""
         if self._server is not None:
             raise RuntimeError("the Front End is already started")
+        self._closing = False
         # A deep backlog: hundreds of peers may connect at once (load tests, a pool restart).
         self._server = await asyncio.start_server(self._accept, host, port, backlog=1024)
         self.host = host
@@ -143,12 +146,16 @@ class FrontendServer:
         return self._port
 
     async def close(self) -> None:
-        """Stop listening, end every connection, close the key log."""
+        """Stop listening, end every connection (each is cancelled and awaited), close the
+        key log."""
         if self._server is not None:
+            self._closing = True  # a connection accepted from now on is dropped at once
             self._server.close()
-            for task in list(self._connections):
-                task.cancel()
-            await asyncio.gather(*self._connections, return_exceptions=True)
+            while self._connections:
+                ending = list(self._connections)
+                for task in ending:
+                    task.cancel()
+                await asyncio.gather(*ending, return_exceptions=True)
             await self._server.wait_closed()
             self._server = None
         self._tls.close()
@@ -185,11 +192,35 @@ class FrontendServer:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None  # always inside a task when called by start_server
-        self._connections.add(task)
         connection = next(self._ids)
-        peer = writer.get_extra_info("peername")
-        self.events.append("connection-opened", connection,
-                           peer=f"{peer[0]}:{peer[1]}" if peer else None)
+        address = writer.get_extra_info("peername")
+        peer = f"{address[0]}:{address[1]}" if address else None
+        if self._closing:  # accepted while close() runs: nothing to serve it with
+            writer.transport.abort()
+            return
+        if len(self._connections) >= self.config.max_connections:
+            # What Lync does at a connection limit is not published (assumed): the
+            # connection is closed before TLS, and the log says why.
+            self.events.append("connection-refused", connection, peer=peer,
+                               reason=f"too many connections: {len(self._connections)} open, "
+                                      f"the limit is {self.config.max_connections}")
+            writer.transport.abort()
+            return
+        self._connections.add(task)
+        try:
+            await self._connection(connection, peer, reader, writer)
+        except asyncio.CancelledError:
+            # close() cancels open connections. The task ends normally rather than
+            # cancelled: Python 3.11's start_server logs a cancelled connection task as an
+            # "Exception in callback" traceback (CPython gh-113538, fixed in 3.12).
+            writer.transport.abort()
+            self.events.append("closed", connection, reason="the Front End stopped")
+        finally:
+            self._connections.discard(task)
+
+    async def _connection(self, connection: int, peer: str | None, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        self.events.append("connection-opened", connection, peer=peer)
         try:
             await self._serve(connection, reader, writer)
         except (ConnectionError, OSError, SSL.Error) as error:
@@ -197,21 +228,27 @@ class FrontendServer:
         except Exception as error:  # noqa: BLE001 - a bug must cost one connection, not the server
             self.events.append("connection-error", connection, error=repr(error),
                                traceback=traceback.format_exc())
-        finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass  # the peer went first
-            self.events.append("closed", connection)
-            self._connections.discard(task)
-
-    async def _read(self, reader: asyncio.StreamReader) -> bytes | None:
-        """Bytes from the peer (``b""`` at EOF), or None when the idle timeout passed."""
+        writer.close()
         try:
-            return await asyncio.wait_for(reader.read(_READ_SIZE), self.config.idle_timeout)
+            await writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass  # the peer went first
+        self.events.append("closed", connection)
+
+    @staticmethod
+    async def _read(reader: asyncio.StreamReader, deadline: float) -> bytes | None:
+        """Bytes from the peer (``b""`` at EOF), or None once ``deadline`` (event loop
+        time) has passed."""
+        wait = deadline - asyncio.get_running_loop().time()
+        try:
+            return await asyncio.wait_for(reader.read(_READ_SIZE), max(wait, 0.0))
         except TimeoutError:
             return None
+
+    def _timed_out(self, connection: int, phase: str, limit: str) -> None:
+        """Log that ``limit`` (a :class:`FrontendConfig` field) ended the connection."""
+        self.events.append("timeout", connection, phase=phase, limit=limit,
+                           after=getattr(self.config, limit))
 
     @staticmethod
     async def _flush(writer: asyncio.StreamWriter, session: MtlsServerSession) -> None:
@@ -224,11 +261,14 @@ class FrontendServer:
                      writer: asyncio.StreamWriter) -> None:
         session = self._tls.session()
         plaintext = b""
+        loop = asyncio.get_running_loop()
+        # The whole handshake has one deadline (no idle timer: a peer trickling a
+        # ClientHello one byte at a time would reset it with each byte).
+        handshake_deadline = loop.time() + self.config.handshake_timeout
         while not session.handshake_done:
-            data = await self._read(reader)
+            data = await self._read(reader, handshake_deadline)
             if data is None:
-                self.events.append("timeout", connection, phase="handshake",
-                                   after=self.config.idle_timeout)
+                self._timed_out(connection, "handshake", "handshake_timeout")
                 return
             try:
                 plaintext = session.receive(data)
@@ -266,17 +306,31 @@ class FrontendServer:
             self.events.append("peer-trusted", connection, peer=known, names=names)
             sip = SipSession(self.registrar, peer=known, limits=self.config.limits)
         output = sip.receive_data(plaintext, eof=session.peer_closed)
+        # Each SIP message has a deadline from its first byte (Rule 4 of fakes.sip._stream);
+        # so has a TLS record whose bytes have not given plaintext yet (numbered 0 here),
+        # or a peer could trickle one record and never start a message.
+        record_arriving = False
+        timed: int | None = None
+        message_deadline: float | None = None
         while True:
             await self._emit(connection, output, session, writer)
             if output.close:
                 break
-            data = await self._read(reader)
+            arriving = sip.pending_message if sip.pending_message is not None else (0 if record_arriving else None)
+            if arriving != timed:
+                timed = arriving
+                message_deadline = None if arriving is None else loop.time() + self.config.message_timeout
+            read_by, limit = loop.time() + self.config.idle_timeout, "idle_timeout"
+            if message_deadline is not None and message_deadline <= read_by:
+                read_by, limit = message_deadline, "message_timeout"
+            data = await self._read(reader, read_by)
             if data is None:
-                self.events.append("timeout", connection, phase="sip",
-                                   after=self.config.idle_timeout)
+                self._timed_out(connection, "sip", limit)
                 output = sip.timed_out()
                 continue
-            output = sip.receive_data(session.receive(data), eof=session.peer_closed)
+            plaintext = session.receive(data)
+            record_arriving = bool(data) and not plaintext and not session.peer_closed
+            output = sip.receive_data(plaintext, eof=session.peer_closed)
         await self._goodbye(writer, session)
 
     async def _goodbye(self, writer: asyncio.StreamWriter, session: MtlsServerSession) -> None:
@@ -408,6 +462,11 @@ class _PushError(Exception):
     """The connector's side ended the exchange without a usable answer."""
 
 
+def _default(name: str) -> Any:
+    """A :class:`FrontendConfig` field's default, for the command line's."""
+    return FrontendConfig.__dataclass_fields__[name].default
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m fakes.frontend",
@@ -422,7 +481,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--known-peer", action="append", default=[], dest="known_peers",
                         metavar="FQDN", help="a trusted application pool/computer FQDN (repeat)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port (default 0: any free; Lync: 5061)")
+    parser.add_argument("--port", type=port_number, default=0, help="port (default 0: any free; Lync: 5061)")
     parser.add_argument("--keylog", type=Path, help="append an NSS key log here (Wireshark)")
     parser.add_argument("--events", type=Path, help="append the event log here (JSON lines)")
     parser.add_argument("--strict-eku", action="store_true",
@@ -430,8 +489,19 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                              "unlike Lync's SChannel")
     parser.add_argument("--min-tls", choices=("1.2", "1.3"), default="1.2",
                         help="lowest TLS version accepted (default 1.2)")
-    parser.add_argument("--idle-timeout", type=float, default=30.0,
-                        help="seconds of silence before a connection is closed (default 30)")
+    limits = parser.add_argument_group("limits", "how long and how many peers are served")
+    limits.add_argument("--idle-timeout", type=seconds, default=_default("idle_timeout"), metavar="SECONDS",
+                        help="seconds of silence after the TLS handshake before a connection is closed "
+                             "(default %(default)g)")
+    limits.add_argument("--handshake-timeout", type=seconds, default=_default("handshake_timeout"), metavar="SECONDS",
+                        help="seconds from the TCP connection to the end of the TLS handshake, "
+                             "however the peer paces its bytes (default %(default)g)")
+    limits.add_argument("--message-timeout", type=seconds, default=_default("message_timeout"), metavar="SECONDS",
+                        help="seconds from a SIP message's first byte to its last; a stalled "
+                             "message is answered 400, then closed (default %(default)g)")
+    limits.add_argument("--max-connections", type=connection_count, default=_default("max_connections"), metavar="N",
+                        help="connections served at once; one more is closed before TLS, "
+                             "with a connection-refused event (default %(default)d)")
     kerberos = parser.add_argument_group(
         "MS-SIPAE Kerberos", "let clients without a certificate authenticate as AD users (either option enables it)")
     keys = kerberos.add_mutually_exclusive_group()
@@ -461,8 +531,11 @@ def _kerberos_keys(args: argparse.Namespace) -> tuple[Key, ...] | None:
     from fakes.kdc import Account
 
     host, _, domain = args.fqdn.partition(".")
+    realm = args.ad_realm or domain.upper()
+    if not realm:
+        raise ValueError(f"--fqdn {args.fqdn!r} names no domain to take the AD realm from: give --ad-realm")
     account = Account(args.spn_account or f"{host.upper()}$", args.spn_password)
-    return tuple(account.keys(args.ad_realm or domain.upper()).values())
+    return tuple(account.keys(realm).values())
 
 
 async def _serve(server: FrontendServer, host: str, port: int) -> None:
@@ -497,9 +570,14 @@ def main(argv: list[str] | None = None) -> int:
             fqdn=args.fqdn, certificate_chain=args.cert, private_key=args.key,
             trusted_cas=args.ca, known_peers=tuple(args.known_peers),
             require_client_auth_eku=args.strict_eku, minimum_tls_version=args.min_tls,
-            keylog_path=args.keylog, idle_timeout=args.idle_timeout, kerberos=kerberos)
+            keylog_path=args.keylog, idle_timeout=args.idle_timeout,
+            handshake_timeout=args.handshake_timeout, message_timeout=args.message_timeout,
+            max_connections=args.max_connections, kerberos=kerberos)
         server = FrontendServer(config, event_log_path=args.events)
-    except (OSError, ValueError, SSL.Error) as error:
+    except OSError as error:
+        print(f"error: {os_error_text(error)}", file=sys.stderr)
+        return 2
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:

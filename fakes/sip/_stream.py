@@ -15,6 +15,11 @@ Rule 3 — CRLFs between messages are keep-alives (RFC 5626 §3.5.1), never an e
 double CRLF is a ping (``KeepAlive(b"\r\n\r\n")``: a server answers a single CRLF), a
 single one a pong or stray CRLF. So that chunking never changes the events, a lone CRLF is
 reported once the next byte shows it is not the start of a ping (or at EOF).
+Rule 4 — time is the caller's. :attr:`SipStream.pending_message` numbers the message whose
+first byte has arrived and whose last has not (a body being skipped included), and is None
+between messages. A caller bounds that span with its own clock — a deadline for the whole
+message, not for the gap between two reads, so a peer that sends one byte at a time cannot
+hold a connection — and asks :meth:`SipStream.timed_out` what to answer when it passes.
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ class SipStream:
         # How far the buffer was searched for the end of the header section: a peer that
         # trickles its header byte by byte must not cost a rescan of it each time.
         self._scanned = 0
+        self._framed = 0  # messages framed so far (answered, malformed or skipped alike)
 
     # -- input -----------------------------------------------------------------------------
 
@@ -86,6 +92,19 @@ class SipStream:
     def buffered(self) -> int:
         """Bytes received and not yet handed out as events."""
         return len(self._buffer)
+
+    @property
+    def pending_message(self) -> int | None:
+        """The number (1 for the stream's first) of the message being received, or None
+        when no part of one is buffered (Rule 4). Read it after :meth:`next_event` returned
+        :data:`NEED_DATA`: a new number means a new message began."""
+        if self._state in (_State.BODY, _State.SKIP):
+            return self._framed + 1
+        # Idle: what next_event() left is a keep-alive still arriving ("\r", "\r\n",
+        # "\r\n\r") or the start of a message.
+        if self._state is _State.IDLE and self._buffer and not self._buffer.startswith(b"\r"):
+            return self._framed + 1
+        return None
 
     # -- output ----------------------------------------------------------------------------
 
@@ -217,6 +236,7 @@ class SipStream:
         head, body = self._head, bytes(self._buffer[: self._remaining])
         del self._buffer[: self._remaining]
         self._state, self._head, self._remaining = _State.IDLE, b"", 0
+        self._framed += 1
         raw = head + body
         try:
             message = parse_message(head[:-len(_PING)], body, max_headers=self.limits.max_headers)
@@ -230,5 +250,6 @@ class SipStream:
         self._remaining -= dropped
         if self._remaining == 0:
             self._state = _State.IDLE
+            self._framed += 1
         elif self._eof:
             self._state = _State.CLOSED

@@ -75,12 +75,64 @@ def test_unreadable_files_are_bad_usage(pki: LabPki, fe: Credential, tmp_path: P
     assert result.stderr.startswith("error:")
 
 
-def test_key_that_does_not_match_the_certificate_is_bad_usage(pki: LabPki, fe: Credential) -> None:
-    other = LabPki(pki.directory / "other", name="Other CA")  # same process keys: use its CA key
+# Each bad value: (option to change or add, its value — {tmp}, {ca}, {key}, {cert} expand — and
+# what the one-line reason says).
+BAD_VALUES = [
+    ("--port", "99999", "argument --port: port must be 0..65535, not 99999"),
+    ("--port", "-1", "argument --port: port must be 0..65535, not -1"),
+    ("--idle-timeout", "nan", "argument --idle-timeout: seconds must be positive and finite"),
+    ("--handshake-timeout", "0", "argument --handshake-timeout: seconds must be positive"),
+    ("--message-timeout", "inf", "argument --message-timeout: seconds must be positive and finite"),
+    ("--max-connections", "0", "argument --max-connections: at least 1 connection"),
+    ("--cert", "{tmp}", "{tmp}: Is a directory"),
+    ("--cert", "{key}", "{key}: not a PEM certificate chain"),
+    ("--key", "{ca}", "{ca}: not an unencrypted PEM private key"),
+    ("--key", "{tmp}/missing.key", "{tmp}/missing.key: No such file or directory"),
+    ("--ca", "{key}", "{key}: holds no PEM CA certificate"),
+    ("--keylog", "{tmp}", "{tmp}: Is a directory"),
+    ("--events", "{tmp}/no/such/folder/events.jsonl", "No such file or directory"),
+    ("--spn-keys", "{tmp}/missing.json", "{tmp}/missing.json: No such file or directory"),
+    ("--spn-keys", "{cert}", "{cert}: not JSON"),
+    ("--fqdn", "", "the Front End's FQDN must be a host name, not ''"),
+]
+
+
+@pytest.mark.parametrize(("option", "value", "reason"), BAD_VALUES,
+                         ids=[f"{o}={v}" for o, v, _ in BAD_VALUES])
+def test_bad_values_are_bad_usage_with_a_one_line_reason(
+        pki: LabPki, fe: Credential, tmp_path: Path, option: str, value: str, reason: str) -> None:
+    names = {"tmp": str(tmp_path), "ca": str(pki.ca_path), "key": str(fe.key_path),
+             "cert": str(fe.cert_path)}
     command = _command(pki, fe)
-    command[command.index("--cert") + 1] = str(other.ca_path)
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=20)
+    if option in command:
+        command[command.index(option) + 1] = value.format(**names)
+    else:
+        command += [option, value.format(**names)]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "error: " in last and reason.format(**names) in last, result.stderr
+
+
+def test_a_key_that_is_not_the_certificates_is_named_as_such(pki: LabPki, fe: Credential,
+                                                           tmp_path: Path) -> None:
+    foreign = LabPki(tmp_path, name="Foreign CA")  # a certificate for the CA key, not fe01's
+    command = _command(pki, fe)
+    command[command.index("--cert") + 1] = str(foreign.ca_path)
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
+    assert result.stderr.strip() == (f"error: {fe.key_path}: is not the key of the certificate in "
+                                     f"{foreign.ca_path} (key values mismatch)")
+
+
+def test_kerberos_without_a_realm_to_derive_keys_for_is_bad_usage(pki: LabPki, fe: Credential) -> None:
+    command = _command(pki, fe, "--spn-password", "Lync#1")
+    command[command.index("--fqdn") + 1] = "fe01"
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: --fqdn 'fe01' names no domain to take the AD realm "
+                                     "from: give --ad-realm")
 
 
 def test_event_log_queries_and_waits() -> None:

@@ -1,5 +1,10 @@
 """Bad input over real sockets: torture messages, stalls, junk, load. The Front End keeps
-serving everyone else, and its event log says what happened."""
+serving everyone else, and its event log says what happened.
+
+No outcome here depends on how fast the machine is: a limit under test is short only where
+the input can never satisfy it (a message that never ends), every other limit is long, and
+nothing asserts how long anything took (test_frontend_limits.py covers each deadline).
+"""
 
 from __future__ import annotations
 
@@ -29,6 +34,10 @@ from .frontend_support import (
 )
 
 
+LONG = 60.0  # a limit no input of these tests reaches
+PATIENCE = 30.0  # how long a client waits for an answer before the test fails (never measured)
+
+
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
     return LabPki(tmp_path_factory.mktemp("pki"))
@@ -45,7 +54,8 @@ def client(pki: LabPki) -> ssl.SSLContext:
 
 
 async def _still_serving(server: FrontendServer, client: ssl.SSLContext) -> None:
-    (answer,) = await mtls_exchange(server.port, client, options_request(call_id="after@ucc01"))
+    (answer,) = await mtls_exchange(server.port, client, options_request(call_id="after@ucc01"),
+                                    timeout=PATIENCE)
     assert answer.status == 200
 
 
@@ -61,11 +71,14 @@ def test_rfc4475_messages_over_mtls_are_answered_as_the_readme_says(
         expected = RFC4475_EXPECTED[name]
         wanted = (0 if expected is None else 1) + (0 if fatal else 1)
         answers = await mtls_exchange(server.port, client, data if fatal else data + follow_up,
-                                      answers=wanted + 1 if fatal else wanted)
+                                      answers=wanted + 1 if fatal else wanted, timeout=PATIENCE)
         return name, [a.status for a in answers]
 
     async def main() -> FrontendServer:
-        config = frontend_config(pki, fe, idle_timeout=0.5)  # clerr waits for its read timeout
+        # Each message and its follow-up arrive in one TLS record, whole: only clerr, whose
+        # Content-Length exceeds what it sends, is still pending when its deadline passes.
+        config = frontend_config(pki, fe, message_timeout=0.5, idle_timeout=LONG,
+                                 handshake_timeout=LONG)
         async with FrontendServer(config) as server:
             results = dict(await asyncio.gather(*(one(server, f.stem, f.read_bytes()) for f in files)))
             for name, statuses in results.items():
@@ -82,50 +95,53 @@ def test_rfc4475_messages_over_mtls_are_answered_as_the_readme_says(
 
     server = asyncio.run(main())
     assert not server.events.of_type("connection-error")
-    stalled = server.events.of_type("timeout", phase="sip")
-    assert len(stalled) == 1  # clerr
+    (stalled,) = server.events.of_type("timeout")
+    assert (stalled["phase"], stalled["limit"]) == ("sip", "message_timeout")
+    (clerr,) = server.events.of_type("malformed", connection=stalled["connection"])
+    assert clerr["reason"] == "Incomplete message body (Content-Length exceeds data sent)"
     assert server.events.of_type("malformed", reason="Missing Content-Length header")
 
 
 def test_a_peer_that_sends_half_a_message_and_stalls_is_timed_out(
         pki: LabPki, fe: Credential, client: ssl.SSLContext) -> None:
     async def main() -> FrontendServer:
-        async with FrontendServer(frontend_config(pki, fe, idle_timeout=0.3)) as server:
+        config = frontend_config(pki, fe, message_timeout=0.3, idle_timeout=LONG, handshake_timeout=LONG)
+        async with FrontendServer(config) as server:
             reader, writer = await asyncio.open_connection(
                 "127.0.0.1", server.port, ssl=client, server_hostname=FE_FQDN)
             writer.write(options_request()[:60])
             await writer.drain()
-            started = time.monotonic()
             # Meanwhile another peer is served normally.
             await _still_serving(server, client)
-            answer = await read_message(reader, SipStream(), timeout=5)
+            stream = SipStream()
+            answer = await read_message(reader, stream, timeout=PATIENCE)
             assert answer is not None and answer.status == 400
             assert answer.message.phrase == "Incomplete message header"
-            assert await read_message(reader, SipStream(), timeout=5) is None  # closed
-            assert time.monotonic() - started < 3
+            assert await read_message(reader, stream, timeout=PATIENCE) is None  # closed
             writer.close()
         return server
 
     server = asyncio.run(main())
     (timeout,) = server.events.of_type("timeout")
-    assert (timeout["phase"], timeout["after"]) == ("sip", 0.3)
+    assert (timeout["phase"], timeout["limit"], timeout["after"]) == ("sip", "message_timeout", 0.3)
     closed = server.events.of_type("closed", connection=timeout["connection"])
     assert closed
 
 
 def test_a_peer_that_never_finishes_the_handshake_is_timed_out(pki: LabPki, fe: Credential) -> None:
     async def main() -> FrontendServer:
-        async with FrontendServer(frontend_config(pki, fe, idle_timeout=0.2)) as server:
+        async with FrontendServer(frontend_config(pki, fe, handshake_timeout=0.2)) as server:
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
             writer.write(b"\x16\x03\x01")  # the first bytes of a ClientHello, then silence
             await writer.drain()
-            assert await asyncio.wait_for(reader.read(), 5) == b""
+            assert await asyncio.wait_for(reader.read(), PATIENCE) == b""
             writer.close()
             await server.events.wait_for("closed")
         return server
 
     server = asyncio.run(main())
-    assert server.events.of_type("timeout")[0]["phase"] == "handshake"
+    (timeout,) = server.events.of_type("timeout")
+    assert (timeout["phase"], timeout["limit"]) == ("handshake", "handshake_timeout")
 
 
 @pytest.mark.parametrize("junk", [
@@ -140,7 +156,7 @@ def test_junk_instead_of_tls_is_a_tls_failure(pki: LabPki, fe: Credential,
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
             writer.write(junk)
             await writer.drain()
-            await server.events.wait_for("tls-failure")
+            await server.events.wait_for("tls-failure", timeout=PATIENCE)
             await _still_serving(server, client)
             writer.close()
         return server
@@ -160,7 +176,7 @@ def test_junk_inside_tls_closes_only_that_connection(pki: LabPki, fe: Credential
                                                      status: int | None) -> None:
     async def main() -> FrontendServer:
         async with FrontendServer(frontend_config(pki, fe)) as server:
-            answers = await mtls_exchange(server.port, client, junk, answers=2)
+            answers = await mtls_exchange(server.port, client, junk, answers=2, timeout=PATIENCE)
             assert [a.status for a in answers] == ([status] if status else [])
             await _still_serving(server, client)
         return server

@@ -242,3 +242,52 @@ def test_receive_after_eof_is_a_local_error() -> None:
         stream.receive_data(b"x")
     assert isinstance(stream.next_event(), ConnectionClosed)
     assert isinstance(stream.next_event(), ConnectionClosed)
+
+
+# -- Rule 4: what a caller's whole-message deadline follows ------------------------------
+
+def _pending_after_each_byte(data: bytes, limits: SipLimits = SipLimits()) -> list[int | None]:
+    stream = SipStream(limits)
+    pending = []
+    for byte in data:
+        stream.receive_data(bytes([byte]))
+        _events(stream)
+        pending.append(stream.pending_message)
+    return pending
+
+
+def test_a_message_is_pending_from_its_first_byte_to_its_last() -> None:
+    first, second = _request(1, b"abc"), _request(2)
+    pending = _pending_after_each_byte(first + second)
+    assert pending == [1] * (len(first) - 1) + [None] + [2] * (len(second) - 1) + [None]
+
+
+def test_keep_alives_between_messages_are_not_a_pending_message() -> None:
+    pending = _pending_after_each_byte(b"\r\n\r\n\r\n" + _request())
+    assert pending[:6] == [None] * 6
+    assert pending[6] == 1 and pending[-1] is None
+
+
+def test_a_message_whose_body_is_skipped_stays_pending_until_the_body_has_passed() -> None:
+    limits = SipLimits(max_body_bytes=4)
+    big = _request(1, b"x" * 20)
+    pending = _pending_after_each_byte(big + _request(2), limits)
+    assert pending[len(big) - 2] == 1  # the 413 was given, the body is still arriving
+    assert pending[len(big) - 1] is None
+    assert pending[len(big)] == 2
+
+
+def test_a_new_message_in_the_same_read_gets_a_new_number() -> None:
+    stream = SipStream()
+    stream.receive_data(_request(1) + _request(2)[:10])
+    assert isinstance(stream.next_event(), MessageReceived)
+    assert stream.next_event() is NEED_DATA
+    assert stream.pending_message == 2
+
+
+def test_nothing_is_pending_once_the_stream_is_closed() -> None:
+    stream = SipStream()
+    stream.receive_data(b"OPTIONS sip:x SIP/2.0\r\n")
+    assert stream.next_event() is NEED_DATA and stream.pending_message == 1
+    assert stream.timed_out() is not None
+    assert stream.pending_message is None
