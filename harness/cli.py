@@ -354,6 +354,43 @@ def inspect_command(
         print(render_inspection(info))
 
 
+image_app = typer.Typer(help="The lab's container images, made without a registry.", no_args_is_help=True)
+app.add_typer(image_app, name="image")
+
+
+@image_app.command("build")
+def image_build_command(
+    base: Annotated[Optional[str], typer.Option(help="Base image already in the engine (default: the lab's own, made once with debootstrap).")] = None,
+) -> None:
+    """Build or reuse ucclab-standins (fakes/ only) and ucclab-lab (fakes/ and harness/)."""
+    from .containers import ContainerError
+    from .images import ImageBuildError, build_images
+
+    try:
+        built = build_images(base, progress=lambda line: err.print(escape(line), soft_wrap=True))
+    except ImageBuildError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    except ContainerError as exc:  # no engine, no debootstrap, no such base
+        raise _fail_usage(str(exc)) from None
+    for image in built.values():
+        err.print(escape(image.summary()))
+
+
+@app.command("down")
+def down_command(
+    workdir: Annotated[Path, typer.Option(help="Lab folder whose containers, network and volumes to remove.")] = Path("lab"),
+) -> None:
+    """Remove every container, network and volume of the container lab of WORKDIR."""
+    from .containers import ContainerError, down
+
+    try:
+        removed = down(workdir)
+    except ContainerError as exc:
+        raise _fail_usage(str(exc)) from None
+    err.print(escape(removed.summary()))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
     try:
