@@ -9,11 +9,13 @@ both, like keytool and ``openssl x509``, and says plainly what a wrong file is i
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -23,6 +25,7 @@ from fakes._files import write_public_file
 from . import _der
 from ._errors import CorruptFileError, WrongFormatError
 from ._formats import describe_format, detect_format, pem_blocks
+from ._reading import read_artifact_bytes
 
 __all__ = [
     "write_der_certificate",
@@ -31,6 +34,17 @@ __all__ = [
     "parse_der_certificate",
     "describe_certificate",
 ]
+
+# Real trust anchors have serial number 0: Debian's Java cacerts holds Go Daddy Class 2,
+# Starfield Class 2 and G2, SECOM RootCA1 and RootCA2, HARICA 2015 among others. RFC 5280
+# section 4.1.2.2 wants serials positive, yet "certificate users SHOULD be prepared to
+# gracefully handle such certificates", and Java trusts them. cryptography parses them but
+# warns on every later read of the serial or the extensions, far from any file name: the
+# warning says nothing a user can act on, so the lab, which reads such stores whenever
+# JSSE falls back to cacerts, keeps it out of its output.
+warnings.filterwarnings(
+    "ignore", message="Parsed a serial number which wasn't positive", category=CryptographyDeprecationWarning
+)
 
 # Where each wrong kind of file should have gone, for read_certificate's errors.
 _WRONG_FILE_ADVICE = {
@@ -89,7 +103,7 @@ def read_certificate(path: Path | str | os.PathLike[str]) -> x509.Certificate:
     named) or :class:`CorruptFileError` (empty, truncated, garbage).
     """
     path = Path(path)
-    return load_certificate_bytes(path.read_bytes(), path)
+    return load_certificate_bytes(read_artifact_bytes(path), path)
 
 
 def load_certificate_bytes(data: bytes, path: Path | str | None = None) -> x509.Certificate:

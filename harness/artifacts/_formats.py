@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 from . import _der
 from ._pkcs12 import looks_like_pkcs12
+from ._reading import read_artifact_bytes
 
 __all__ = ["detect_format", "describe_format", "FORMATS", "pem_blocks", "JKS_MAGIC", "JCEKS_MAGIC"]
 
@@ -65,7 +65,7 @@ def detect_format(path_or_bytes: bytes | str | os.PathLike[str]) -> str:
     anywhere in a text file (OpenSSL's outputs put "Bag Attributes" or a text dump before
     the block); the first block decides.
     """
-    data = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else read_artifact_bytes(path_or_bytes)
     if not data:
         return "empty"
     if data.startswith(JKS_MAGIC):

@@ -20,6 +20,7 @@ from ._formats import describe_format, detect_format, pem_blocks
 from ._keystore import KeyStore, read_keystore
 from ._krb5 import read_krb5_conf
 from ._pfx import parse_pfx_file, read_pfx
+from ._reading import read_artifact_bytes
 
 __all__ = ["inspect_file", "render_inspection"]
 
@@ -37,7 +38,7 @@ def inspect_file(path: Path | str | os.PathLike[str], password: str | None = Non
     entries. krb5.conf: its sections. Raises :class:`ArtifactError` for unreadable input.
     """
     path = Path(path)
-    data = path.read_bytes()
+    data = read_artifact_bytes(path)
     fmt = detect_format(data)
     info: dict[str, Any] = {
         "file": str(path),

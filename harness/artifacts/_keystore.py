@@ -47,6 +47,7 @@ from ._errors import (
     WrongPasswordError,
 )
 from ._formats import JCEKS_MAGIC, JKS_MAGIC, describe_format, detect_format
+from ._reading import read_artifact_bytes
 
 __all__ = ["KeyStoreEntry", "KeyStore", "keytool_import", "read_keystore", "JAVA_STORE_TYPES"]
 
@@ -120,7 +121,7 @@ def read_keystore(
     or :class:`CorruptFileError`.
     """
     path = Path(path)
-    data = path.read_bytes()
+    data = read_artifact_bytes(path)
     declared = declared_type.lower()
     if declared not in JAVA_STORE_TYPES:
         raise ArtifactError(_unknown_type(declared_type), path)
@@ -168,7 +169,7 @@ def keytool_import(
             raise PasswordTooShortError(SHORT_PASSWORD, path)
         real = declared or ("pkcs12" if jdk_version >= 9 else "jks")
         return write_private_file(path, _new_store(real, alias, certificate, entry_der, password, path))
-    data = path.read_bytes()
+    data = read_artifact_bytes(path)
     if not data:
         raise CorruptFileError(f"Keystore file exists, but is empty: {path}", path)
     if declared is None:

@@ -20,6 +20,7 @@ from fakes._files import write_public_file
 
 from ._errors import CorruptFileError, Krb5ConfSyntaxError, WrongFormatError
 from ._formats import describe_format, detect_format
+from ._reading import read_artifact_bytes
 
 __all__ = [
     "Krb5Conf",
@@ -132,7 +133,7 @@ def write_krb5_conf(path: Path | str | os.PathLike[str], conf: Krb5Conf, *, page
 def read_krb5_conf(path: Path | str | os.PathLike[str]) -> Krb5Conf:
     """Read and parse a krb5.conf; a binary file is a :class:`WrongFormatError` saying what it is."""
     path = Path(path)
-    data = path.read_bytes()
+    data = read_artifact_bytes(path)
     fmt = detect_format(data)
     if fmt not in ("krb5.conf", "unknown", "empty"):
         raise WrongFormatError(f"this is {describe_format(fmt)}, not a krb5.conf", path, actual_format=fmt)

@@ -38,6 +38,7 @@ from ._certificates import parse_der_certificate
 from ._der import DerError
 from ._errors import ArtifactError, CorruptFileError, KeyNotExportableError, WrongFormatError, WrongPasswordError
 from ._formats import describe_format, detect_format
+from ._reading import read_artifact_bytes
 
 __all__ = ["PfxContents", "export_pfx", "read_pfx", "parse_pfx_file", "ENCRYPTIONS", "build_chain"]
 
@@ -144,7 +145,7 @@ def read_pfx(path: Path | str | os.PathLike[str], password: str | None) -> PfxCo
     :class:`WrongFormatError` (not a PFX: says what it is) or :class:`CorruptFileError`.
     """
     path = Path(path)
-    data = path.read_bytes()
+    data = read_artifact_bytes(path)
     pfx = parse_pfx_file(data, path)
     if not _pkcs12.verify_mac(pfx, password):
         raise WrongPasswordError(

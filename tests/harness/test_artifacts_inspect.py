@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 
 from harness.artifacts import (
+    ArtifactError,
     WrongPasswordError,
+    detect_format,
     export_pfx,
     inspect_file,
     keytool_import,
     page_krb5_conf,
+    read_certificate,
+    read_keystore,
+    read_krb5_conf,
+    read_pfx,
     render_inspection,
     write_der_certificate,
     write_krb5_conf,
 )
+from harness.artifacts._reading import MAX_ARTIFACT_BYTES
 
 from .artifacts_support import Pki, requires_openssl, run
 
@@ -134,3 +142,45 @@ def test_krb5_conf_and_unknown(tmp_path: Path) -> None:
     other = tmp_path / "notes.txt"
     other.write_text("hello")
     assert _inspect(other)["format"] == "unknown"
+
+
+# -- bounded input: what is not a regular file, or is too large, is refused unread ---------
+
+
+READERS: dict[str, Callable[[Path], object]] = {
+    "inspect": inspect_file,
+    "detect_format": detect_format,
+    "read_certificate": read_certificate,
+    "read_pfx": lambda path: read_pfx(path, "mnopqr"),
+    "read_keystore": lambda path: read_keystore(path, "genesys", "jks"),
+    "read_krb5_conf": read_krb5_conf,
+}
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+def test_every_reader_refuses_a_file_over_the_cap(tmp_path: Path, reader: str) -> None:
+    big = tmp_path / "huge.pfx"
+    with big.open("wb") as f:
+        f.truncate(MAX_ARTIFACT_BYTES + 1)  # sparse: nothing is written
+    with pytest.raises(ArtifactError) as raised:
+        READERS[reader](big)
+    assert raised.value.path == big
+    assert raised.value.message == (
+        f"{MAX_ARTIFACT_BYTES + 1} bytes: larger than the {MAX_ARTIFACT_BYTES} bytes any certificate, PFX, "
+        "key store or krb5.conf comes near; refused"
+    )
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+def test_every_reader_refuses_a_folder_and_a_device(tmp_path: Path, reader: str) -> None:
+    for path, kind in ((tmp_path, "a folder"), (Path("/dev/null"), "a character device")):
+        with pytest.raises(ArtifactError, match=f"^{path}: not a regular file but {kind}: refused"):
+            READERS[reader](path)
+
+
+def test_a_file_at_the_cap_is_read(tmp_path: Path) -> None:
+    """The cap is generous: a JDK's cacerts is a twentieth of it."""
+    padded = tmp_path / "krb5.conf"
+    text = "[libdefaults]\n    default_realm = COMPANYA.COM\n"
+    padded.write_text(text + "#" * (MAX_ARTIFACT_BYTES - len(text) - 1) + "\n")
+    assert read_krb5_conf(padded).libdefaults == {"default_realm": "COMPANYA.COM"}
