@@ -26,6 +26,7 @@ look like passwords are masked before anything is rendered.
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import textwrap
@@ -130,7 +131,9 @@ def _frontend_name(handshakes: Iterable[dict[str, Any]]) -> str:
     """"Front End <fqdn>", the FQDN from the certificate the Front End presented in any handshake."""
     for handshake in handshakes:
         connector = (handshake.get("evidence") or {}).get("connector") or {}
-        name = _first_name(connector.get("server_certificate")) or _first_name(connector.get("peer"))
+        # The Python stand-in names it server_certificate, the Java probe tls.peer_certificate.
+        name = (_first_name(connector.get("server_certificate")) or _first_name(connector.get("peer"))
+                or _first_name((connector.get("tls") or {}).get("peer_certificate")))
         if name:
             return f"Front End {name}"
     return "Front End"
@@ -237,9 +240,38 @@ def _kdc_steps(log: list[dict[str, Any]], connector: str, kdc: str) -> list[Step
     return steps
 
 
+def _secured_port_log(evidence: dict[str, Any]) -> list[dict[str, Any]]:
+    """The connector's Secured-port log as records (``kind``, ``details``).
+
+    The Python stand-in logs such records; the Java probe reports one object for its
+    listener, whose ``connections`` (each: ``tls``, ``requests``, ``error``) become the
+    same records here.
+    """
+    log = (evidence.get("connector") or {}).get("log")
+    if isinstance(log, list):
+        return log
+    if not isinstance(log, dict):
+        return []
+    records: list[dict[str, Any]] = []
+    for connection in log.get("connections") or []:
+        tls, error = connection.get("tls"), connection.get("error")
+        text = f"{error.get('exception')}: {error.get('message')}" if isinstance(error, dict) else None
+        if tls:
+            records.append({"kind": "tls-handshake",
+                            "details": {"tls_version": tls.get("version"), "peer_certificate": tls.get("peer_certificate")}})
+        elif text:
+            records.append({"kind": "tls-failure", "details": {"error": text}})
+        for request in connection.get("requests") or []:
+            records.append({"kind": "request", "details": {"method": request.get("method")}})
+            records.append({"kind": "response", "details": {"method": request.get("method"), "status": request.get("status")}})
+        if tls and text:
+            records.append({"kind": "connection-error", "details": {"error": text}})
+    return records
+
+
 def _push_steps(evidence: dict[str, Any], connector: str, frontend: str) -> list[Step]:
     """The Front End's push to the connector's Secured port, from the connector's log."""
-    log = (evidence.get("connector") or {}).get("log", [])
+    log = _secured_port_log(evidence)
     push = (evidence.get("frontend") or {}).get("push") or {}
     reasons = {status[0]: status[2] for status in push.get("statuses", []) if len(status) == 3}
     ladder = Ladder([connector, frontend])
@@ -262,6 +294,8 @@ def _push_steps(evidence: dict[str, Any], connector: str, frontend: str) -> list
         elif kind == "malformed":
             ladder.message(connector, frontend, f"{details.get('status')} {details.get('reason') or ''}".strip(),
                            "malformed request", failed=True)
+        elif kind == "connection-error":
+            ladder.note(connector, "connection error", str(details.get("error")), failed=True)
     if push.get("error"):
         label = "push failed" if handshaken else "TLS handshake failed"
         ladder.message(frontend, connector, label, str(push["error"]), failed=True)
@@ -636,5 +670,12 @@ def render_report(document: dict[str, Any], *, title: str) -> str:
 
 
 def write_report(path: Path | str, document: dict[str, Any], *, title: str) -> Path:
-    """Write :func:`render_report`'s page to ``path`` (mode 0644) and return the path."""
-    return write_public_file(Path(path), render_report(document, title=title).encode("utf-8"))
+    """Write :func:`render_report`'s page to ``path`` (mode 0644) and return the path.
+
+    The folder must exist: a mistyped folder is an error (``FileNotFoundError`` naming it),
+    not a new folder made quietly.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "no such folder", str(path.parent))
+    return write_public_file(path, render_report(document, title=title).encode("utf-8"))

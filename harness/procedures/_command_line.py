@@ -50,7 +50,8 @@ async def open_arguments(ctx: StepContext, key: str) -> Done:
         )
     ctx.state[f"{key}.existing"] = without_security_options(app.command_line_arguments)
     shown = format_arguments(parse_arguments(app.command_line_arguments).arguments, mask_passwords=True)
-    return Done(f"Start Info > Command Line Arguments: {shown!r}")
+    # Quoted as the field shows it; not repr(), which doubles every backslash of a Windows path.
+    return Done(f"Start Info > Command Line Arguments: '{shown}'")
 
 
 async def save_command_line_arguments(ctx: StepContext, arguments: str) -> Done:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Union
 
+from fakes.ca import describe_status
+
 from ..transcript import ArtifactRecord, TranscriptEntry, mask_secrets
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -39,6 +41,8 @@ __all__ = [
     "parse_override",
     "check_overrides",
     "run_procedure",
+    "rsa_key_size_problem",
+    "refuse_long_common_name",
 ]
 
 # {step id: {parameter: value}}
@@ -110,6 +114,10 @@ class Step:
         value = _coerce(text, hints.get(param, str), f"{self.id}.{param}")
         if param in _FILE_NAME_PARAMETERS:
             _check_file_name(value, f"{self.id}.{param}")
+        if param in _KEY_SIZE_PARAMETERS and value is not None:
+            problem = rsa_key_size_problem(value)
+            if problem:
+                raise OverrideError(f"{self.id}.{param}={value}: {problem}")
         return value
 
 
@@ -149,6 +157,51 @@ class StepContext:
 
 # Parameters naming a file the step writes into the artifacts folder.
 _FILE_NAME_PARAMETERS = {"file_name", "keystore"}
+# Parameters giving the size in bits of an RSA key Windows makes.
+_KEY_SIZE_PARAMETERS = {"key_size"}
+
+# The sizes of RSA key Windows' software providers make: 384 to 16,384 bits in 8-bit steps
+# (learn.microsoft.com, "Base Provider Algorithms", CALG_RSA_SIGN; the Strong and Enhanced
+# providers share the bounds), and since the August 2012 update none under 1024 bits
+# (Microsoft PKI blog, "RSA keys under 1024 bits are blocked", KB 2661254).
+RSA_MIN_BITS, RSA_MAX_BITS, RSA_STEP_BITS = 1024, 16384, 8
+# X.520's upper bound ub-common-name (RFC 5280, Appendix A.1): a CN of at most 64 characters.
+UB_COMMON_NAME = 64
+# winerror.h; AD CS answers it for an RDN longer than its X.520 bound while the CA's
+# EnforceX500NameLengths is on, the default (Microsoft KB Q276339).
+CERTSRV_E_BAD_REQUESTSUBJECT = 0x80094001
+
+
+def rsa_key_size_problem(bits: int) -> str | None:
+    """Why no Windows key provider makes an RSA key of ``bits`` bits, or ``None`` when one does."""
+    if bits < RSA_MIN_BITS:
+        return f"Windows makes no RSA key under {RSA_MIN_BITS} bits (blocked since KB 2661254); the page asks for 2048"
+    if bits > RSA_MAX_BITS:
+        return f"Windows' key providers make RSA keys of at most {RSA_MAX_BITS} bits; the page asks for 2048"
+    if bits % RSA_STEP_BITS:
+        return f"RSA key sizes go in steps of {RSA_STEP_BITS} bits ({bits - bits % RSA_STEP_BITS} or {bits - bits % RSA_STEP_BITS + RSA_STEP_BITS})"
+    return None
+
+
+def refuse_long_common_name(name: str, *, said_by: str) -> None:
+    """Raise the CA's refusal of a request whose subject CN is over 64 characters.
+
+    AD CS denies it ("Error Parsing Request The request subject name is invalid or too
+    long. 0x80094001 (-2146877439 CERTSRV_E_BAD_REQUESTSUBJECT)", as CA event 22 and
+    certutil show it). The request never reaches the lab's CA: the lab's CSR library will
+    not encode such a CN at all, so the step gives the CA's answer itself. ``said_by``
+    prefixes the words as the user's tool shows them.
+    """
+    if len(name) <= UB_COMMON_NAME:
+        return
+    raise StepFailed(
+        "ca-request-denied",
+        f"{said_by}Error Parsing Request {describe_status(CERTSRV_E_BAD_REQUESTSUBJECT)}",
+        f"Request the certificate for a name of at most {UB_COMMON_NAME} characters (X.520 ub-common-name): the "
+        "UC Connector host's FQDN must be that short, and the Front End's topology must know the same name.",
+        evidence=f"CN={name} has {len(name)} characters; a common name has at most {UB_COMMON_NAME}, and AD CS "
+        "enforces it while EnforceX500NameLengths is on (the default)",
+    )
 
 
 def _check_file_name(value: Any, where: str) -> None:

@@ -20,7 +20,7 @@ from fakes.ca import ShellError, build_cs_certificate_csr, check_ca_config, pars
 
 from ..hosts import PERSONAL, snapin_location
 from ._export import run_export_wizard
-from ._framework import Done, Procedure, StepContext, StepFailed
+from ._framework import Done, Procedure, StepContext, StepFailed, refuse_long_common_name, rsa_key_size_problem
 
 PROCEDURE = Procedure(
     "shell", "Generating the Server Certificate Using Skype for Business Management Shell", host="frontend"
@@ -65,6 +65,13 @@ async def request_cs_certificate(
         check_ca_config(request, lab.ca)
     except ShellError as exc:
         raise StepFailed("shell-command-error", f"Request-CsCertificate : {exc}", "Type the command as the page shows it, with the lab's CA.") from exc
+    problem = rsa_key_size_problem(request.key_size)
+    if problem:
+        # Assumed: the cmdlet's own words for a size no provider makes are not public;
+        # CertEnroll refuses to create the key, so no request is made.
+        raise StepFailed("shell-command-error", f"Request-CsCertificate : -KeySize {request.key_size}: {problem}", "Leave -KeySize out (2048) as the page does.")
+    if request.computer_fqdn:
+        refuse_long_common_name(request.computer_fqdn, said_by="Request-CsCertificate : ")
     key = rsa.generate_private_key(public_exponent=65537, key_size=request.key_size)
     csr = build_cs_certificate_csr(request, key)
     result = lab.ca.submit(csr, template=request.template, requester=f"{lab.topology.domain.split('.')[0].upper()}\\Administrator")

@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from ..hosts import PERSONAL, USER
 from ._browser import CertsrvBrowser
 from ._export import run_export_wizard
-from ._framework import Done, Procedure, StepContext, StepFailed
+from ._framework import Done, Procedure, StepContext, StepFailed, refuse_long_common_name
 
 PROCEDURE = Procedure(
     "web", "Generating the Server Certificate using Microsoft Management Console or CA Web Access", host="ucc"
@@ -107,6 +107,8 @@ async def create_and_submit_request(
     lab = ctx.lab
     assert lab.ca is not None
     subject = name or lab.topology.ucc_fqdn
+    # certsrv shows the CA's refusal as the request's disposition message.
+    refuse_long_common_name(subject, said_by="certfnsh.asp: ")
     key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
     csr = (
         x509.CertificateSigningRequestBuilder()
@@ -128,10 +130,14 @@ async def create_and_submit_request(
     issued = re.search(r"certnew\.cer\?ReqID=(\d+)&", page.text)
     if not issued:
         denied = re.search(r'The disposition message is "([^"]+)', page.text)
+        message = denied.group(1) if denied else f"certfnsh.asp: HTTP {page.status}, no certificate issued"
+        key_too_short = "0x80094811" in message  # CERTSRV_E_KEY_LENGTH
         raise StepFailed(
             "ca-request-denied",
-            denied.group(1) if denied else f"certfnsh.asp: HTTP {page.status}, no certificate issued",
-            f"Choose the server template whose private key is exportable ({EXPORTABLE_COPY}), published on the CA.",
+            message,
+            "Request a key of at least the template's minimum size: Microsoft RSA 2048, as the page says."
+            if key_too_short
+            else f"Choose the server template whose private key is exportable ({EXPORTABLE_COPY}), published on the CA.",
         )
     request_id = issued.group(1)
     cert_page = await browser.get("certnew.cer", {"ReqID": request_id, "Enc": "b64"})

@@ -247,3 +247,57 @@ def test_the_wrong_snapin_account_does_not_find_the_certificate(ucclab_lab: LabT
     [failure] = result.transcript.failures
     assert failure.step_id == "shell.find_certificate" and failure.code == "certificate-not-found"
     assert "Local Computer" in failure.fix
+
+
+def test_the_tls_command_line_step_shows_windows_paths_as_typed(ucclab_lab: LabThread) -> None:
+    """The TLS procedure opens arguments the MTLS one saved: their paths keep single backslashes."""
+    result = ucclab_lab.replay("all")
+    [opened] = [e for e in result.transcript.entries if e.step_id == "tls_command_line.open_command_line_arguments"]
+    pfx = r"-cert_store_file C:\GCTI\UCConnector\UCC_Lync\etc\GenesysServer_Certficate.pfx "
+    assert pfx in opened.action, opened.action
+    assert "\\\\" not in opened.action
+    assert opened.action.startswith("Start Info > Command Line Arguments: '-host labdc01.companya.com ")
+
+
+# 83 characters, every label within DNS's 63: a real host name, too long for a certificate's CN.
+LONG_FQDN = "ucc01-" + "x" * 50 + ".emea.internal.companya.com"
+
+
+@pytest.mark.parametrize(
+    ("sets", "step_id", "said_by"),
+    [
+        ([f"shell.request_cs_certificate.server_name={LONG_FQDN}"], "shell.request_cs_certificate", "Request-CsCertificate : "),
+        (["replay.pfx_source=web", f"web.create_and_submit_request.name={LONG_FQDN}"], "web.create_and_submit_request",
+         "certfnsh.asp: "),
+    ],
+    ids=["shell", "web"],
+)
+def test_a_common_name_over_64_characters_is_denied_by_the_ca_at_its_step(ucclab_lab: LabThread, sets: list[str],
+                                                                           step_id: str, said_by: str) -> None:
+    assert len(LONG_FQDN) == 83
+    result = ucclab_lab.replay("mtls", sets)
+    assert result.outcome == "failed"
+    [failure] = result.transcript.failures
+    assert failure.step_id == step_id and failure.code == "ca-request-denied"
+    assert failure.action == (f"{said_by}Error Parsing Request The request subject name is invalid or too long. "
+                              "0x80094001 (-2146877439 CERTSRV_E_BAD_REQUESTSUBJECT)")
+    assert f"CN={LONG_FQDN} has 83 characters" in failure.note and "64" in failure.fix
+    [diagnosis] = result.diagnoses
+    assert diagnosis["doc_step"] == f"{failure.heading}, step {failure.step}"
+
+
+def test_a_key_the_template_finds_too_short_is_denied_with_the_key_size_fix(ucclab_lab: LabThread) -> None:
+    """1024 bits: a size Windows makes, below the template's minimum — the CA's refusal, not a usage error."""
+    result = ucclab_lab.replay("mtls", ["replay.pfx_source=web", "web.create_and_submit_request.key_size=1024"])
+    [failure] = result.transcript.failures
+    assert failure.step_id == "web.create_and_submit_request" and failure.code == "ca-request-denied"
+    assert "0x80094811" in failure.action and "2048" in failure.fix
+
+
+def test_a_keysize_in_the_shell_command_no_provider_makes_fails_the_step(ucclab_lab: LabThread) -> None:
+    command = ('Request-CsCertificate -New -Type Default -FriendlyName "GenesysServerCertificate" -CA "{ca}" '
+               "-ComputerFQDN [server_name] -KeySize 99999999 -Verbose")
+    result = ucclab_lab.replay("mtls", [f"shell.request_cs_certificate.command={command}"])
+    [failure] = result.transcript.failures
+    assert failure.step_id == "shell.request_cs_certificate" and failure.code == "shell-command-error"
+    assert failure.action == "Request-CsCertificate : -KeySize 99999999: Windows' key providers make RSA keys of at most 16384 bits; the page asks for 2048"

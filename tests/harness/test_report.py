@@ -9,6 +9,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from harness.lab import Topology
 from harness.pytest_plugin import LabThread
 from harness.report import render_report, write_report
 from tests.conftest import require_tool
@@ -213,3 +216,39 @@ def test_chromium_renders_the_ladders(ucclab_lab: LabThread, tmp_path: Path) -> 
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(data[16:20], "big") == 1280 and int.from_bytes(data[20:24], "big") == 2000
     assert len(data) > 50_000  # a page with text and pictures, not a blank one
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("client", ["java", "both"])
+def test_the_java_clients_exchanges_are_drawn(ucclab_lab: LabThread, client: str) -> None:
+    """The Java probe reports its Secured port as one object with its connections, not a list of records."""
+    document = ucclab_lab.replay("all", client=client).to_json()
+    assert document["outcome"] == "confirmed"
+    page = parse(render_report(document, title=f"ucclab replay all --client {client}"))
+
+    clients = {"java": ["java"], "both": ["python", "java"]}[client]
+    assert sorted(l["data-client"] for l in page.ladders) == sorted(clients * 3)
+    java = "UC Connector (java)"
+    [push] = [l for l in page.ladders if l["data-client"] == "java" and l["data-direction"] == "frontend-to-connector"]
+    assert push["participants"] == [java, FRONTEND]
+    assert [(m["data-from"], m["data-label"]) for m in push["messages"]] == [
+        (FRONTEND, "TLS handshake TLSv1.3"), (FRONTEND, "OPTIONS"), (java, "200 OK"), (FRONTEND, "NOTIFY"), (java, "200 OK")]
+    for ladder in page.ladders:
+        assert ladder["data-outcome"] == "confirmed"
+        assert all(m["data-status"] == "ok" for m in ladder["messages"] + ladder["notes"])
+
+
+@pytest.mark.interop
+def test_a_push_java_refuses_is_drawn_in_red(ucclab_lab_factory) -> None:
+    """A Front End certificate from the Web Server template: JSSE, as TLS server, refuses it as a client's."""
+    lab = ucclab_lab_factory(topology=Topology(frontend_template="WebServer"))
+    document = lab.replay("mtls", client="java").to_json()
+    page = parse(render_report(document, title="serverAuth-only Front End"))
+
+    push = page.one("mtls", "frontend-to-connector")
+    assert push["data-outcome"] == "rejected"
+    java = "UC Connector (java)"
+    assert [(m["data-from"], m["data-label"], m["data-status"]) for m in push["messages"]] == [
+        (java, "TLS handshake failed", "failed"), (FRONTEND, "push failed", "failed")]
+    refusal = push["messages"][0]
+    assert refusal["data-to"] == FRONTEND
