@@ -45,7 +45,6 @@ import contextlib
 import datetime
 import json
 import ntpath
-import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -97,7 +96,7 @@ from .diagnosis import (
     diagnose,
 )
 from .handshakes import Setup, Stage, mtls_handshakes
-from .lab import find_java_home
+from .lab import find_java_home, free_port
 
 __all__ = ["CheckOptions", "CheckResult", "CheckUsageError", "run_check", "check"]
 
@@ -288,13 +287,6 @@ def _allows(certificate: x509.Certificate, usage: x509.ObjectIdentifier) -> bool
 
 def _subject(certificate: x509.Certificate) -> str:
     return certificate.subject.rfc4514_string()
-
-
-def _free_port() -> int:
-    """A port nothing listens on now, for the Secured port the Application object declares."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _pem(certificates: list[x509.Certificate]) -> bytes:
@@ -728,7 +720,7 @@ class _Checker:
             app = CfgApplication(
                 name=_APPLICATION,
                 command_line_arguments=format_arguments(self.arguments),
-                port_infos=[CfgPortInfo.with_mode("secure", _free_port(), mode=ListeningMode.SECURED, conn_protocol="sip")],
+                port_infos=[CfgPortInfo.with_mode("secure", free_port("127.0.0.1"), mode=ListeningMode.SECURED, conn_protocol="sip")],
             )
             connector = UCConnector.from_application(
                 app,

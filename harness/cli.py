@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import shutil
 import signal
 import sys
@@ -85,6 +86,7 @@ def replay_command(
     if list_steps:
         _list_steps()
         raise typer.Exit(EXIT_OK)
+    _check_report_path(report)
     try:
         overrides = parse_overrides(list(set_) + (["replay.literal=true"] if literal else []))
     except OverrideError as exc:
@@ -126,7 +128,7 @@ def _summarize(result) -> None:
     for d in result.diagnoses:
         err.print(f"[red]{d['code']}[/red] at {escape(d['doc_step'])}: {escape(d['message'])}\n    fix: {escape(d['fix'])}", soft_wrap=True)
     colour = {"confirmed": "green", "failed": "red"}.get(result.outcome, "yellow")
-    err.print(f"outcome: [{colour}]{result.outcome}[/{colour}]   workdir: {result.workdir}")
+    err.print(f"outcome: [{colour}]{result.outcome}[/{colour}]   workdir: {result.workdir}", soft_wrap=True)
 
 
 def _list_steps() -> None:
@@ -174,6 +176,7 @@ def scenarios_run(
     """Run scenarios; each must reach its expected outcome and diagnosis codes."""
     from .scenarios import ScenarioError, run_scenarios
 
+    _check_report_path(report)
     root = workdir or Path(tempfile.mkdtemp(prefix="ucclab-scenarios-"))
     try:
         results = run_scenarios(names or None, workdir_root=root, jobs=jobs)
@@ -194,18 +197,72 @@ def scenarios_run(
     raise typer.Exit(EXIT_OK if passed == len(results) else EXIT_PROBLEMS)
 
 
+def _check_report_path(path: Path | None) -> None:
+    """Refuse a ``--report`` that cannot be written, before any work: a missing folder is
+    named, not quietly created."""
+    if path is None:
+        return
+    if not path.parent.is_dir():
+        raise _fail_usage(f"--report {path}: there is no folder {path.parent}; create it first or write the report elsewhere")
+    if path.is_dir():
+        raise _fail_usage(f"--report {path}: that is a folder; give a file name, e.g. {path / 'report.html'}")
+
+
 def _write_report(path: Path, document: dict, title: str) -> None:
     from .report import write_report
 
     try:
         write_report(path, document, title=title)
     except OSError as exc:
-        raise _fail_usage(f"{path}: cannot write the report ({exc.strerror})") from None
-    err.print(f"report: {path}")
+        where = f": {exc.filename}" if exc.filename and str(exc.filename) != str(path) else ""
+        raise _fail_usage(f"{path}: cannot write the report ({exc.strerror}{where})") from None
+    err.print(f"report: {path}", soft_wrap=True)
 
 
-# What the page's end state has written: a restart finding all of them reuses them.
+# What the page's end state has written: a restart finding all of them intact reuses them.
 _END_STATE_ROLES = ("ca-certificate", "ucc-pfx", "lync-trusted-certificate", "truststore", "krb5-conf", "startup-bat")
+# What each endpoint of lab.json is, for the banner.
+_ENDPOINT_LABELS = {
+    "certsrv": "AD CS web enrollment, HTTPS",
+    "configserver": "Configuration Server, HTTP API",
+    "frontend": "Front End, SIP over TLS: MTLS, or MS-SIPAE Kerberos without a client certificate",
+    "kdc": "Kerberos KDC, UDP and TCP",
+}
+
+
+def _end_state_damage(lab: Lab) -> list[str] | None:
+    """``None`` when the page's end state was never reached here; else one line per file
+    of it that is missing or does not read back (empty: all intact, to be reused)."""
+    assert lab.manifest is not None
+    if not any(lab.manifest.get(role) for role in _END_STATE_ROLES):
+        return None
+    problems = []
+    for role in _END_STATE_ROLES:
+        why = lab.manifest.damage(role)
+        if why is not None:
+            entry = lab.manifest.get(role)
+            problems.append(f"{'artifacts/' + entry.path if entry else role} ({role}): {why}")
+    return problems
+
+
+def _print_banner(lab: Lab) -> None:
+    """Where the lab listens, each endpoint named by what it is, and how to watch its SIP."""
+    err.print(f"\nlab up in {lab.workdir}")
+    endpoints = lab.lab_json()["endpoints"]
+    for name, endpoint in endpoints.items():
+        if isinstance(endpoint, dict):
+            endpoint = f"{endpoint['host']}:{endpoint['port']}"
+        label = f"  ({_ENDPOINT_LABELS[name]})" if name in _ENDPOINT_LABELS else ""
+        err.print(f"  {name:<13} {escape(str(endpoint))}{label}", soft_wrap=True)
+    err.print(f"  lab.json      {lab.lab_json_path}")
+    err.print(f"  events        {lab.logs_dir / 'frontend-events.jsonl'}")
+    keylog = lab.logs_dir / "sslkeylog.txt"
+    err.print(f"  TLS key log   {keylog}")
+    # Wireshark's SIP dissector reads TLS only on its sip.tls.port preference (5061 unless
+    # told: epan/dissectors/packet-sip.c); the lab's Front End listens on a port of its own.
+    port = endpoints["frontend"]["port"]
+    line = f"tshark -i lo -f 'tcp port {port}' -o tls.keylog_file:{shlex.quote(str(keylog))} -o sip.tls.port:{port} -Y sip"
+    err.print(f"  watch the SIP {escape(line)}", soft_wrap=True)
 
 
 @app.command("up")
@@ -221,31 +278,29 @@ def up_command(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with Lab(workdir, Topology(two_tier_ca=two_tier), publish=False, keylog=True) as lab:
-            assert lab.manifest is not None
-            if not blank:
-                if all(lab.manifest.get(role) for role in _END_STATE_ROLES):
-                    err.print("the page's artifacts are already in place: reusing them")
-                else:
-                    replaying = asyncio.ensure_future(replay(lab, "all", progress=_print_entry))
-                    stopping = asyncio.ensure_future(stop.wait())
-                    await asyncio.wait({replaying, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                    if stop.is_set():
-                        replaying.cancel()
-                        await asyncio.gather(replaying, return_exceptions=True)
-                        err.print("stopped before the lab reached the page's end state")
-                        return
-                    stopping.cancel()
-                    if replaying.result().outcome != "confirmed":
-                        err.print("[red]the replay did not confirm the link; the lab keeps serving so you can look around[/red]")
+            for note in lab.setup_notes:
+                err.print(f"note: {escape(note)}", soft_wrap=True)
+            damage = None if blank else _end_state_damage(lab)
+            if damage == []:
+                err.print("the page's artifacts are already in place and read back intact: reusing them")
+            elif not blank:
+                for problem in damage or []:
+                    err.print(f"[yellow]not reusable:[/yellow] {escape(problem)}", soft_wrap=True)
+                if damage:
+                    err.print("replaying the page to make its files again")
+                replaying = asyncio.ensure_future(replay(lab, "all", progress=_print_entry))
+                stopping = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({replaying, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if stop.is_set():
+                    replaying.cancel()
+                    await asyncio.gather(replaying, return_exceptions=True)
+                    err.print("stopped before the lab reached the page's end state")
+                    return
+                stopping.cancel()
+                if replaying.result().outcome != "confirmed":
+                    err.print("[red]the replay did not confirm the link; the lab keeps serving so you can look around[/red]")
             lab.write_lab_json()
-            err.print(f"\nlab up in {lab.workdir}")
-            for name, endpoint in lab.lab_json()["endpoints"].items():
-                if isinstance(endpoint, dict):
-                    endpoint = f"{endpoint['host']}:{endpoint['port']} (SIP over MTLS)"
-                err.print(f"  {name:<13} {endpoint}")
-            err.print(f"  lab.json      {lab.lab_json_path}")
-            err.print(f"  events        {lab.logs_dir / 'frontend-events.jsonl'}")
-            err.print(f"  TLS key log   {lab.logs_dir / 'sslkeylog.txt'}  (tshark -o tls.keylog_file:FILE)")
+            _print_banner(lab)
             err.print("Ctrl-C to stop.")
             await stop.wait()
             err.print("stopping")
@@ -303,6 +358,7 @@ def check_command(
     """Diagnose a customer's files and command line, without the customer's CA."""
     from .check import CheckOptions, CheckUsageError, check
 
+    _check_report_path(report)
     options = CheckOptions(
         args=args,
         files=files,

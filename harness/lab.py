@@ -13,18 +13,30 @@ knows lives in its workdir::
     WORKDIR/artifacts/            the page's files and manifest.json
     WORKDIR/logs/                 the Front End's event log (JSONL) and, when asked, the
                                   NSS key log that lets Wireshark decrypt the SIP
+    WORKDIR/lab.lock              who runs a lab in this folder now (pid, command)
+    WORKDIR/state/endpoints.json  where the last lab listened (to follow its moves)
 
-A lab started again on the same workdir reopens all of it: the same CA, the same
-certificates in the hosts' stores, the same Application object.
+The folders the lab creates are 0700 whatever the umask: another local user must not be
+able to swap a PFX, a krb5.conf or a key log. One lab at a time per workdir (a second one
+is refused, naming the first); a lab started again on the same workdir reopens all of
+it — the same CA, the same certificates in the hosts' stores, the same Application
+object — and files naming a port of the last run (``artifacts/krb5.conf``'s KDC) follow
+the new ports.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import fcntl
 import json
 import ntpath
 import os
+import re
 import secrets
 import shutil
+import socket
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +57,7 @@ from .activedirectory import ActiveDirectory, DirectoryError
 from .hosts import HostStoreError, WindowsHost
 from .manifest import Manifest, ManifestError
 
-__all__ = ["Topology", "Lab", "LabError"]
+__all__ = ["Topology", "Lab", "LabError", "free_port"]
 
 
 class LabError(RuntimeError):
@@ -196,6 +208,7 @@ class Lab:
         self.manifest: Manifest | None = None
         self.hosts: dict[str, WindowsHost] = {}
         self.setup_notes: list[str] = []
+        self._lock = _WorkdirLock(self.workdir / "lab.lock")
 
     # -- names ---------------------------------------------------------------------------
     def host_name(self, role: str) -> str:
@@ -210,11 +223,12 @@ class Lab:
         """Open (or create) the lab's state and start every stand-in; on any failure,
         whatever was started is stopped again and a :class:`LabError` names the cause."""
         try:
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            self.state_dir.mkdir(mode=0o700, exist_ok=True)
-            self.artifacts_dir.mkdir(exist_ok=True)
+            self._make_folders()
+            stale = self._lock.acquire()
         except OSError as exc:
             raise LabError(f"cannot use {self.workdir} as the lab's workdir: {exc.strerror}") from exc
+        if stale:
+            self.setup_notes.append(stale)
         try:
             await self._start()
         except (CAError, StoreError, DirectoryError, ManifestError, HostStoreError) as exc:
@@ -250,6 +264,7 @@ class Lab:
         await self._ensure_application()
         self.frontend = FrontendServer(self._frontend_config(), event_log_path=self.logs_dir / "frontend-events.jsonl")
         await self.frontend.start(self.bind_host, 0)
+        await self._follow_moved_ports()
 
     async def close(self) -> None:
         if self.kdc is not None:
@@ -267,12 +282,72 @@ class Lab:
         if self.ca is not None:
             self.ca.close()
             self.ca = None
+        self._lock.release()
 
     async def __aenter__(self) -> "Lab":
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def _make_folders(self) -> None:
+        """The workdir (and any missing parent), ``state/``, ``artifacts/`` and ``logs/``, mode 0700.
+
+        ``mkdir``'s mode is cut by the umask (under ``umask 000`` the folders would be
+        0777), so each is set with ``chmod``. A workdir that already holds a lab's state
+        loses group and other write permission; a folder of the user's that is not a lab
+        yet keeps its mode.
+        """
+        if not _make_private_folder(self.workdir) and self.state_dir.is_dir():
+            mode = self.workdir.stat().st_mode
+            if mode & 0o022:
+                os.chmod(self.workdir, mode & 0o7755)
+        for folder in (self.state_dir, self.artifacts_dir, self.logs_dir):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(folder, 0o700)
+
+    async def _follow_moved_ports(self) -> None:
+        """After a restart: the files and objects naming a port of the last run follow this run's.
+
+        Every stand-in listens on a new port each run. What names one:
+        ``artifacts/krb5.conf`` (its realm's ``kdc = HOST:PORT``, written by "Creating the
+        Configuration File for Kerberos security"; a KDC line naming anything else is the
+        user's and stays), and the Application object's Secured SIP port, chosen free in
+        the last run, which a stand-in may hold now. ``lab.json`` is written anew anyway.
+        """
+        assert self.kdc is not None and self.frontend is not None and self.certsrv is not None
+        assert self.configserver is not None and self.manifest is not None
+        record = self.state_dir / "endpoints.json"
+        kdc = f"{self.bind_host}:{self.kdc.port}"
+        previous = _previous_kdc(record, self.lab_json_path)
+        write_public_file(record, (json.dumps({"kdc": kdc}) + "\n").encode())
+        conf = self.manifest.file("krb5-conf")
+        if previous and previous != kdc and conf is not None and conf.is_file():
+            try:
+                text = conf.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                self.setup_notes.append(f"{conf}: not read ({exc}), so its KDC line still names {previous}")
+            else:
+                line = re.compile(rf"^(\s*kdc\s*=\s*){re.escape(previous)}(\s*)$", re.MULTILINE)
+                followed, count = line.subn(lambda m: f"{m.group(1)}{kdc}{m.group(2)}", text)
+                if count:
+                    write_public_file(conf, followed.encode("utf-8"))
+                    self.setup_notes.append(
+                        f"artifacts/{conf.name}: the KDC listens on {kdc} now (last run {previous}); its kdc line follows"
+                    )
+        taken = {self.kdc.port, self.frontend.port, self.certsrv.port, self.configserver.port}
+        async with self.configserver_client() as cfg:
+            app = await cfg.find_application(self.topology.application_name)
+            clashes = [p for p in app.port_infos if p.port in taken] if app is not None else []
+            if app is None or not clashes:
+                return
+            moved = {p.id: free_port(self.bind_host) for p in clashes}
+            app.port_infos = [dataclasses.replace(p, port=moved[p.id]) if p.id in moved else p for p in app.port_infos]
+            await cfg.update_application(app)
+        for port in clashes:
+            self.setup_notes.append(
+                f"the Application's port {port.id} ({port.port}) is a stand-in's port in this run: moved to {moved[port.id]}"
+            )
 
     def _open_ca(self) -> CertificationAuthority:
         t = self.topology
@@ -355,7 +430,6 @@ class Lab:
             key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
         )
         roots_path = write_public_file(folder / "trusted-roots.pem", self.ca.root_certificate.public_bytes(pem))
-        self.logs_dir.mkdir(exist_ok=True)
         assert self.directory is not None
         computer = self.directory.get(f"{t.frontend_host.upper()}$")
         return FrontendConfig(
@@ -443,6 +517,108 @@ class Lab:
 
     def write_lab_json(self) -> Path:
         return write_private_file(self.lab_json_path, (json.dumps(self.lab_json(), indent=2) + "\n").encode())
+
+
+def free_port(host: str) -> int:
+    """A TCP port nothing listens on now at ``host`` (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _make_private_folder(path: Path) -> bool:
+    """Create ``path`` and its missing parents with mode 0700 whatever the umask; True if
+    ``path`` was made here."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
+    return bool(missing)
+
+
+def _previous_kdc(record: Path, lab_json: Path) -> str | None:
+    """``HOST:PORT`` of the last run's KDC: the lab's own record, else the last lab.json."""
+    try:
+        if record.is_file():
+            return str(json.loads(record.read_text())["kdc"])
+        if lab_json.is_file():
+            kdc = json.loads(lab_json.read_text())["endpoints"]["kdc"]
+            return f"{kdc['host']}:{kdc['port']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no trustworthy record: nothing is rewritten
+    return None
+
+
+class _WorkdirLock:
+    """One lab per workdir: an exclusive ``flock`` on ``WORKDIR/lab.lock`` while the lab runs.
+
+    The kernel drops a ``flock`` when its holder closes the file or dies, killed or not, so
+    a lock file left behind never blocks a new lab: only a live holder does (no pid has to
+    be guessed alive or dead). The file names the holder — pid, command, start time — for
+    the refusal, and is emptied when its lab stops. A second lab in the same process is
+    refused too: each lab opens the file anew, and two opens conflict.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> str | None:
+        """Take the lock or raise :class:`LabError` naming the lab that holds it; returns a
+        note when a lab that did not stop cleanly left its record behind."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise LabError(
+                f"{self.path.parent} is in use by another lab ({_describe_holder(holder)}): two labs in one folder "
+                "would share its CA database, event logs and lab.json. Stop that lab first (Ctrl-C, or kill "
+                f"{holder.get('pid', 'its process')}), or give another --workdir"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        left = _read_holder(fd)
+        me = {"pid": os.getpid(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+              "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
+        self._fd = fd
+        if left:
+            return f"{self.path.name}: the lab of {_describe_holder(left)} did not stop cleanly; its lock was free and is taken over"
+        return None
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.ftruncate(self._fd, 0)
+        finally:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    try:
+        data = os.pread(fd, 4096, 0)
+        holder = json.loads(data) if data.strip() else {}
+    except (OSError, ValueError):
+        return {"pid": "?"}
+    return holder if isinstance(holder, dict) else {"pid": "?"}
+
+
+def _describe_holder(holder: dict[str, Any]) -> str:
+    parts = [f"pid {holder.get('pid', '?')}"]
+    if holder.get("command"):
+        parts.append(f"`{holder['command']}`")
+    if holder.get("started"):
+        parts.append(f"since {holder['started']}")
+    return ", ".join(parts)
 
 
 def find_java_home() -> Path | None:

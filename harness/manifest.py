@@ -15,6 +15,8 @@ from pathlib import Path
 
 from fakes._files import write_private_file
 
+from .artifacts import ArtifactError, read_certificate, read_keystore, read_krb5_conf, read_pfx
+
 __all__ = ["ROLES", "ManifestEntry", "Manifest", "ManifestError"]
 
 ROLES = (
@@ -75,6 +77,41 @@ class Manifest:
     def file(self, role: str) -> Path | None:
         entry = self.entries.get(role)
         return self.artifacts_dir / entry.path if entry else None
+
+    def damage(self, role: str) -> str | None:
+        """Why the file of ``role`` cannot be reused, or ``None`` when it reads as what it is.
+
+        Each file is opened as its reader would: a certificate parsed, a PFX opened with its
+        password and holding its key, the trust store loaded as Java loads it with at least
+        one trusted certificate, krb5.conf parsed with a default realm, startup.bat as text.
+        A truncated or overwritten file is caught here rather than reused silently.
+        """
+        entry = self.entries.get(role)
+        if entry is None:
+            return "not in the manifest"
+        path = self.artifacts_dir / entry.path
+        if not path.is_file():
+            return "missing"
+        try:
+            if role in ("ucc-pfx", "frontend-pfx"):
+                contents = read_pfx(path, entry.password)
+                if contents.private_key is None or contents.certificate is None:
+                    return "the PFX holds no certificate with its private key"
+            elif role == "truststore":
+                if not read_keystore(path, entry.password, entry.format).trust_anchors:
+                    return "the trust store holds no trusted certificate"
+            elif role in ("ca-certificate", "lync-trusted-certificate"):
+                read_certificate(path)
+            elif role == "krb5-conf":
+                if not read_krb5_conf(path).libdefaults.get("default_realm"):
+                    return "krb5.conf names no default_realm"
+            elif not path.read_bytes().strip():
+                return "empty"
+        except ArtifactError as exc:
+            return exc.message
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        return None
 
     def to_json(self) -> list[dict]:
         return [asdict(e) for e in self.entries.values()]

@@ -7,20 +7,12 @@ On the Application object's Server Info tab, a new port: Port ID, Communication 
 
 from __future__ import annotations
 
-import socket
-
 from fakes.configserver import CfgPortInfo, ConfigServerError, ListeningMode
 
+from ..lab import free_port
 from ._framework import Done, Procedure, StepContext, StepFailed
 
 PROCEDURE = Procedure("secure_port", "Configuring a Secure SIP Port", host="ucc")
-
-
-def _free_port(host: str) -> int:
-    """A port nothing listens on now — "any free port on the UC Connector host"."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 @PROCEDURE.step(1)
@@ -37,7 +29,8 @@ async def add_port(
         mode = ListeningMode.parse(listening_mode)
     except ValueError as exc:
         raise StepFailed("bad-parameter", str(exc), "Select Secured.") from exc
-    port = communication_port or _free_port(ctx.lab.bind_host)
+    # "any free port on the UC Connector host": one nothing listens on now.
+    port = communication_port or free_port(ctx.lab.bind_host)
     ctx.state["secure_port.port"] = CfgPortInfo.with_mode(
         id=port_id, port=port, conn_protocol=connection_protocol, mode=mode
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from harness.artifacts import keytool_import, read_certificate
+from tests.conftest import require_tool
 
 UCCLAB = [sys.executable, "-m", "harness.cli"]
 
@@ -192,3 +196,118 @@ def test_inspect_an_empty_file_is_unreadable_input(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     run = ucclab("inspect", str(empty))
     assert run.returncode == 2 and "empty" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("-1", "no RSA key under 1024 bits"), ("99999999", "at most 16384 bits"), ("2047", "steps of 8 bits (2040 or 2048)")],
+)
+def test_a_key_size_no_windows_provider_makes_is_a_usage_error(tmp_path: Path, value: str, reason: str) -> None:
+    """Refused before any lab starts: no ValueError from the key generator, no hour-long key."""
+    run = ucclab("replay", "mtls", "--workdir", str(tmp_path / "lab"), "--set", "replay.pfx_source=web",
+                 "--set", f"web.create_and_submit_request.key_size={value}", timeout=30)
+    assert run.returncode == 2, run.stderr
+    assert f"web.create_and_submit_request.key_size={value}: " in run.stderr and reason in run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
+    assert not (tmp_path / "lab").exists()
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "folder", "oversized"])
+def test_inspect_refuses_endless_or_blocking_input(tmp_path: Path, kind: str) -> None:
+    """/dev/zero once ate 23 GB; a named pipe with no writer hung: both are refused unread, exit 2."""
+    if kind == "device":
+        path, reason = Path("/dev/zero"), "not a regular file but a character device"
+    elif kind == "fifo":
+        path, reason = tmp_path / "UCC_store.jks", "not a regular file but a named pipe (FIFO)"
+        os.mkfifo(path)
+    elif kind == "folder":
+        path, reason = tmp_path, "not a regular file but a folder"
+    else:
+        path, reason = tmp_path / "GenesysServer_Certficate.pfx", "larger than the 4194304 bytes"
+        with path.open("wb") as f:
+            f.truncate(64 * 1024 * 1024)
+    run = ucclab("inspect", str(path), "--password", "mnopqr", timeout=30)
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"error: {path}: ") and reason in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
+
+
+def test_the_up_banner_names_each_endpoint_and_prints_the_tshark_line(tmp_path: Path) -> None:
+    workdir = tmp_path / "sandbox"
+    proc = subprocess.Popen([*UCCLAB, "up", "--blank", "--workdir", str(workdir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(workdir / "lab.json", proc)
+        doc = json.loads((workdir / "lab.json").read_text())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    lines = {line.split()[0]: line for line in err.splitlines() if line.startswith("  ")}
+    fe, kdc = doc["endpoints"]["frontend"], doc["endpoints"]["kdc"]
+    assert lines["kdc"].endswith(f"127.0.0.1:{kdc['port']}  (Kerberos KDC, UDP and TCP)")
+    assert lines["frontend"].endswith(
+        f"127.0.0.1:{fe['port']}  (Front End, SIP over TLS: MTLS, or MS-SIPAE Kerberos without a client certificate)")
+    assert lines["certsrv"].endswith(f"{doc['endpoints']['certsrv']}  (AD CS web enrollment, HTTPS)")
+    assert lines["configserver"].endswith(f"{doc['endpoints']['configserver']}  (Configuration Server, HTTP API)")
+    assert "SIP over MTLS" not in err
+    keylog = workdir / "logs" / "sslkeylog.txt"
+    assert (f"  watch the SIP tshark -i lo -f 'tcp port {fe['port']}' -o tls.keylog_file:{keylog} "
+            f"-o sip.tls.port:{fe['port']} -Y sip\n") in err
+
+
+@pytest.mark.parametrize("command", [["replay", "mtls"], ["scenarios", "run", "page-taken-literally"],
+                                     ["check", "--args", "-cert_store_file x.pfx"]], ids=["replay", "scenarios", "check"])
+def test_a_report_in_a_missing_folder_is_refused_before_any_work(tmp_path: Path, command: list[str]) -> None:
+    report = tmp_path / "no" / "such" / "folder" / "r.html"
+    run = ucclab(*command, "--workdir" if command[0] != "check" else "--files", str(tmp_path / "work"), "--report", str(report))
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"error: --report {report}: there is no folder {report.parent}; create it first")
+    assert not (tmp_path / "no").exists() and not (tmp_path / "work").exists()
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("client", ["python", "java", "both"])
+def test_replay_writes_its_report_with_every_client(tmp_path: Path, client: str) -> None:
+    report = tmp_path / "r.html"
+    run = ucclab("replay", "all", "--client", client, "--workdir", str(tmp_path / "lab"), "--report", str(report), timeout=240)
+    assert run.returncode == 0, run.stderr
+    assert f"report: {report}" in run.stderr and "Traceback" not in run.stderr
+    ladders = [dict(re.findall(r'data-([a-z]+)="([^"]*)"', tag))
+               for tag in re.findall(r'<svg class="ladder"[^>]*>', report.read_text(encoding="utf-8"))]
+    clients = ["python", "java"] if client == "both" else [client]
+    assert sorted((l["client"], l["kind"], l["direction"], l["outcome"]) for l in ladders) == sorted(
+        (one, kind, direction, "confirmed")
+        for one in clients
+        for kind, direction in (("mtls", "connector-to-frontend"), ("mtls", "frontend-to-connector"), ("tls-kerberos", ""))
+    )
+
+
+def _serial_zero_java_home(tmp_path: Path) -> Path:
+    """A JDK whose cacerts holds a root with serial number 0, as Debian's real one does (Go Daddy, Starfield…)."""
+    openssl = require_tool("openssl")
+    key, pem = tmp_path / "zero.key", tmp_path / "zero.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(pem),
+                    "-subj", "/CN=Serial Zero Root", "-days", "30", "-set_serial", "0"], check=True, capture_output=True)
+    home = tmp_path / "jdk"
+    keytool_import(home / "lib" / "security" / "cacerts", alias="serialzero", certificate=read_certificate(pem),
+                   password="changeit", storetype="jks")
+    return home
+
+
+@pytest.mark.interop
+def test_a_root_with_serial_zero_in_cacerts_brings_no_warning_to_check_or_scenarios(tmp_path: Path) -> None:
+    env = {**os.environ, "JAVA_HOME": str(_serial_zero_java_home(tmp_path))}
+    assert ucclab("replay", "mtls", "--workdir", str(tmp_path / "lab")).returncode == 0
+    files = tmp_path / "lab" / "artifacts"
+    # No trust store: JSSE falls back to cacerts, where the serial-0 root is read.
+    checked = subprocess.run([*UCCLAB, "check", "--args", r"-cert_store_file C:\x\GenesysServer_Certficate.pfx "
+                              "-cert_store_pass mnopqr -cert_store_type pkcs12", "--files", str(files),
+                              "--frontend-cert", str(files / "CompanyA_Certificate.cer"), "--json"],
+                             capture_output=True, text=True, timeout=120, env=env)
+    finding = next(f for f in json.loads(checked.stdout)["findings"] if f["code"] == "truststore-missing-ca")
+    assert finding["evidence"]["anchors"] == ["CN=Serial Zero Root"]
+    scenario = subprocess.run([*UCCLAB, "scenarios", "run", "no-trust-store-argument", "--workdir", str(tmp_path / "sc")],
+                              capture_output=True, text=True, timeout=120, env=env)
+    assert scenario.returncode == 0, scenario.stderr
+    for run in (checked, scenario):
+        assert "Warning" not in run.stderr and "serial number" not in run.stderr, run.stderr
