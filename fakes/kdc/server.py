@@ -16,6 +16,15 @@ The shell only moves bytes: one datagram is one request; over TCP each message h
 4-byte big-endian length, a length with the high bit set or beyond ``max_tcp_request``
 gets KRB_ERR_FIELD_TOOLONG and the connection is closed (MIT does the same, measured), as
 it is when the core drops a request.
+
+TCP is bounded in time and number: a connection silent for ``tcp_idle_timeout`` between
+requests is closed, and so is one whose request (length prefix and message) is not whole
+``tcp_message_timeout`` seconds after its first byte — however the bytes are paced. Over
+``max_tcp_connections`` open at once, a new connection is closed at once. Each case is a
+``timeout`` or ``connection-refused`` evidence record saying why. (MIT's krb5kdc keeps 45
+TCP connections and closes the least recently used one to admit another, logging "too
+many connections" — ``net-server.c``; AD's limits are not published, assumed.) UDP needs
+no such bounds: a datagram is a whole request.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import asyncio
 import errno
 import json
 import logging
+import math
 import signal
 import struct
 import sys
@@ -35,7 +45,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
+from fakes._cli import connection_count, os_error_text, port_number, seconds
 from fakes._evidence import EvidenceLog
+from fakes.kerberos import SUPPORTED_ENCTYPES
 
 from ._accounts import Account
 from ._core import KdcCore, KdcEvent
@@ -48,7 +60,9 @@ log = logging.getLogger("fakes.kdc")
 #: 1 MiB, measured; AD's MaxTokenSize is 48 000). Kerberos requests without PKINIT are
 #: far smaller.
 DEFAULT_MAX_TCP_REQUEST = 256 * 1024
-_TCP_IDLE_TIMEOUT = 30.0  # seconds a TCP client may sit between or inside requests
+DEFAULT_TCP_IDLE_TIMEOUT = 30.0  # seconds a TCP client may sit between requests
+DEFAULT_TCP_MESSAGE_TIMEOUT = 30.0  # seconds from a request's first byte to its last
+DEFAULT_MAX_TCP_CONNECTIONS = 256  # generous for a lab (assumed): a client needs one at a time
 _BIND_ATTEMPTS = 20  # tries at finding a port number free for both UDP and TCP
 
 
@@ -74,10 +88,23 @@ class KdcServer:
     """A KDC on 127.0.0.1 (by default), UDP and TCP on the same port number when possible.
 
     ``core`` is a ready :class:`KdcCore`, or the accounts to build one for ``realm``.
+    ``tcp_idle_timeout``, ``tcp_message_timeout`` (seconds) and ``max_tcp_connections``
+    bound TCP clients (see the module's docstring).
     """
 
     def __init__(self, core: KdcCore | Iterable[Account], *, realm: str = "COMPANYA.COM",
-                 max_tcp_request: int = DEFAULT_MAX_TCP_REQUEST, event_log_path: Path | None = None) -> None:
+                 max_tcp_request: int = DEFAULT_MAX_TCP_REQUEST, event_log_path: Path | None = None,
+                 tcp_idle_timeout: float = DEFAULT_TCP_IDLE_TIMEOUT,
+                 tcp_message_timeout: float = DEFAULT_TCP_MESSAGE_TIMEOUT,
+                 max_tcp_connections: int = DEFAULT_MAX_TCP_CONNECTIONS) -> None:
+        for name, value in (("tcp_idle_timeout", tcp_idle_timeout), ("tcp_message_timeout", tcp_message_timeout)):
+            if not 0 < value < math.inf:  # NaN fails this too
+                raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+        if max_tcp_connections < 1:
+            raise ValueError(f"max_tcp_connections must be at least 1, not {max_tcp_connections!r}")
+        self.tcp_idle_timeout = tcp_idle_timeout
+        self.tcp_message_timeout = tcp_message_timeout
+        self.max_tcp_connections = max_tcp_connections
         self.core = core if isinstance(core, KdcCore) else KdcCore(realm, core)
         #: The KDC's evidence: one record per request, its ``type`` the request's kind
         #: (``AS-REQ``, ``TGS-REQ``, ``malformed``, ...), ``time`` the DC's clock.
@@ -88,6 +115,7 @@ class KdcServer:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._closing = False
         self._udp_port: int | None = None
         self._tcp_port: int | None = None
 
@@ -132,6 +160,7 @@ class KdcServer:
         if self._tcp is not None:
             raise RuntimeError("the KDC is already started")
         loop = asyncio.get_running_loop()
+        self._closing = False
         attempts = _BIND_ATTEMPTS if port == 0 else 1
         for attempt in range(attempts):
             tcp = await asyncio.start_server(self._serve_tcp, host, port)
@@ -154,45 +183,89 @@ class KdcServer:
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = cast("asyncio.Task[None]", asyncio.current_task())
-        self._connections.add(task)
         peername = writer.get_extra_info("peername")
         peer = f"{peername[0]}:{peername[1]}" if peername else None
+        if self._closing:  # accepted while close() runs
+            writer.transport.abort()
+            return
+        if len(self._connections) >= self.max_tcp_connections:
+            reason = (f"too many TCP connections: {len(self._connections)} open, "
+                      f"the limit is {self.max_tcp_connections}")
+            log.warning("TCP connection from %s refused: %s", peer, reason)
+            self.evidence.record("connection-refused", transport="tcp", peer=peer, reason=reason)
+            writer.transport.abort()
+            return
+        self._connections.add(task)
         try:
-            while True:
-                header = await asyncio.wait_for(reader.readexactly(4), _TCP_IDLE_TIMEOUT)
-                (length,) = struct.unpack(">I", header)
-                # RFC 4120 §7.2.2: the high bit is reserved; either way the length is refused.
-                if length > self.max_tcp_request:
-                    reply = self.core.field_too_long(length, transport="tcp", peer=peer)
-                    writer.write(struct.pack(">I", len(reply)) + reply)
-                    await writer.drain()
-                    return
-                request = await asyncio.wait_for(reader.readexactly(length), _TCP_IDLE_TIMEOUT)
-                reply = self.core.handle(request, transport="tcp", peer=peer)
-                if reply is None:
-                    return  # a dropped request closes the connection, as with MIT
-                writer.write(struct.pack(">I", len(reply)) + reply)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
-            pass  # the client went away, stalled or sent a partial message: just close
+            await self._tcp_requests(reader, writer, peer)
+        except asyncio.CancelledError:
+            # close() cancels open connections. The task ends normally rather than
+            # cancelled: Python 3.11's start_server logs a cancelled connection task as an
+            # "Exception in callback" traceback (CPython gh-113538, fixed in 3.12).
+            writer.transport.abort()
         finally:
             self._connections.discard(task)
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except ConnectionError:
-                pass  # reset by the peer while closing
+
+    async def _tcp_requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                            peer: str | None) -> None:
+        """Requests on one TCP connection until it ends, stalls or a request is refused."""
+        try:
+            while True:
+                request = await self._tcp_request(reader, peer)
+                if request is None:
+                    break
+                if isinstance(request, int):  # RFC 4120 §7.2.2: the high bit is reserved; either way refused
+                    reply = self.core.field_too_long(request, transport="tcp", peer=peer)
+                    writer.write(struct.pack(">I", len(reply)) + reply)
+                    await writer.drain()
+                    break
+                reply = self.core.handle(request, transport="tcp", peer=peer)
+                if reply is None:
+                    break  # a dropped request closes the connection, as with MIT
+                writer.write(struct.pack(">I", len(reply)) + reply)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client went away or sent a partial message: just close
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except ConnectionError:
+            pass  # reset by the peer while closing
+
+    async def _tcp_request(self, reader: asyncio.StreamReader, peer: str | None) -> bytes | int | None:
+        """The next request's bytes; its length when over ``max_tcp_request`` (not read);
+        None when the client stalled (recorded). Raises ``IncompleteReadError`` at EOF."""
+        limit = "tcp_idle_timeout"
+        try:
+            async with asyncio.timeout(self.tcp_idle_timeout):  # silence between requests
+                first = await reader.readexactly(1)
+            limit = "tcp_message_timeout"
+            # From its first byte, the whole request has one deadline: an idle timer, reset
+            # by each byte, would let a client trickle a request forever.
+            async with asyncio.timeout(self.tcp_message_timeout):
+                (length,) = struct.unpack(">I", first + await reader.readexactly(3))
+                if length > self.max_tcp_request:
+                    return length
+                return await reader.readexactly(length)
+        except TimeoutError:
+            after = getattr(self, limit)
+            log.info("TCP connection from %s closed: %s (%g s) passed", peer, limit, after)
+            self.evidence.record("timeout", transport="tcp", peer=peer, limit=limit, after=after)
+            return None
 
     async def close(self) -> None:
-        """Stop listening and end open TCP connections."""
+        """Stop listening and end open TCP connections (each is cancelled and awaited)."""
         if self._udp is not None:
             self._udp.close()
             self._udp = None
         if self._tcp is not None:
+            self._closing = True  # a connection accepted from now on is dropped at once
             self._tcp.close()
-            for task in list(self._connections):
-                task.cancel()
-            await asyncio.gather(*self._connections, return_exceptions=True)
+            while self._connections:
+                ending = list(self._connections)
+                for task in ending:
+                    task.cancel()
+                await asyncio.gather(*ending, return_exceptions=True)
             await self._tcp.wait_closed()
             self._tcp = None
         self.evidence.close()
@@ -218,25 +291,59 @@ def parse_account_spec(spec: str) -> Account:
     return Account(parts[0], parts[1], spns=spns)
 
 
-_ACCOUNT_FIELDS = {"sam_account_name", "password", "upn", "spns", "use_des_key_only",
-                   "dont_require_preauth", "enabled", "enctypes", "kvno"}
+# The JSON shape each account field takes in an accounts file.
+_ACCOUNT_FIELDS = {"sam_account_name": "text", "password": "password", "upn": "optional text",
+                   "spns": "texts", "use_des_key_only": "flag", "dont_require_preauth": "flag",
+                   "enabled": "flag", "enctypes": "enctypes", "kvno": "count"}
+
+
+def _field_error(name: str, value: Any) -> str | None:
+    """Why ``value`` (from JSON) cannot be the account field ``name``, or None."""
+    kind = _ACCOUNT_FIELDS[name]
+    if kind == "text":
+        return None if isinstance(value, str) and value else "a non-empty string"
+    if kind == "password":
+        return None if isinstance(value, str) else "a string"
+    if kind == "optional text":
+        return None if value is None or isinstance(value, str) else "a string or null"
+    if kind == "flag":
+        return None if isinstance(value, bool) else "true or false"
+    if kind == "texts":
+        return None if isinstance(value, list) and all(isinstance(v, str) for v in value) else "a list of strings"
+    if kind == "enctypes":
+        if value is None or (isinstance(value, list) and value
+                             and all(type(v) is int and v in SUPPORTED_ENCTYPES for v in value)):
+            return None
+        return f"null or a list of enctypes among {sorted(int(e) for e in SUPPORTED_ENCTYPES)}"
+    return None if type(value) is int and value >= 0 else "a whole number, 0 or more"  # kvno
 
 
 def load_accounts_file(path: Path) -> list[Account]:
-    """Accounts from a JSON list of objects with :class:`Account`'s field names."""
-    data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
+    """Accounts from a JSON list of objects with :class:`Account`'s field names.
+
+    Raises ``OSError`` when the file cannot be read, ``ValueError`` naming the file and
+    the account when it holds something else.
+    """
+    try:
+        data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError as exc:  # not UTF-8, not JSON
+        raise ValueError(f"{path}: not a JSON file ({exc})") from None
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a JSON list of accounts")
     accounts = []
     for index, item in enumerate(data):
         if not isinstance(item, dict):
             raise ValueError(f"{path}: account #{index + 1} is not an object")
-        unknown = set(item) - _ACCOUNT_FIELDS
+        unknown = set(item) - set(_ACCOUNT_FIELDS)
         if unknown:
             raise ValueError(f"{path}: account #{index + 1} has unknown fields {sorted(unknown)}")
+        for name, value in item.items():
+            wanted = _field_error(name, value)
+            if wanted is not None:
+                raise ValueError(f"{path}: account #{index + 1}: {name} must be {wanted}, not {value!r}")
         try:
             accounts.append(Account(**item))
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: account #{index + 1}: {exc}") from exc
     return accounts
 
@@ -264,9 +371,10 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="python -m fakes.kdc",
         description="Active Directory KDC stand-in: AS and TGS exchanges over UDP and TCP.",
     )
-    parser.add_argument("--realm", default="COMPANYA.COM", help="the realm (default: COMPANYA.COM)")
+    parser.add_argument("--realm", type=_realm, default="COMPANYA.COM", help="the realm (default: COMPANYA.COM)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port for UDP and TCP (default: 0, a free port)")
+    parser.add_argument("--port", type=port_number, default=0,
+                        help="port for UDP and TCP (default: 0, a free port)")
     parser.add_argument("--account", action="append", default=[], metavar="NAME:PASSWORD[:SPN,...]",
                         help="an account; repeatable")
     parser.add_argument("--accounts", type=Path, metavar="FILE",
@@ -275,7 +383,25 @@ def _build_parser() -> argparse.ArgumentParser:
                         help='set "Use Kerberos DES encryption for this account" on NAME; repeatable')
     parser.add_argument("--dont-require-preauth", action="append", default=[], metavar="NAME",
                         help='set "Do not require Kerberos preauthentication" on NAME; repeatable')
+    limits = parser.add_argument_group("TCP limits", "how long and how many TCP clients are served")
+    limits.add_argument("--tcp-idle-timeout", type=seconds, default=DEFAULT_TCP_IDLE_TIMEOUT, metavar="SECONDS",
+                        help="seconds of silence between requests before a connection is closed "
+                             "(default %(default)g)")
+    limits.add_argument("--tcp-message-timeout", type=seconds, default=DEFAULT_TCP_MESSAGE_TIMEOUT,
+                        metavar="SECONDS", help="seconds from a request's first byte to its last, however "
+                                                "the client paces them (default %(default)g)")
+    limits.add_argument("--max-tcp-connections", type=connection_count, default=DEFAULT_MAX_TCP_CONNECTIONS,
+                        metavar="N", help="TCP connections served at once; one more is closed at once "
+                                          "(default %(default)d)")
     return parser
+
+
+def _realm(text: str) -> str:
+    """A realm name from the command line: not empty, no spaces (RFC 4120 §6.1 allows
+    more, AD's DNS-style realms never do)."""
+    if not text or any(c.isspace() or c in "/@:" for c in text):
+        raise argparse.ArgumentTypeError(f"a realm is a name such as COMPANYA.COM, not {text!r}")
+    return text
 
 
 def _accounts_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Account]:
@@ -283,8 +409,10 @@ def _accounts_from(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         accounts = [parse_account_spec(spec) for spec in args.account]
         if args.accounts is not None:
             accounts += load_accounts_file(args.accounts)
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:
         parser.error(str(exc))
+    except OSError as exc:
+        parser.error(os_error_text(exc))
     names = {a.sam_account_name.lower() for a in accounts}
     for option, names_given in (("--use-des-key-only", args.use_des_key_only),
                                 ("--dont-require-preauth", args.dont_require_preauth)):
@@ -311,7 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     accounts = _accounts_from(parser, args)
     try:
-        server = KdcServer(KdcCore(args.realm, accounts))
+        server = KdcServer(KdcCore(args.realm, accounts), tcp_idle_timeout=args.tcp_idle_timeout,
+                           tcp_message_timeout=args.tcp_message_timeout,
+                           max_tcp_connections=args.max_tcp_connections)
     except ValueError as exc:
         print(f"kdc: {exc}", file=sys.stderr)
         return 2

@@ -75,12 +75,18 @@ async def _still_serving(server: FrontendServer, client: ssl.SSLContext) -> None
     assert answer.status == 200
 
 
-async def _trickle(writer: asyncio.StreamWriter, reader: asyncio.StreamReader,
-                   data: bytes) -> bytes:
-    """Send ``data`` one byte at a time until the Front End closes; what it sent back."""
-    received = asyncio.create_task(reader.read())
+async def _trickle(writer: asyncio.StreamWriter, reader: asyncio.StreamReader, data: bytes,
+                   *, at_once: int = 0) -> bytes:
+    """Send ``data`` (its first ``at_once`` bytes together) a byte at a time until the
+    Front End closes; what it sent back before.
+
+    The close may come as a reset (the Front End closes with a byte of ours unread), and a
+    reset can overtake what was sent just before it: the bytes returned may be short.
+    """
+    received = asyncio.create_task(_collect(reader))
     try:
-        for byte in data:
+        writer.write(data[:at_once])
+        for byte in data[at_once:]:
             if received.done():
                 break
             writer.write(bytes([byte]))
@@ -88,11 +94,22 @@ async def _trickle(writer: asyncio.StreamWriter, reader: asyncio.StreamReader,
             await asyncio.sleep(TRICKLE_GAP)
         else:
             raise AssertionError("the whole message went through: the deadline never cut it")
-        return await received
-    except (ConnectionError, OSError):  # the Front End closed while a byte was on its way
-        return await received
+    except (ConnectionError, OSError):  # closed while a byte was on its way
+        pass
     finally:
         writer.close()
+    return await received
+
+
+async def _collect(reader: asyncio.StreamReader) -> bytes:
+    """Everything the peer sends until it closes (or resets) the connection."""
+    data = b""
+    try:
+        while chunk := await reader.read(65536):
+            data += chunk
+    except ConnectionError:
+        pass
+    return data
 
 
 async def _until(condition: Callable[[], bool]) -> None:
@@ -164,13 +181,17 @@ def test_a_sip_message_trickled_byte_by_byte_is_answered_400_at_its_deadline(
         async with FrontendServer(_config(pki, fe, message_timeout=SHORT)) as server:
             reader, writer = await asyncio.open_connection(
                 "127.0.0.1", server.port, ssl=client, server_hostname=FE_FQDN)
-            # Each byte is its own TLS record: the SIP layer sees every byte arrive.
+            # All but the end of the header section at once (enough to answer), then the
+            # rest a byte at a time, each byte its own TLS record.
+            request = options_request()
             answer = asyncio.StreamReader()
-            answer.feed_data(await asyncio.wait_for(_trickle(writer, reader, options_request()), PATIENCE))
+            answer.feed_data(await asyncio.wait_for(
+                _trickle(writer, reader, request, at_once=len(request) - 40), PATIENCE))
             answer.feed_eof()
+            # What reached us before the close is the 400 or nothing (a reset can overtake
+            # it: test_frontend_robustness.py sees the 400 from a peer that stops sending).
             reply = await read_message(answer, SipStream())
-            assert reply is not None and reply.status == 400
-            assert reply.message is not None and reply.message.phrase == "Incomplete message header"
+            assert reply is None or reply.status == 400
             await _still_serving(server, client)
         return server
 
@@ -179,6 +200,8 @@ def test_a_sip_message_trickled_byte_by_byte_is_answered_400_at_its_deadline(
     assert (timeout["phase"], timeout["limit"], timeout["after"]) == ("sip", "message_timeout", SHORT)
     (malformed,) = server.events.of_type("malformed", connection=timeout["connection"])
     assert malformed["reason"] == "Incomplete message header" and malformed["answered"]
+    (answer,) = server.events.of_type("response", connection=timeout["connection"])
+    assert answer["status"] == 400
 
 
 def test_a_tls_record_trickled_byte_by_byte_is_cut_at_the_message_deadline(
