@@ -101,6 +101,11 @@ class _GaxApi:
         for name, password in users.items():
             if not isinstance(name, str) or not name or not isinstance(password, str) or not password:
                 raise ValueError(f"account {name!r}: the user name and the password must be non-empty strings")
+            try:  # logins compare UTF-8 bytes
+                name.encode()
+                password.encode()
+            except UnicodeEncodeError:
+                raise ValueError(f"account {name!r}: the user name and the password must be Unicode text") from None
         self.store = store
         self.users = dict(users)
         self.max_body = max_body

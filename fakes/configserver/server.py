@@ -29,6 +29,7 @@ from types import TracebackType
 
 from aiohttp import web
 
+from .._cli import port_number
 from ._store import ConfigStore, StoreError
 from .api import DEFAULT_MAX_BODY, create_app
 
@@ -123,6 +124,10 @@ def _parse_user(spec: str, where: str) -> tuple[str, str]:
     if not sep or not name or not password:
         shown = f"{name}:..." if sep else "a value without ':'"
         raise ValueError(f"{where} takes NAME:PASSWORD with both non-empty, got {shown}")
+    try:  # bytes that are not UTF-8 reach argv and the environment as lone surrogates
+        spec.encode()
+    except UnicodeEncodeError:
+        raise ValueError(f"{where}: NAME:PASSWORD must be UTF-8 text") from None
     return name, password
 
 
@@ -142,16 +147,6 @@ def _accounts(parser: argparse.ArgumentParser, specs: list[str] | None) -> tuple
         f"{password} (shown once, here only)"
     )
     return {GENERATED_USER: password}, note
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (0..65535)")
-    return port
 
 
 async def _serve(db: Path, host: str, port: int, users: dict[str, str], account_note: str | None) -> int:
@@ -195,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         "--db", type=Path, required=True, help="SQLite database file (created if missing, mode 0600)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=0, help="port to listen on (default: 0, a free port)")
+    parser.add_argument("--port", type=port_number, default=0, help="port to listen on (default: 0, a free port)")
     parser.add_argument(
         "--user",
         action="append",

@@ -164,7 +164,8 @@ def test_an_account_named_default_still_needs_its_own_password(tmp_path: Path) -
 
 @pytest.mark.parametrize(
     ("users", "fragment"),
-    [({}, "at least one account"), ({"default": ""}, "non-empty"), ({"": "x"}, "non-empty")],
+    [({}, "at least one account"), ({"default": ""}, "non-empty"), ({"": "x"}, "non-empty"),
+     ({"default": "\udcff"}, "must be Unicode text")],
 )
 def test_a_server_needs_real_accounts(tmp_path: Path, users: dict[str, str], fragment: str) -> None:
     db = tmp_path / "confserv.db"
@@ -718,8 +719,9 @@ def test_module_refuses_a_damaged_database(tmp_path: Path, capsys: pytest.Captur
         (["--user", "admin:"], {}, "--user takes NAME:PASSWORD with both non-empty, got admin:..."),
         (["--user", ":secret"], {}, "got :..."),
         ([], {USER_ENV: "admin"}, f"${USER_ENV} takes NAME:PASSWORD"),
-        (["--port", "99999", "--user", "a:b"], {}, "99999 is not a TCP port (0..65535)"),
-        (["--port", "http", "--user", "a:b"], {}, "not a port number: 'http'"),
+        (["--user", "admin:\udcffsecret"], {}, "--user: NAME:PASSWORD must be UTF-8 text"),
+        (["--port", "99999", "--user", "a:b"], {}, "port must be 0..65535, not 99999"),
+        (["--port", "http", "--user", "a:b"], {}, "port must be a number 0..65535, not 'http'"),
     ],
 )
 def test_module_refuses_bad_usage(
