@@ -116,7 +116,12 @@ class Mount:
 
 @dataclass(frozen=True)
 class TcpReady:
-    """Ready when a TCP connection to the published ``port`` is accepted inside the container."""
+    """Ready when a TCP connection to the published ``port`` is accepted inside the container.
+
+    The service sees that connection (opened, then closed without a byte): a stand-in
+    that logs every connection as evidence is better checked with :class:`HttpReady` on
+    its admin API or :class:`LogReady`.
+    """
 
     port: int
 
@@ -264,7 +269,10 @@ def start_lab_containers(workdir: Path | str, specs: Iterable[ContainerSpec], *,
     network = lab_name(workdir)
     labels = {LABEL_WORKDIR: str(workdir)}
     try:
-        client.networks.create(network, driver="bridge", labels=labels, check_duplicate=True)
+        try:
+            client.networks.create(network, driver="bridge", labels=labels, check_duplicate=True)
+        except docker.errors.APIError as exc:
+            raise ContainerError(f"cannot create the lab network {network}: {_reason(exc)}") from None
         running = {spec.host: _start(client, workdir, network, spec, publish_address) for spec in specs}
         wait_ready(running, {s.host: s.ready for s in specs}, timeout)
     except BaseException:
@@ -327,22 +335,28 @@ def _start(client: Any, workdir: Path, network: str, spec: ContainerSpec, addres
     for attempt in range(_PUBLISH_ATTEMPTS):
         shared = {port: free_tcp_udp_port(address) for port in sorted(both)}
         ports = {f"{p}/{proto}": (address, shared.get(p)) for p, proto in spec.ports}
-        container = client.containers.create(
-            spec.image,
-            list(spec.command),
-            name=name,
-            hostname=short,
-            domainname=domain,
-            labels={LABEL_WORKDIR: str(workdir), LABEL_HOST: spec.host, LABEL_FQDN: spec.fqdn},
-            environment=dict(spec.env),
-            user=spec.user or f"{os.getuid()}:{os.getgid()}",
-            ports=ports,
-            volumes={str(m.source.resolve()): {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
-                     for m in spec.mounts},
-            network=network,
-            networking_config={network: client.api.create_endpoint_config(aliases=[spec.fqdn, *spec.aliases])},
-            detach=True,
-        )
+        try:
+            container = client.containers.create(
+                spec.image,
+                list(spec.command),
+                name=name,
+                hostname=short,
+                domainname=domain,
+                labels={LABEL_WORKDIR: str(workdir), LABEL_HOST: spec.host, LABEL_FQDN: spec.fqdn},
+                environment=dict(spec.env),
+                user=spec.user or f"{os.getuid()}:{os.getgid()}",
+                ports=ports,
+                volumes={str(m.source.resolve()): {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
+                         for m in spec.mounts},
+                network=network,
+                networking_config={network: client.api.create_endpoint_config(aliases=[spec.fqdn, *spec.aliases])},
+                detach=True,
+            )
+        except docker.errors.ImageNotFound:
+            raise ContainerError(f"image {spec.image!r} of host {spec.host} is not in the engine: "
+                                 "ucclab image build makes the lab's images") from None
+        except docker.errors.APIError as exc:
+            raise ContainerError(f"cannot create the container of host {spec.host}: {_reason(exc)}") from None
         try:
             container.start()
         except docker.errors.APIError as exc:

@@ -147,6 +147,14 @@ def test_a_host_never_ready_times_out_and_a_dead_one_is_seen_later(docker_engine
         lab["fe01"].check_running()
 
 
+def test_an_image_not_in_the_engine_is_named(docker_engine: Any, lab_workdir: Path) -> None:
+    spec = ContainerSpec(host="fe01", fqdn="fe01.companya.com", image="ucclab-no-such-image:never", command=["true"])
+    with pytest.raises(ContainerError, match="image 'ucclab-no-such-image:never' of host fe01 is not in the engine: "
+                                             "ucclab image build"):
+        start_lab_containers(lab_workdir, [spec], timeout=10)
+    assert_nothing_left(docker_engine, lab_workdir)
+
+
 def test_mounts_and_the_calling_user(lab_images: dict[str, BuiltImage], lab_workdir: Path) -> None:
     state = lab_workdir / "state"
     state.mkdir()
@@ -181,3 +189,16 @@ def test_cli_down_without_engine_exits_2(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
     assert main(["down", "--workdir", str(tmp_path)]) == 2
     assert "cannot reach the Docker engine" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("specs, message", [
+    ([ContainerSpec("fe01", "fe01.companya.com", "i", ["true"]), ContainerSpec("fe01", "fe02.companya.com", "i", ["true"])],
+     "two specs for one host: fe01"),
+    ([ContainerSpec("FE_01", "fe01.companya.com", "i", ["true"])], "host name 'FE_01': lower-case letters"),
+    ([ContainerSpec("fe01", "fe01.companya.com", "i", ["true"], ports=[(5061, "sctp")])], r"fe01: cannot publish 5061/sctp"),
+    ([ContainerSpec("fe01", "fe01.companya.com", "i", ["true"], ports=[(5061, "tcp")], ready=TcpReady(5062))],
+     "fe01: its ready check uses port 5062/tcp, which is not published"),
+])
+def test_unusable_specs_are_refused_before_anything_starts(specs: list[ContainerSpec], message: str, tmp_path: Path) -> None:
+    with pytest.raises(ContainerError, match=message):
+        start_lab_containers(tmp_path, specs)
