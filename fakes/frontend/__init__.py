@@ -34,7 +34,7 @@ session on memory BIOs); the asyncio server only moves bytes and time.
 """
 
 from ._certinfo import certificate_names, describe_certificate, matching_peer
-from ._config import FrontendConfig, FrontendKerberos
+from ._config import FrontendConfig, FrontendKerberos, read_service_keys, write_service_keys
 from ._eventlog import EventLog
 from ._registrar import ALLOWED_METHODS, Answer, Binding, Registrar, Subscription
 from ._session import Output, SipSession
@@ -64,4 +64,6 @@ __all__ = [
     "describe_certificate",
     "main",
     "matching_peer",
+    "read_service_keys",
+    "write_service_keys",
 ]
