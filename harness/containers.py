@@ -39,7 +39,14 @@ Rules:
    or is not ready before the timeout, raises :class:`ContainerFailed` naming the host
    with its last log lines; the lab's containers and network are then removed (unless
    ``keep_on_failure``) so a failed start leaves nothing behind.
-5. *No engine* raises :class:`EngineUnavailable` naming the address tried.
+5. *Files and users.* :class:`Mount` binds a host path; containers run as the calling
+   user's uid:gid unless the spec says otherwise, so what a stand-in writes into the lab
+   folder belongs to whoever started the lab (Docker still lets them bind ports below 1024).
+6. *No engine* raises :class:`EngineUnavailable` naming the address tried.
+
+A lab that ``docker compose`` started from ``compose/compose.yaml`` with ``UCCLAB_WORKDIR``
+set carries the same labels: :func:`lab_containers`, :func:`wait_ready` and :func:`down`
+serve it too.
 """
 
 from __future__ import annotations
