@@ -65,6 +65,10 @@ REDUNDANCY_TYPES = ("CFGHTNoHAType", "CFGHTColdStanby", "CFGHTWarmStanby", "CFGH
 # Genesys Administrator: "the name, which can be up to 255 characters".
 MAX_NAME_LENGTH = 255
 MAX_PORT = 65535
+# Numbers without a range of their own (dbids, timeouts, attempts) are 32-bit integers.
+# Assumed: the Platform SDK gives these properties as Java Integer / .NET int; the pages
+# at hand give no larger range. It also keeps every number the store writes readable back.
+MAX_INTEGER = 2**31 - 1
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -317,13 +321,12 @@ def _check_str(value: Any, field: str) -> None:
         raise ValidationError(field, f"must be a string, not {type(value).__name__} {_short(value)}")
 
 
-def _check_int(value: Any, field: str, low: int, high: int | None = None) -> None:
+def _check_int(value: Any, field: str, low: int, high: int = MAX_INTEGER) -> None:
     # bool is an int in Python; Configuration Server has no such number.
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValidationError(field, f"must be an integer, not {type(value).__name__} {_short(value)}")
-    if value < low or (high is not None and value > high):
-        bounds = f"{low}..{high}" if high is not None else f">= {low}"
-        raise ValidationError(field, f"{value} is out of range ({bounds})")
+    if not low <= value <= high:
+        raise ValidationError(field, f"{_short(value)} is out of range ({low}..{high})")
 
 
 def _check_bool(value: Any, field: str) -> None:

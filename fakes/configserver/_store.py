@@ -174,7 +174,10 @@ class ConfigStore:
             )
             dbid = cursor.lastrowid
             assert dbid is not None  # an INSERT always sets it
-        return self._load(dbid, document), warnings
+            # Read back before the commit: a row the store could not load again would
+            # make every later listing, and the next start, fail.
+            saved = self._load(dbid, document)
+        return saved, warnings
 
     def modify_application(
         self, dbid: int, change: Callable[[CfgApplication], CfgApplication]
@@ -201,7 +204,8 @@ class ConfigStore:
                 "UPDATE objects SET name = ?, document = ? WHERE type = ? AND dbid = ?",
                 (app.name, document, OBJECT_TYPE, dbid),
             )
-        return self._load(dbid, document), warnings
+            saved = self._load(dbid, document)  # read back before the commit, as in create
+        return saved, warnings
 
     def update_application(self, app: CfgApplication) -> tuple[CfgApplication, list[str]]:
         """Replace the stored Application with ``app`` (same dbid); returns it and the warnings."""

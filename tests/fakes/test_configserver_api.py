@@ -385,6 +385,13 @@ UCC = {"type": "CfgApplication", "name": "UCC_Connector"}
                      ["holds NaN, which is not a JSON value"], id="nan"),
         pytest.param(b'{"type": "CfgApplication", "name": "UCC", "startuptimeout": 1e400}', "application/json", 400,
                      ["startuptimeout: must be an integer", "got float inf"], id="float-overflow"),
+        # A number the store could not read back once written (it once poisoned the database).
+        pytest.param(b'{"type": "CfgApplication", "name": "UCC", "startuptimeout": 99999999999999999999999}',
+                     "application/json", 400, ["startup_timeout: 99999999999999999999999 is out of range (0..2147483647)"],
+                     id="int-past-32-bits"),
+        pytest.param(b'{"type": "CfgApplication", "name": "UCC", "serverinfo": {"timeout": "999999999999999999"}}',
+                     "application/json", 400, ["server_info.timeout: 999999999999999999 is out of range"],
+                     id="string-int-past-32-bits"),
         pytest.param(b'{"type": "CfgApplication", "name": "UCC", "startuptimeout": ' + b"9" * 5000 + b"}",
                      "application/json", 400, ["a number of 5000 characters", "at most 40"], id="huge-number"),
         pytest.param(b'\xef\xbb\xbf{"type": "CfgApplication", "name": "UCC"}', "application/json", 400,
