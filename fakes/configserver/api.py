@@ -15,8 +15,9 @@ DELETE   ``/gax/api/cfg/objects/CfgApplication/<dbid>`` delete
 Every ``/cfg/`` call needs the login's token, as ``Authorization: Bearer <token>`` or as
 the ``JSESSIONID`` cookie the login sets (GAX runs in a Java servlet container). The
 accounts are whatever the server is given; there is no built-in one. (A fresh real
-Configuration Server has ``default``/``password``; here that fixed login would hand the
-UC Connector's AD password, kept in its Application's options, to anyone on the host.)
+Configuration Server has the Master Account ``default``/``password`` — Genesys Framework
+8.5 Deployment Guide, "Standard Login"; here that fixed login would hand the UC
+Connector's AD password, kept in its Application's options, to anyone on the host.)
 
 An update is applied to the object as stored once its body has arrived, in one
 transaction (:meth:`~fakes.configserver.ConfigStore.modify_application`): concurrent

@@ -38,7 +38,9 @@ __all__ = ["ConfigServer", "main", "USER_ENV"]
 log = logging.getLogger(__name__)
 
 USER_ENV = "UCCLAB_CONFIGSERVER_USER"
-# The account name of a fresh real Configuration Server; here it gets a password of its own.
+# The Master Account name of a fresh real Configuration Server (Genesys Framework 8.5
+# Deployment Guide, "Standard Login": user name default, password password); here it gets
+# a password of its own.
 GENERATED_USER = "default"
 
 
