@@ -32,8 +32,10 @@ request is submitted as base-64.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
+import math
 import re
 import ssl
 import time
@@ -57,6 +59,16 @@ __all__ = ["CertsrvServer", "make_certsrv_app"]
 
 # A CSR is a few KB even base64- and form-encoded; anything near this is not a request.
 MAX_BODY = 256 * 1024
+#: http.sys's defaults, 2 minutes each (HeaderWait: the request head; EntityBody: the
+#: body — Microsoft.AspNetCore.Server.HttpSys.TimeoutManager). The lab bounds the whole
+#: head and the whole body; http.sys restarts EntityBody at each arrival of data and leaves
+#: slow senders to MinBytesPerSecond.
+HEADER_TIMEOUT = 120.0
+BODY_TIMEOUT = 120.0
+#: IIS's site limit (``<limits maxConnections>``) is unlimited by default; the lab caps
+#: connections at a number far above its own use (assumed) and answers one more as
+#: http.sys does at a site's limit: 503, HTTPERR reason ConnLimit.
+MAX_CONNECTIONS = 256
 _REQUEST_ID_MAX = 2**31 - 1  # AD CS request IDs are 32-bit
 
 
@@ -74,7 +86,26 @@ class _Enrollment:
     evidence: EvidenceLog
 
 
+class _HttpLimits:
+    """The body deadline, and the connection cap with the server whose connections count."""
+
+    def __init__(self, body_timeout: float, max_connections: int | None) -> None:
+        self.body_timeout = body_timeout
+        self.max_connections = max_connections
+        self.server: web.Server | None = None  # set once a runner serves the app
+
+    def over_limit(self, request: web.Request) -> int | None:
+        """How many connections are open when ``request`` came on one past the cap, else None."""
+        if self.max_connections is None or self.server is None:
+            return None
+        connections = self.server.connections  # oldest first
+        if request.protocol in connections[self.max_connections:]:
+            return len(connections)
+        return None
+
+
 _STATE = web.AppKey("certsrv", _Enrollment)
+_LIMITS = web.AppKey("certsrv_limits", _HttpLimits)
 _USER = web.RequestKey("certsrv_user", str)  # the user name the client sent
 _ACCOUNT = web.RequestKey("certsrv_account", _Account)  # the account it logged on as
 
@@ -90,6 +121,8 @@ def make_certsrv_app(
     accounts: Mapping[str, str],
     realm: str = "labdc01.companya.com",
     evidence: EvidenceLog | None = None,
+    body_timeout: float = BODY_TIMEOUT,
+    max_connections: int | None = None,
 ) -> web.Application:
     """The certsrv web application for ``ca``.
 
@@ -99,11 +132,16 @@ def make_certsrv_app(
     ``http-request`` record (method, path, user, status), if given; ``user`` is the user
     name the client sent (even with a wrong password), or None when it sent no readable
     Basic credentials.
+
+    A request body that is not whole ``body_timeout`` seconds after the head drops the
+    connection, as http.sys does. ``max_connections`` caps the connections served once
+    :class:`CertsrvServer` (which counts them) runs the app.
     """
     app = web.Application(
-        middlewares=[_record_event, _render_http_errors, _authenticate],
+        middlewares=[_record_event, _refuse_over_limit, _render_http_errors, _authenticate],
         client_max_size=MAX_BODY,
     )
+    app[_LIMITS] = _HttpLimits(body_timeout, max_connections)
     app[_STATE] = _Enrollment(
         ca=ca,
         accounts={_account_key(name): _Account(name, password)
@@ -141,6 +179,23 @@ def _record(request: web.Request, status: int) -> None:
     request.app[_STATE].evidence.record(
         "http-request", method=request.method, path=request.path_qs, user=request.get(_USER), status=status,
     )
+
+
+@web.middleware
+async def _refuse_over_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    count = request.app[_LIMITS].over_limit(request)
+    if count is None:
+        return await handler(request)
+    # http.sys answers before IIS authenticates anyone; its page names no reason (the
+    # HTTPERR log does: ConnLimit), the lab's adds it.
+    response = _plain_page(
+        "Service Unavailable",
+        f"HTTP Error 503. The service is unavailable: the site connection limit has been "
+        f"reached ({count} connections open, the limit is {request.app[_LIMITS].max_connections}).",
+        status=503,
+    )
+    response.force_close()
+    return response
 
 
 @web.middleware
@@ -311,10 +366,20 @@ def _download(body: bytes, content_type: str, filename: str) -> web.Response:
     })
 
 
+# A number in a query string: ASCII digits only. str.isdigit() also takes "²" and "١",
+# which int() then refuses or reads; and ten digits hold any 32-bit value.
+_DECIMAL = re.compile(r"[0-9]{1,10}")
+
+
+def _decimal(text: str) -> int | None:
+    return int(text) if _DECIMAL.fullmatch(text) else None
+
+
 def _ca_renewal_error(request: web.Request) -> web.Response | None:
     renewals = request.app[_STATE].ca.renewals
     renewal = request.query.get("Renewal", str(renewals))
-    if not renewal.isdigit() or int(renewal) > renewals:
+    number = _decimal(renewal)
+    if number is None or number > renewals:
         return _bad_request(
             request, f"Renewal={renewal!r}: this CA has renewal numbers 0 to {renewals}."
         )
@@ -322,10 +387,8 @@ def _ca_renewal_error(request: web.Request) -> web.Response | None:
 
 
 def _request_id(request: web.Request) -> int | None:
-    text = request.query.get("ReqID", "")
-    if text.isdigit() and 0 < int(text) <= _REQUEST_ID_MAX:
-        return int(text)
-    return None
+    number = _decimal(request.query.get("ReqID", ""))
+    return number if number is not None and 0 < number <= _REQUEST_ID_MAX else None
 
 
 def _not_issued_page(request: web.Request, request_id: int) -> web.Response:
@@ -398,10 +461,18 @@ async def _submit(request: web.Request) -> web.Response:
         return _page(request, "Unsupported Media Type", (
             f"<P>certfnsh.asp reads application/x-www-form-urlencoded forms, not "
             f"{html.escape(request.content_type)}.</P>"), status=415)
+    limits = request.app[_LIMITS]
     try:
-        form = await request.post()
+        async with asyncio.timeout(limits.body_timeout):
+            form = await request.post()
     except ValueError as exc:  # undecodable or malformed form body
         return _bad_request(request, f"The form could not be read: {exc}")
+    except TimeoutError:
+        # http.sys drops the connection (HTTPERR: Timer_EntityBody); nothing is answered,
+        # the 408 only tells the evidence why.
+        request.protocol.force_close()
+        raise web.HTTPRequestTimeout(
+            text=f"The request body did not arrive within {limits.body_timeout:g} seconds.") from None
     mode = form.get("Mode")
     if mode != "newreq":
         return _bad_request(request, f"Mode={mode!r} is not supported; use Mode=newreq.")
@@ -467,18 +538,32 @@ class CertsrvServer:
 
     ``evidence`` records every HTTP request it answered (the last ones in memory; all of
     them in ``event_log_path`` when given).
+
+    Slow or greedy clients are bounded as http.sys bounds them: a connection whose request
+    head is not whole ``header_timeout`` seconds after it opened (or after the previous
+    answer) is closed; a body not whole ``body_timeout`` seconds after its head drops the
+    connection; past ``max_connections`` open connections, a request is answered 503. The
+    TLS handshake has asyncio's bound (60 seconds).
     """
 
     def __init__(
         self, ca: CertificationAuthority, *, accounts: Mapping[str, str], realm: str | None = None,
-        event_log_path: Path | None = None,
+        event_log_path: Path | None = None, header_timeout: float = HEADER_TIMEOUT,
+        body_timeout: float = BODY_TIMEOUT, max_connections: int = MAX_CONNECTIONS,
     ) -> None:
+        for name, value in (("header_timeout", header_timeout), ("body_timeout", body_timeout)):
+            if not 0 < value < math.inf:  # NaN fails this too
+                raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections!r}")
+        self.header_timeout = header_timeout
         self.ca = ca
         self.evidence = EvidenceLog(now=time.time, path=event_log_path)
         self.host = "127.0.0.1"
         self.port = 0
         self._app = make_certsrv_app(
-            ca, accounts=accounts, realm=realm or ca.host_fqdn, evidence=self.evidence
+            ca, accounts=accounts, realm=realm or ca.host_fqdn, evidence=self.evidence,
+            body_timeout=body_timeout, max_connections=max_connections,
         )
         self._runner: web.AppRunner | None = None
 
@@ -486,8 +571,11 @@ class CertsrvServer:
         """Bind ``host:port`` (port 0: the OS picks) and serve HTTPS."""
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.ca.https_cert_path, self.ca.https_key_path)
-        runner = web.AppRunner(self._app, access_log=None)
+        # aiohttp's keep-alive timer runs from the connection (or the last answer) until a
+        # whole request head has arrived, whatever arrives meanwhile: the head deadline.
+        runner = web.AppRunner(self._app, access_log=None, keepalive_timeout=self.header_timeout)
         await runner.setup()
+        self._app[_LIMITS].server = runner.server
         try:
             await web.TCPSite(runner, host, port, ssl_context=context).start()
         except OSError:

@@ -248,6 +248,15 @@ def test_a_browser_form_post_uses_the_selected_template(
         ("GET", "certnew.cer", {"params": {"ReqID": "CACert", "Enc": "pem"}}, 400),
         ("GET", "certnew.cer", {"params": {"ReqID": "CACert", "Renewal": "7"}}, 400),
         ("GET", "certnew.p7b", {"params": {"ReqID": "99999999999999999999"}}, 400),
+        # Digits that are not ASCII: str.isdigit() takes them, int() refuses "²" and reads
+        # "١٢" (Arabic-Indic) as 12.
+        ("GET", "certnew.cer", {"params": {"ReqID": "\u00b2"}}, 400),
+        ("GET", "certnew.p7b", {"params": {"ReqID": "\u0661\u0662"}}, 400),
+        ("GET", "certnew.cer", {"params": {"ReqID": "CACert", "Renewal": "\u00b2"}}, 400),
+        ("GET", "certnew.p7b", {"params": {"ReqID": "CACert", "Renewal": "\u0660"}}, 400),
+        # More digits than int() converts (4300).
+        ("GET", "certnew.cer", {"params": {"ReqID": "9" * 5000}}, 400),
+        ("GET", "certnew.cer", {"params": {"ReqID": "CACert", "Renewal": "9" * 5000}}, 400),
     ],
 )
 def test_malformed_http_gets_a_4xx_page_and_the_server_keeps_serving(
@@ -260,6 +269,19 @@ def test_malformed_http_gets_a_4xx_page_and_the_server_keeps_serving(
     if status == 405:
         assert "Allow" in response.headers
     assert client.check_credentials()
+
+
+@pytest.mark.parametrize(("query", "reason"), [
+    ("certnew.cer?ReqID=%C2%B2", "ReqID must be CACert or a request number."),
+    ("certnew.p7b?ReqID=%D9%A1%D9%A2", "ReqID must be CACert or a request number."),
+    ("certnew.cer?ReqID=CACert&Renewal=%C2%B2", "Renewal=&#x27;\u00b2&#x27;: this CA has renewal numbers 0 to"),
+])
+def test_non_ascii_digits_are_a_bad_request_that_says_why(
+    session: requests.Session, server: CertsrvServer, query: str, reason: str,
+) -> None:
+    response = session.get(server.url + query, timeout=10)
+    assert response.status_code == 400
+    assert "<B> Bad Request </B>" in response.text and reason in response.text
 
 
 def test_random_input_never_gets_a_server_error(

@@ -108,3 +108,41 @@ def test_an_unusable_state_folder_exits_2(
     _, stderr = process.communicate(timeout=20)
     assert process.returncode == 2
     assert b"error: " in stderr and b"ca.key" in stderr
+
+
+@pytest.mark.parametrize(("arguments", "reason"), [
+    (["--state-dir", "{tmp}/a-file"], "error: --state-dir {tmp}/a-file: not a folder"),
+    (["--state-dir", "{tmp}/a-file/ca"], "error: --state-dir: {tmp}/a-file/ca: Not a directory"),
+    (["--state-dir", "{tmp}/ca", "--port", "99999"], "argument --port: port must be 0..65535, not 99999"),
+    (["--state-dir", "{tmp}/ca", "--port", "-1"], "argument --port: port must be 0..65535, not -1"),
+    (["--state-dir", "{tmp}/ca", "--username", "a:b"], "argument --username: a user name is not empty "
+                                                      "and holds no colon"),
+    (["--state-dir", "{tmp}/ca", "--header-timeout", "0"], "argument --header-timeout: seconds must be "
+                                                          "positive and finite"),
+    (["--state-dir", "{tmp}/ca", "--body-timeout", "inf"], "argument --body-timeout: seconds must be "
+                                                          "positive and finite"),
+    (["--state-dir", "{tmp}/ca", "--max-connections", "0"], "argument --max-connections: at least 1"),
+], ids=["state-dir-is-a-file", "state-dir-under-a-file", "port-99999", "port-negative", "username-colon",
+        "header-timeout-0", "body-timeout-inf", "max-connections-0"])
+def test_bad_values_exit_2_with_a_one_line_reason(
+    tmp_path: Path, environment: dict[str, str], arguments: list[str], reason: str,
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    process = _start(Path(arguments[1].format(tmp=tmp_path)),
+                     *(a.format(tmp=tmp_path) for a in arguments[2:]), env=environment)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 2, stderr
+    assert b"Traceback" not in stderr
+    assert reason.format(tmp=tmp_path) in stderr.decode().strip().splitlines()[-1], stderr
+
+
+def test_an_account_file_that_is_a_folder_exits_2(
+    ca_one_tier_dir: Path, ca_copy: CopyState, environment: dict[str, str],
+) -> None:
+    state_dir = ca_copy(ca_one_tier_dir)
+    (state_dir / "certsrv-account.json").mkdir()
+    process = _start(state_dir, env=environment)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert stderr.decode().strip() == (f"error: the account file: {state_dir / 'certsrv-account.json'}: "
+                                       "Is a directory")
