@@ -12,7 +12,9 @@ step, what was seen in which file, and the fix:
 - the connector's PFX as SunJSSE loads it (``pfx-wrong-password``, ``pfx-no-private-key``,
   ``pfx-unencrypted``, ``pfx-missing``, ``pfx-unreadable``, ``pfx-key-mismatch``), its chain
   (``pfx-chain-incomplete`` when the leaf's issuer is an intermediate CA, found among the
-  customer's files, that the PFX does not carry) and its certificate (``cert-expired``,
+  customer's files, that the PFX does not carry; a warning when the issuer is in neither
+  the PFX nor the files, an error once a live handshake is refused for it) and its
+  certificate (``cert-expired``,
   ``cert-not-yet-valid``, ``cert-name-mismatch`` against ``--ucc-fqdn``,
   ``cert-eku-no-server-auth``: the Front End pushes presence to it as a TLS client). A
   serverAuth-only connector certificate is *not* a problem: Lync's SChannel accepts it
@@ -28,14 +30,19 @@ step, what was seen in which file, and the fix:
   ``krb-realm-unknown``, ``krb-weak-crypto-enabled`` (warning), ``krb-des-disabled``.
 
 Where the files permit — an MTLS command line whose stores load, and the Front End's
-certificate given as a PFX with its key whose root CA is among the files — both MTLS
-directions are then run for real: the connector stand-in, built from an Application object
-carrying the customer's arguments and a Secured port, against a Front End stand-in
-presenting the customer's Front End certificate and trusting that root, with the
-connector's FQDN as its one known peer. As in :mod:`harness.handshakes`, the verdict is
-what the server side logged. A live failure whose cause a static finding already names adds
-its evidence to that finding; any other cause becomes a finding of its own. When the files
-do not permit a live handshake, :attr:`CheckResult.notes` says why (not a finding).
+certificate whose root CA is in its PFX or among the files — the MTLS handshakes are then
+run for real: the connector stand-in, built from an Application object carrying the
+customer's arguments and a Secured port, against a Front End stand-in trusting that root,
+with the connector's FQDN as its one known peer. Given as a PFX with its key, the Front
+End's certificate is what the stand-in presents, and both directions run. Given without
+its key, the stand-in presents a lab-made certificate for the same name, which the
+connector trusts through a copy of its own trust store with the stand-in's CA added: the
+connector → Front End handshake still judges the customer's own client certificate and
+chain; the push, which would judge only the lab's certificate, is not run. As in
+:mod:`harness.handshakes`, the verdict is what the server side logged. A live failure
+whose cause a static finding already names adds its evidence to that finding; any other
+cause becomes a finding of its own. When the files do not permit a live handshake,
+:attr:`CheckResult.notes` says why (not a finding).
 """
 
 from __future__ import annotations
@@ -45,8 +52,9 @@ import contextlib
 import datetime
 import json
 import ntpath
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -55,7 +63,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fakes._files import write_private_file, write_public_file
 from fakes.configserver import CfgApplication, CfgPortInfo, ListeningMode
@@ -68,10 +76,14 @@ from fakes.frontend import (
 )
 
 from .artifacts import (
+    CACERTS_PASSWORD,
     ArtifactError,
     Krb5Conf,
     WrongPasswordError,
     detect_format,
+    issue_certificate,
+    keytool_import,
+    make_root_ca,
     read_certificate,
     read_krb5_conf,
     read_pfx,
@@ -110,6 +122,9 @@ _APPLICATION = "UCC_Lync"
 # Where the Front End's certificate comes from on the page.
 _FRONTEND_STEP = f"{FRONTEND}, step 3"
 _LIVE_TIMEOUT = 10.0
+# The throwaway CA of the Front End stand-in used when the customer's Front End
+# certificate comes without its key.
+_STAND_IN_CA = "ucc-lab stand-in Front End CA"
 # A live failure with one of these codes is already explained by any of the static codes
 # listed: its evidence goes to that finding instead of a finding of its own.
 _EXPLAINED_BY = {
@@ -293,21 +308,31 @@ def _pem(certificates: list[x509.Certificate]) -> bytes:
     return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certificates)
 
 
-@contextlib.contextmanager
-def _frontend_files(frontend: _FrontendCertificate, roots: list[x509.Certificate]) -> Iterator[tuple[Path, Path, Path]]:
-    """The Front End stand-in's chain, key (0600) and trusted roots as PEM files, removed afterwards."""
-    assert frontend.private_key is not None
-    with tempfile.TemporaryDirectory(prefix="ucclab-check-") as folder:
-        base = Path(folder)
-        chain = write_public_file(base / "chain.pem", _pem([c for c in frontend.chain if not _self_signed(c)]))
-        key = write_private_file(
-            base / "key.pem",
-            frontend.private_key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ),
-        )
-        cas = write_public_file(base / "roots.pem", _pem(roots))
-        yield chain, key, cas
+def _frontend_files(
+    folder: Path, chain: list[x509.Certificate], key: PrivateKeyTypes, roots: list[x509.Certificate]
+) -> tuple[Path, Path, Path]:
+    """The Front End stand-in's chain, key (0600) and trusted roots as PEM files in ``folder``."""
+    return (
+        write_public_file(folder / "chain.pem", _pem([c for c in chain if not _self_signed(c)])),
+        write_private_file(
+            folder / "key.pem",
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        ),
+        write_public_file(folder / "roots.pem", _pem(roots)),
+    )
+
+
+@dataclass(frozen=True)
+class _LiveSetup:
+    """What a live run presents and reads: the Front End stand-in's chain and key, and where
+    the connector finds its files (``resolve``) and its JDK's trust stores (``java_home``).
+    ``stand_in`` describes a lab-made Front End certificate; ``None`` for the customer's own."""
+
+    chain: list[x509.Certificate]
+    key: PrivateKeyTypes
+    resolve: Callable[[str], Path]
+    java_home: Path | None
+    stand_in: dict[str, Any] | None = None
 
 
 # -- the checks --------------------------------------------------------------------------------
@@ -525,9 +550,16 @@ class _Checker:
             return
         issuers = [c for c in self.pool_certificates() if _issued_by(leaf, c)]
         if not issuers:
-            self.notes.append(
-                f"the issuer of the connector's certificate ({leaf.issuer.rfc4514_string()}) is neither in the PFX "
-                "nor among the files: whether the Front End can build its path was not checked"
+            # Most likely an intermediate: the root is what customers put in their trust
+            # store and send along. A Front End trusting only the root cannot build the path.
+            self.add(
+                "pfx-chain-incomplete",
+                f"{self.arguments.cert_store_file} holds the connector's certificate without its issuer "
+                f"{leaf.issuer.rfc4514_string()}, and none of the files holds that CA either: unless the Front End "
+                "trusts it as a root of its own, it cannot build the certification path (an intermediate CA it never "
+                "can, as the connector sends only what the PFX holds)",
+                {**evidence, "pfx_chain": [_subject(c) for c in chain], "missing_issuer": leaf.issuer.rfc4514_string()},
+                severity="warning",
             )
             return
         issuer = issuers[0]
@@ -688,8 +720,8 @@ class _Checker:
             return "the connector has no certificate and key Java can load: no live handshake"
         if self.trust is None:
             return "the connector's trust store does not load: no live handshake"
-        if self.frontend is None or self.frontend.private_key is None:
-            return "the Front End's certificate was not given as a PFX with its key: no live handshake"
+        if self.frontend is None:
+            return "no --frontend-cert: no live handshake"
         if not self.frontend_roots():
             return "the root CA of the Front End's certificate is not among the files: no live handshake"
         return None
@@ -700,48 +732,117 @@ class _Checker:
         chain = build_chain(self.frontend.leaf, [*self.frontend.chain[1:], *self.pool_certificates()])
         return [c for c in chain[-1:] if _self_signed(c)]
 
+    def stand_in_setup(self, folder: Path) -> _LiveSetup | str:
+        """A Front End for a certificate given without its key, or why there can be none.
+
+        The stand-in presents a lab-made certificate for the Front End's FQDN, from a
+        throwaway CA. The connector trusts it through a copy of its own trust store (the
+        explicit store, or the JDK's jssecacerts/cacerts it falls back to) with that CA
+        added by keytool's rules; everything else is the customer's. The stand-in still
+        trusts the customer's root only, so it judges the customer's own client
+        certificate and chain as their Front End would. Whether the connector trusts the
+        customer's real Front End certificate is the static check's to say.
+        """
+        assert self.trust is not None
+        if self.trust.path is None:
+            return "the Front End's certificate came without its key and the connector has no trust store file to copy: no live handshake"
+        ca, ca_key = make_root_ca(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _STAND_IN_CA)]), self.now)
+        leaf, key = issue_certificate(
+            self.options.frontend_fqdn, ca, ca_key,
+            valid=(self.now - datetime.timedelta(days=1), self.now + datetime.timedelta(days=1)),
+            ekus=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+        )
+        option = self.arguments.key_store_file
+        if self.trust.source == "explicit" and option is not None:
+            copy = folder / "truststore" / self.trust.path.name
+            java_home = self.options.java_home
+
+            def resolve(path: str) -> Path:
+                return copy if path == option else self.resolve(path)
+        else:
+            java_home = folder / "jdk"
+            copy = java_home / "lib" / "security" / self.trust.path.name
+            resolve = self.resolve
+        copy.parent.mkdir(parents=True)
+        shutil.copyfile(self.trust.path, copy)
+        try:
+            keytool_import(copy, alias="ucc-lab-stand-in-ca", certificate=ca, password=self.arguments.key_store_pass or CACERTS_PASSWORD)
+        except ArtifactError as exc:
+            return (f"the Front End's certificate came without its key, and a copy of the trust store would not take "
+                    f"the stand-in's CA ({exc.message}): no live handshake")
+        shown = self.trust_shown if self.trust.source == "explicit" else str(self.trust.path)
+        return _LiveSetup([leaf], key, resolve, java_home, {
+            "certificate": describe_certificate(leaf),
+            "trusted_through": f"a copy of {shown} with the stand-in's CA {_STAND_IN_CA} added",
+        })
+
     async def live_checks(self) -> None:
         obstacle = self.live_obstacle()
         if obstacle is not None:
             self.notes.append(obstacle)
             return
         assert self.frontend is not None
-        with _frontend_files(self.frontend, self.frontend_roots()) as (chain, key, cas):
-            server = FrontendServer(
-                FrontendConfig(
-                    fqdn=self.options.frontend_fqdn,
-                    certificate_chain=chain,
-                    private_key=key,
-                    trusted_cas=cas,
-                    known_peers=(self.options.ucc_fqdn,),
-                    idle_timeout=_LIVE_TIMEOUT,
-                )
+        with tempfile.TemporaryDirectory(prefix="ucclab-check-") as temp:
+            if self.frontend.private_key is not None:
+                setup: _LiveSetup | str = _LiveSetup(self.frontend.chain, self.frontend.private_key, self.resolve,
+                                                     self.options.java_home)
+            else:
+                setup = self.stand_in_setup(Path(temp))
+            if isinstance(setup, str):
+                self.notes.append(setup)
+                return
+            handshakes = await self.handshakes_with(setup, Path(temp))
+        for handshake in handshakes:
+            if setup.stand_in is not None and handshake["direction"] == "frontend-to-connector":
+                # The push presented the lab's certificate to the connector: nothing of
+                # the customer's was judged, so it is not reported.
+                continue
+            causes = [(d["code"], d["message"]) for d in handshake["diagnoses"]]
+            evidence = handshake["evidence"] if setup.stand_in is None else {**handshake["evidence"], "frontend_stand_in": setup.stand_in}
+            self.record_live(handshake["direction"], handshake["outcome"] == "confirmed", causes, evidence)
+        if setup.stand_in is not None:
+            self.notes.append(
+                "the Front End's certificate came without its key: connector → Front End ran against a stand-in "
+                f"presenting a lab-made certificate for {self.options.frontend_fqdn}, trusted through "
+                f"{setup.stand_in['trusted_through'].removeprefix('a ')}, and trusting your root as your Front End "
+                "does; the Front End → connector push needs the Front End's own key and was not run"
             )
-            app = CfgApplication(
-                name=_APPLICATION,
-                command_line_arguments=format_arguments(self.arguments),
-                port_infos=[CfgPortInfo.with_mode("secure", free_port("127.0.0.1"), mode=ListeningMode.SECURED, conn_protocol="sip")],
+
+    async def handshakes_with(self, setup: _LiveSetup, folder: Path) -> list[dict[str, Any]]:
+        """Both MTLS directions between the connector the arguments describe and a Front End
+        stand-in presenting ``setup``'s certificate, judged by the replay's own rules."""
+        chain, key, cas = _frontend_files(folder, setup.chain, setup.key, self.frontend_roots())
+        server = FrontendServer(
+            FrontendConfig(
+                fqdn=self.options.frontend_fqdn,
+                certificate_chain=chain,
+                private_key=key,
+                trusted_cas=cas,
+                known_peers=(self.options.ucc_fqdn,),
+                idle_timeout=_LIVE_TIMEOUT,
             )
-            connector = UCConnector.from_application(
-                app,
-                resolve_path=self.resolve,
-                java_home=self.options.java_home,
-                frontend_fqdn=self.options.frontend_fqdn,
-                ucc_fqdn=self.options.ucc_fqdn,
-                mode="mtls",
-            )
-            async with server:
-                stage = Stage(server, "127.0.0.1", self.options.frontend_fqdn, self.options.ucc_fqdn,
-                              self.options.files or Path.cwd())
-                # The replay's own rules judge it: the Front End's log for connector → Front
-                # End, the connector's Secured-port log for the push.
-                for handshake in await mtls_handshakes(stage, Setup(app, connector, [])):
-                    causes = [(d["code"], d["message"]) for d in handshake["diagnoses"]]
-                    confirmed = handshake["outcome"] == "confirmed"
-                    self.record_live(handshake["direction"], confirmed, causes, handshake["evidence"])
+        )
+        app = CfgApplication(
+            name=_APPLICATION,
+            command_line_arguments=format_arguments(self.arguments),
+            port_infos=[CfgPortInfo.with_mode("secure", free_port("127.0.0.1"), mode=ListeningMode.SECURED, conn_protocol="sip")],
+        )
+        connector = UCConnector.from_application(
+            app,
+            resolve_path=setup.resolve,
+            java_home=setup.java_home,
+            frontend_fqdn=self.options.frontend_fqdn,
+            ucc_fqdn=self.options.ucc_fqdn,
+            mode="mtls",
+        )
+        async with server:
+            stage = Stage(server, "127.0.0.1", self.options.frontend_fqdn, self.options.ucc_fqdn, self.options.files or Path.cwd())
+            # The Front End's log judges connector → Front End, the connector's Secured-port log the push.
+            return await mtls_handshakes(stage, Setup(app, connector, []))
 
     def record_live(self, direction: str, confirmed: bool, causes: list[tuple[str, str]], evidence: dict[str, Any]) -> None:
-        """Keep the handshake's result; fold each cause into the static finding naming it, or add one."""
+        """Keep the handshake's result; fold each cause into the static finding naming it (a
+        warning becomes an error once a refused handshake shows it), or add one."""
         codes = []
         for raw_code, message in causes:
             code = diagnose(raw_code, message)["code"]
@@ -752,6 +853,8 @@ class _Checker:
             existing = next((f for f in self.findings if f["code"] in wanted), None)
             if existing is not None:
                 existing["evidence"].setdefault("live", []).append({"direction": direction, "seen": message})
+                if not confirmed:
+                    existing["severity"] = "error"  # a warning the live handshake proves is an error
             else:
                 self.add(code, f"live handshake ({direction}): {message}", {"direction": direction, **evidence})
         self.handshakes.append(

@@ -65,14 +65,13 @@ from typing import Any
 import jks  # type: ignore[import-untyped]
 import yaml  # type: ignore[import-untyped]
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fakes.ca import CertificationAuthority
 
-from .artifacts import export_pfx, keytool_import
+from .artifacts import CACERTS_PASSWORD, export_pfx, issue_certificate, keytool_import, make_root_ca
 from .lab import Lab, Topology
 from .procedures import PATH_PARTS, PATHS, OverrideError
 from .replay import ReplayResult, parse_overrides, replay
@@ -107,8 +106,6 @@ CONNECTOR_CERTIFICATES = ("expired", "not-yet-valid", "foreign-ca")
 # The customer's certificate for the connector, as the lab places it in the connector's etc.
 CUSTOMER_PFX = "Customer_Certificate.pfx"
 CUSTOMER_PFX_PASSWORD = "mnopqr"
-# The password every JDK ships cacerts with.
-CACERTS_PASSWORD = "changeit"
 
 _TOP_KEYS = ("name", "symptom", "path", "client", "topology", "set", "environment", "expect")
 _REQUIRED = ("name", "symptom", "path", "expect")
@@ -342,28 +339,10 @@ def _write_cacerts(lab: Lab, java_home: Path, content: str) -> None:
 
 def _foreign_ca(now: datetime.datetime) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
     """A root CA of the customer's own, which the lab's Front End does not trust."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([
+    return make_root_ca(x509.Name([
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Not CompanyA"),
         x509.NameAttribute(NameOID.COMMON_NAME, "Not CompanyA Issuing CA"),
-    ])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-            key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
-        ), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return certificate, key
+    ]), now)
 
 
 def _connector_certificate(lab: Lab, kind: str) -> Path:
@@ -383,19 +362,8 @@ def _connector_certificate(lab: Lab, kind: str) -> Path:
             valid = (now - datetime.timedelta(days=730), now - datetime.timedelta(days=1))
         else:  # not-yet-valid: issued with the validity starting next month
             valid = (now + datetime.timedelta(days=30), now + datetime.timedelta(days=760))
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, fqdn)]))
-        .issuer_name(issuer.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(valid[0])
-        .not_valid_after(valid[1])
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)  # the Web Server template's
-        .sign(issuer_key, hashes.SHA256())
-    )
+    # The Web Server template's EKU: server authentication only.
+    certificate, key = issue_certificate(fqdn, issuer, issuer_key, valid=valid, ekus=[ExtendedKeyUsageOID.SERVER_AUTH])
     return export_pfx(
         lab.artifacts_dir / CUSTOMER_PFX, certificate=certificate, private_key=key, chain=chain, password=CUSTOMER_PFX_PASSWORD,
     )

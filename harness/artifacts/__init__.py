@@ -1,7 +1,8 @@
 """The page's files, written and read as the real tools write and read them.
 
 - DER certificates ("DER encoded binary X.509 (.CER)"): :func:`write_der_certificate`,
-  :func:`read_certificate` (DER or Base-64/PEM).
+  :func:`read_certificate` (DER or Base-64/PEM); throwaway CAs and host certificates:
+  :func:`make_root_ca`, :func:`issue_certificate`.
 - PFX files as the Windows Certificate Export Wizard writes them: :func:`export_pfx`,
   :func:`read_pfx`.
 - Java key and trust stores as keytool writes them and Java 17 loads them:
@@ -16,7 +17,7 @@ Errors are :class:`ArtifactError` subclasses whose message names the file and ca
 real tool's words where it has some.
 """
 
-from ._certificates import read_certificate, write_der_certificate
+from ._certificates import issue_certificate, make_root_ca, read_certificate, write_der_certificate
 from ._errors import (
     AliasExistsError,
     ArtifactError,
@@ -29,7 +30,7 @@ from ._errors import (
 )
 from ._formats import detect_format
 from ._inspect import inspect_file, render_inspection
-from ._keystore import KeyStore, KeyStoreEntry, keytool_import, read_keystore
+from ._keystore import CACERTS_PASSWORD, KeyStore, KeyStoreEntry, keytool_import, read_keystore
 from ._krb5 import Krb5Conf, format_krb5_conf, page_krb5_conf, parse_krb5_conf, read_krb5_conf, write_krb5_conf
 from ._pfx import PfxContents, export_pfx, read_pfx
 
@@ -44,11 +45,14 @@ __all__ = [
     "Krb5ConfSyntaxError",
     "write_der_certificate",
     "read_certificate",
+    "make_root_ca",
+    "issue_certificate",
     "detect_format",
     "export_pfx",
     "PfxContents",
     "read_pfx",
     "keytool_import",
+    "CACERTS_PASSWORD",
     "KeyStoreEntry",
     "KeyStore",
     "read_keystore",

@@ -8,6 +8,7 @@ both, like keytool and ``openssl x509``, and says plainly what a wrong file is i
 
 from __future__ import annotations
 
+import datetime
 import os
 import warnings
 from pathlib import Path
@@ -33,6 +34,8 @@ __all__ = [
     "load_certificate_bytes",
     "parse_der_certificate",
     "describe_certificate",
+    "make_root_ca",
+    "issue_certificate",
 ]
 
 # Real trust anchors have serial number 0: Debian's Java cacerts holds Go Daddy Class 2,
@@ -93,6 +96,54 @@ _TEMPLATE_INFO = x509.ObjectIdentifier("1.3.6.1.4.1.311.21.7")
 def write_der_certificate(path: Path | str | os.PathLike[str], certificate: x509.Certificate) -> Path:
     """Save ``certificate`` as "DER encoded binary X.509 (.CER)" (mode 0644); returns the path."""
     return write_public_file(Path(path), certificate.public_bytes(serialization.Encoding.DER))
+
+
+def make_root_ca(name: x509.Name, now: datetime.datetime) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    """A throwaway self-signed root CA (RSA 2048, SHA-256, ten years from yesterday) and its key:
+    a customer's CA of their own in a scenario, the CA behind ``ucclab check``'s stand-in Front End."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+            key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+        ), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate, key
+
+
+def issue_certificate(
+    fqdn: str,
+    issuer: x509.Certificate,
+    issuer_key: rsa.RSAPrivateKey,
+    *,
+    valid: tuple[datetime.datetime, datetime.datetime],
+    ekus: list[x509.ObjectIdentifier],
+) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    """A host certificate (``CN`` and DNS SAN ``fqdn``, the given EKUs) signed by ``issuer``, with its new key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, fqdn)]))
+        .issuer_name(issuer.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0])
+        .not_valid_after(valid[1])
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
+        .sign(issuer_key, hashes.SHA256())
+    )
+    return certificate, key
 
 
 def read_certificate(path: Path | str | os.PathLike[str]) -> x509.Certificate:

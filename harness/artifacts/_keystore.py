@@ -64,6 +64,9 @@ EOF = "java.io.EOFException"
 UNRECOGNIZED_FORMAT = "Unrecognized keystore format. Please load it with a specified type"
 SHORT_PASSWORD = "Keystore password must be at least 6 characters"
 
+# The password every JDK ships lib/security/cacerts with (keytool's documentation).
+CACERTS_PASSWORD = "changeit"
+
 TRUSTED_CERT_ENTRY = "trustedCertEntry"
 PRIVATE_KEY_ENTRY = "PrivateKeyEntry"
 SECRET_KEY_ENTRY = "SecretKeyEntry"

@@ -87,6 +87,7 @@ def _certificate(
 @dataclass(frozen=True)
 class ForeignPki:
     root: x509.Certificate
+    root_key: rsa.RSAPrivateKey
     issuing: x509.Certificate
     other_root: x509.Certificate
     ucc_key: rsa.RSAPrivateKey
@@ -112,6 +113,7 @@ def foreign() -> ForeignPki:
 
     return ForeignPki(
         root=root,
+        root_key=root_key,
         issuing=issuing,
         other_root=other_root,
         ucc_key=ucc_key,
@@ -308,13 +310,113 @@ def test_page_typo_ket_store_type_is_a_warning(bundle: BundleFactory) -> None:
     assert result.exit_code == 0
 
 
-def test_no_live_handshake_is_a_note_not_a_finding(bundle: BundleFactory, foreign: ForeignPki, tmp_path: Path) -> None:
+def test_no_live_handshake_is_a_note_not_a_finding(bundle: BundleFactory) -> None:
+    result = check(bundle().options(frontend_cert=None, frontend_pfx_password=None))
+
+    assert result.handshakes == [] and result.findings == []
+    assert "no --frontend-cert: no live handshake" in result.notes
+
+
+# -- the Front End's certificate without its key: a stand-in for it ------------------------------
+
+
+def _frontend_evidence(result: CheckResult) -> dict:
+    [handshake] = result.handshakes
+    assert handshake["direction"] == "connector-to-frontend"
+    return handshake["evidence"]
+
+
+def test_a_frontend_certificate_without_its_key_still_runs_connector_to_frontend(
+    bundle: BundleFactory, foreign: ForeignPki, tmp_path: Path
+) -> None:
     b = bundle()
+    store = b.files / STORE_NAME
+    before = store.read_bytes()
     fe_der = write_der_certificate(tmp_path / "fe01.cer", foreign.fe)
     result = check(b.options(frontend_cert=fe_der, frontend_pfx_password=None))
 
-    assert result.handshakes == [] and result.findings == []
-    assert any("no live handshake" in note for note in result.notes)
+    assert result.findings == [], result.to_json()
+    assert [(h["direction"], h["outcome"], h["codes"]) for h in result.handshakes] == [("connector-to-frontend", "confirmed", [])]
+    evidence = _frontend_evidence(result)
+    # The Front End stand-in saw the customer's own certificate and chain, and trusted it by their root.
+    assert evidence["frontend"]["chain"] == ["CN=ucc01.companya.com", "CN=contoso-ISSUING-CA", "CN=contoso-ROOT-CA"]
+    assert evidence["frontend"]["peer_trusted_as"] == UCC
+    # What it presented is the lab's, and says so.
+    stand_in = evidence["frontend_stand_in"]
+    assert stand_in["certificate"]["subject"] == f"CN={FE}" and stand_in["certificate"]["issuer"] == "CN=ucc-lab stand-in Front End CA"
+    assert stand_in["trusted_through"] == rf"a copy of {WINDOWS_DIR}\{STORE_NAME} with the stand-in's CA ucc-lab stand-in Front End CA added"
+    assert store.read_bytes() == before  # the customer's trust store itself is untouched
+    [note] = [n for n in result.notes if "stand-in" in n]
+    assert "the Front End → connector push needs the Front End's own key and was not run" in note
+
+
+def test_the_stand_in_judges_the_customers_own_client_certificate(bundle: BundleFactory, foreign: ForeignPki, tmp_path: Path) -> None:
+    """A PFX exported without "Include all certificates": the stand-in, trusting the root only, refuses it."""
+    fe_der = write_der_certificate(tmp_path / "fe01.cer", foreign.fe)
+    result = check(bundle("no-chain").options(frontend_cert=fe_der, frontend_pfx_password=None))
+
+    assert _errors(result) == {"pfx-chain-incomplete"}, result.to_json()
+    assert [(h["direction"], h["outcome"], h["codes"]) for h in result.handshakes] == [
+        ("connector-to-frontend", "rejected", ["pfx-chain-incomplete"])]
+    [refusal] = [e for e in _frontend_evidence(result)["frontend"]["log"] if e["type"] == "tls-failure"]
+    assert refusal["verify_errors"][0]["subject"] == "CN=ucc01.companya.com" and refusal["alert_sent"] == "unknown_ca"
+    finding = next(f for f in result.findings if f["code"] == "pfx-chain-incomplete")
+    assert finding["evidence"]["live"][0]["direction"] == "connector-to-frontend"
+
+
+def test_without_a_trust_store_the_stand_in_is_trusted_through_a_copy_of_cacerts(
+    bundle: BundleFactory, foreign: ForeignPki, java_home: Path, tmp_path: Path
+) -> None:
+    cacerts = java_home / "lib" / "security" / "cacerts"
+    before = cacerts.read_bytes()
+    args = MTLS_ARGS.split(" -key_store_file")[0]  # the page's startup.bat: no trust store
+    fe_der = write_der_certificate(tmp_path / "fe01.cer", foreign.fe)
+    result = check(bundle(args=args).options(frontend_cert=fe_der, frontend_pfx_password=None))
+
+    # The static check says the connector does not trust the real Front End; the live one
+    # still judged the connector's certificate, and found it good.
+    assert _errors(result) == {"truststore-missing-ca"}, result.to_json()
+    assert [(h["direction"], h["outcome"]) for h in result.handshakes] == [("connector-to-frontend", "confirmed")]
+    assert _frontend_evidence(result)["frontend_stand_in"]["trusted_through"] == (
+        f"a copy of {cacerts} with the stand-in's CA ucc-lab stand-in Front End CA added")
+    assert cacerts.read_bytes() == before
+
+
+# -- a PFX whose issuer nobody holds -------------------------------------------------------------
+
+
+def test_an_issuer_in_neither_the_pfx_nor_the_files_is_a_chain_warning(bundle: BundleFactory) -> None:
+    b = bundle("no-chain")
+    (b.files / "CompanyA_Certificate.cer").unlink()  # the issuing CA is nowhere now
+    result = check(b.options(frontend_cert=None, frontend_pfx_password=None))
+
+    assert result.codes("warning") == ["pfx-chain-incomplete"] and _errors(result) == set(), result.to_json()
+    assert result.exit_code == 0
+    [finding] = result.findings
+    assert finding["doc_step"] == "Generating the Server Certificate Using Skype for Business Management Shell, step 5"
+    assert "Include all certificates in the certification path" in finding["fix"]
+    assert finding["evidence"]["missing_issuer"] == "CN=contoso-ISSUING-CA"
+    assert finding["evidence"]["pfx_chain"] == ["CN=ucc01.companya.com"]
+
+
+def test_a_refused_live_handshake_makes_the_chain_warning_an_error(bundle: BundleFactory, foreign: ForeignPki,
+                                                                   tmp_path: Path) -> None:
+    """The Front End's certificate straight from the root: the live run can start, and fails for the chain."""
+    b = bundle("no-chain")
+    (b.files / "CompanyA_Certificate.cer").unlink()
+    fe_from_root = _certificate(FE, foreign.fe_key, foreign.root, foreign.root_key, ekus=BOTH)
+    fe_pfx = export_pfx(tmp_path / "fe-root.pfx", certificate=fe_from_root, private_key=foreign.fe_key,
+                        chain=[foreign.root], password="fepass")
+    result = check(b.options(frontend_cert=fe_pfx))
+
+    assert _errors(result) == {"pfx-chain-incomplete"}, result.to_json()
+    assert result.exit_code == 1
+    to_frontend = next(h for h in result.handshakes if h["direction"] == "connector-to-frontend")
+    assert to_frontend["outcome"] == "rejected" and to_frontend["codes"] == ["pfx-chain-incomplete"]
+    [finding] = [f for f in result.findings if f["code"] == "pfx-chain-incomplete"]
+    # The push fails for the same reason: the Front End, as TLS client, cannot verify the connector.
+    assert [(seen["direction"], "unable to get local issuer certificate" in seen["seen"]) for seen in finding["evidence"]["live"]] == [
+        ("connector-to-frontend", True), ("frontend-to-connector", True)]
 
 
 # -- krb5.conf ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ redone, and folders no other local user can write into — as ``ucclab`` runs th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -230,3 +231,31 @@ def test_a_folder_of_the_users_that_is_not_a_lab_yet_keeps_its_mode(tmp_path: Pa
     assert ucclab("replay", "mtls", "--workdir", str(workdir), umask=0o000).returncode == 0
     assert _mode(workdir) == 0o750
     assert _mode(workdir / "artifacts") == 0o700
+
+
+def test_a_secured_port_a_stand_in_holds_after_a_restart_is_moved(ucclab_lab_factory, tmp_path: Path) -> None:
+    """The Application's Secured port was free in the last run; this run's Front End got its number."""
+    workdir = tmp_path / "lab"
+    first = ucclab_lab_factory(workdir=workdir)
+    assert first.replay("mtls").outcome == "confirmed"
+    first.stop()
+    second = ucclab_lab_factory(workdir=workdir)
+    lab = second.lab
+    taken = lab.frontend.port
+
+    async def secured_port(set_to: int | None = None) -> int:
+        async with lab.configserver_client() as cfg:
+            app = await cfg.find_application(lab.topology.application_name)
+            [port] = [p for p in app.port_infos if p.id == "lync-tls"]
+            if set_to is not None:
+                app.port_infos = [dataclasses.replace(port, port=set_to)]
+                await cfg.update_application(app)
+            return port.port
+
+    second.run(secured_port(set_to=taken))  # as if the OS had handed the Front End that number
+    second.run(lab._follow_moved_ports())
+    moved = second.run(secured_port())
+    assert moved != taken and moved not in {lab.kdc.port, lab.certsrv.port, lab.configserver.port}
+    assert f"the Application's port lync-tls ({taken}) is a stand-in's port in this run: moved to {moved}" in lab.setup_notes
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", moved))  # free for the connector to listen on
