@@ -57,7 +57,7 @@ from .activedirectory import ActiveDirectory, DirectoryError
 from .hosts import HostStoreError, WindowsHost
 from .manifest import Manifest, ManifestError
 
-__all__ = ["Topology", "Lab", "LabError", "free_port"]
+__all__ = ["Topology", "Lab", "LabError", "free_port", "make_private_folder"]
 
 
 class LabError(RuntimeError):
@@ -298,7 +298,7 @@ class Lab:
         loses group and other write permission; a folder of the user's that is not a lab
         yet keeps its mode.
         """
-        if not _make_private_folder(self.workdir) and self.state_dir.is_dir():
+        if not make_private_folder(self.workdir) and self.state_dir.is_dir():
             mode = self.workdir.stat().st_mode
             if mode & 0o022:
                 os.chmod(self.workdir, mode & 0o7755)
@@ -526,7 +526,7 @@ def free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
-def _make_private_folder(path: Path) -> bool:
+def make_private_folder(path: Path) -> bool:
     """Create ``path`` and its missing parents with mode 0700 whatever the umask; True if
     ``path`` was made here."""
     missing = []

@@ -13,7 +13,9 @@ Fixtures, all prefixed ``ucclab_``:
     ``ucclab_lab_factory(topology=..., workdir=...)`` for labs with another topology or
     several labs in one test; all are stopped at teardown.
 
-Labs bind 127.0.0.1 with port 0, so tests run in parallel (``pytest -n auto``).
+Labs bind 127.0.0.1 with port 0, so tests run in parallel (``pytest -n auto``). Each lab
+holds its folder's lock as ``ucclab`` does: a second lab on a folder in use raises
+:class:`~harness.lab.LabError` naming the first.
 """
 
 from __future__ import annotations

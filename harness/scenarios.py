@@ -72,7 +72,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fakes.ca import CertificationAuthority
 
 from .artifacts import CACERTS_PASSWORD, export_pfx, issue_certificate, keytool_import, make_root_ca
-from .lab import Lab, Topology
+from .lab import Lab, Topology, make_private_folder
 from .procedures import PATH_PARTS, PATHS, OverrideError
 from .replay import ReplayResult, parse_overrides, replay
 
@@ -506,7 +506,8 @@ def run_scenarios(
             seed = workdir_root / ".ca-seed"
             if not seed.exists():
                 t = Topology()
-                seed.parent.mkdir(parents=True, exist_ok=True)
+                # It holds a CA key every scenario's lab copies: no other user may swap it.
+                make_private_folder(seed)
                 CertificationAuthority.create(seed, common_name=t.ca_name, host_fqdn=t.ca_fqdn).close()
         limit = asyncio.Semaphore(jobs)
 

@@ -259,3 +259,11 @@ def test_a_secured_port_a_stand_in_holds_after_a_restart_is_moved(ucclab_lab_fac
     assert f"the Application's port lync-tls ({taken}) is a stand-in's port in this run: moved to {moved}" in lab.setup_notes
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", moved))  # free for the connector to listen on
+
+
+def test_the_scenarios_folder_and_their_labs_are_0700_under_umask_000(tmp_path: Path) -> None:
+    root = tmp_path / "scenarios"
+    run = ucclab("scenarios", "run", "page-taken-literally", "--workdir", str(root), umask=0o000)
+    assert run.returncode == 0, run.stderr
+    for folder in (root, root / ".ca-seed", root / "page-taken-literally", root / "page-taken-literally" / "artifacts"):
+        assert _mode(folder) == 0o700, folder
