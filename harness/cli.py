@@ -231,17 +231,17 @@ _ENDPOINT_LABELS = {
 
 
 def _end_state_damage(lab: Lab) -> list[str] | None:
-    """``None`` when the page's end state was never reached here; else one line per file
-    of it that is missing or does not read back (empty: all intact, to be reused)."""
+    """``None`` when no file of the page's end state was made here; else why it cannot be
+    reused, one line per file not made yet or not reading back (empty: reuse it all)."""
     assert lab.manifest is not None
-    if not any(lab.manifest.get(role) for role in _END_STATE_ROLES):
+    made = {role: entry for role in _END_STATE_ROLES if (entry := lab.manifest.get(role)) is not None}
+    if not made:
         return None
-    problems = []
-    for role in _END_STATE_ROLES:
+    problems = [f"{role}: not made yet" for role in _END_STATE_ROLES if role not in made]
+    for role, entry in made.items():
         why = lab.manifest.damage(role)
         if why is not None:
-            entry = lab.manifest.get(role)
-            problems.append(f"{'artifacts/' + entry.path if entry else role} ({role}): {why}")
+            problems.append(f"artifacts/{entry.path} ({role}): {why}")
     return problems
 
 
