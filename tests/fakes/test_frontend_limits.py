@@ -146,7 +146,7 @@ class MemoryTlsClient:
                 await writer.drain()
                 data = await reader.read(65536)
                 if not data:
-                    raise ConnectionError("the Front End closed during the handshake")
+                    raise ConnectionError("the Front End closed during the handshake") from None
                 self.incoming.write(data)
 
     def record(self, plaintext: bytes) -> bytes:

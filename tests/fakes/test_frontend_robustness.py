@@ -33,7 +33,6 @@ from .frontend_support import (
     read_message,
 )
 
-
 LONG = 60.0  # a limit no input of these tests reaches
 PATIENCE = 30.0  # how long a client waits for an answer before the test fails (never measured)
 
