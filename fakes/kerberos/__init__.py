@@ -1,4 +1,4 @@
-"""Kerberos V5 for the lab: impacket's ASN.1 and crypto behind a small wrapper of our own.
+"""Kerberos V5 for the lab: messages in DER of our own, impacket's crypto behind a small wrapper.
 
 One package for every side of the wire: the KDC stand-in (:mod:`fakes.kdc`), the Front
 End's MS-SIPAE acceptor and the UC Connector stand-in's client all use it. Nothing here
@@ -7,9 +7,10 @@ from ``now`` callables and randomness from ``rng`` callables.
 
 - crypto (:mod:`._crypto`): enctypes 18, 17, 23, 16, 3 and 1 — des-cbc-crc written here —,
   fast cached ``string_to_key``, checksums 16, 15, 12, -138 and 7 (rsa-md5);
-- messages (:mod:`._messages`): AS/TGS/AP/KRB-ERROR and their parts as frozen dataclasses
-  with ``to_der()`` / ``from_der()``; :attr:`KdcReq.raw_body` keeps the req-body bytes
-  as received;
+- messages (:mod:`._messages`, over :mod:`._der`): AS/TGS/AP/KRB-ERROR and their parts
+  as frozen dataclasses with ``to_der()`` / ``from_der()``, byte for byte what impacket's
+  ASN.1 and MIT write; a :class:`DecodeError` names the message, the field and what is
+  wrong; :attr:`KdcReq.raw_body` keeps the req-body bytes as received;
 - GSS-API (:mod:`._gssapi`): initial context tokens, the 0x8003 checksum, RFC 4121 (AES)
   and RFC 4757 (RC4) MIC tokens;
 - the client (:mod:`._client`): :class:`AsExchange`, :class:`TgsExchange`,
