@@ -98,7 +98,7 @@ class FrontendServer:
     ``now`` and ``rng`` are injected (event times, binding expiry, tags, branches, the
     Kerberos clock, SA ids); ``event_log_path`` mirrors :attr:`events` into a JSONL file.
     The certificate, key and trusted CAs are loaded here, so a bad file fails at once
-    (``OSError`` or ``OpenSSL.SSL.Error``).
+    (``OSError`` if it cannot be read, ``ValueError`` naming it if it holds the wrong thing).
     """
 
     def __init__(self, config: FrontendConfig, *, now: Callable[[], float] = time.time,
@@ -166,7 +166,7 @@ class FrontendServer:
         trusted CAs or known peers — what an administrator changes on a running pool).
 
         The new certificate, key and CAs are loaded first: a bad file raises here
-        (``OSError`` or ``OpenSSL.SSL.Error``) and nothing changes. Connections already
+        (``OSError`` or ``ValueError``) and nothing changes. Connections already
         open keep what they were accepted with.
         """
         tls = MtlsServerContext(config)
