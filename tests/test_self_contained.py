@@ -7,9 +7,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A path built to climb out of the repository: "../shared", parents[2] and above from a
-# top-level module, or a literal absolute path into a sibling checkout.
-ESCAPES = re.compile(r"""(\.\./shared|["']shared["']|/work/shared|parents\[1\]\.parent)""")
+# A path built to climb out of the repository into the folder beside it: "../shared", a
+# parent joined with "shared", or a literal absolute path into a sibling checkout.
+ESCAPES = re.compile(r"""(\.\./shared|/work/shared|\.parents?(\[\d+\])?\s*/\s*["']shared["']|parents\[1\]\.parent)""")
 
 
 def test_no_source_reaches_outside_the_repository() -> None:
