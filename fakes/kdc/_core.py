@@ -107,6 +107,7 @@ AD_MAX_UDP_REPLY = 1465
 
 _LOOKASIDE_TIME = timedelta(minutes=2)
 _LOOKASIDE_ENTRIES = 10_000
+_OPENED_TGTS = 1024  # TGTs kept opened: the clients of the moment
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,7 @@ class KdcCore:
         self._rng = rng
         self._replay_cache = ReplayCache(self.max_skew)
         self._lookaside: OrderedDict[bytes, tuple[datetime, _Draft, int | None, bytes]] = OrderedDict()
+        self._opened_tgts: OrderedDict[tuple[bytes, int, bytes], EncTicketPart] = OrderedDict()
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -334,7 +336,7 @@ class KdcCore:
         if self.on_event is not None:
             self.on_event(event)
         log.info("%s %s -> %s %s", event.request, event.client or "-", event.server or "-",
-                 event.error_name or "issued", extra={"kdc_event": event.to_dict()})
+                 event.error_name or "issued")
 
     def _error(self, code: int, draft: _Draft, e_data: bytes | None) -> bytes:
         req = draft.req
@@ -623,12 +625,21 @@ class KdcCore:
         if ticket.enc_part.etype not in krbtgt.key_enctypes:
             raise _Refusal(ErrorCode.KRB_AP_ERR_MODIFIED,
                            f"TGT encrypted with {enctype_name(ticket.enc_part.etype)}, which krbtgt has no key for")
-        try:
-            tgt = EncTicketPart.from_der(decrypt(krbtgt.key(ticket.enc_part.etype, self.realm),
-                                                 KeyUsage.KDC_REP_TICKET, ticket.enc_part.cipher))
-        except (IntegrityError, DecodeError) as exc:
-            raise _Refusal(ErrorCode.KRB_AP_ERR_MODIFIED,
-                           "the TGT does not decrypt with this KDC's krbtgt key (issued by another KDC?)") from exc
+        krbtgt_key = krbtgt.key(ticket.enc_part.etype, self.realm)
+        # A client presents the same TGT in every TGS-REQ for as long as it lives: what it
+        # decrypted to is kept, by its ciphertext under the krbtgt key of the moment (a new
+        # krbtgt password makes new entries). Decryption is a function of those two alone.
+        opened = (krbtgt_key.contents, ticket.enc_part.etype, ticket.enc_part.cipher)
+        tgt = self._opened_tgts.get(opened)
+        if tgt is None:
+            try:
+                tgt = EncTicketPart.from_der(decrypt(krbtgt_key, KeyUsage.KDC_REP_TICKET, ticket.enc_part.cipher))
+            except (IntegrityError, DecodeError) as exc:
+                raise _Refusal(ErrorCode.KRB_AP_ERR_MODIFIED,
+                               "the TGT does not decrypt with this KDC's krbtgt key (issued by another KDC?)") from exc
+            self._opened_tgts[opened] = tgt
+            if len(self._opened_tgts) > _OPENED_TGTS:
+                self._opened_tgts.popitem(last=False)
         draft.client = format_principal(tgt.cname, tgt.crealm)
         try:
             authenticator = Authenticator.from_der(
@@ -636,6 +647,12 @@ class KdcCore:
         except (IntegrityError, DecodeError) as exc:
             raise _Refusal(ErrorCode.KRB_AP_ERR_BAD_INTEGRITY,
                            "the TGS authenticator does not decrypt with the TGT's session key") from exc
+        except KerberosError as exc:
+            # A genuine authenticator whose subkey has an enctype this KDC lacks: the reply
+            # would have to be encrypted in that subkey (RFC 4120 §3.3.3), so no reply can be
+            # made; KDC_ERR_ETYPE_NOSUPP is the error RFC 4120 §7.5.9 has for an encryption
+            # type the KDC does not support (what AD answers here is not documented: assumed).
+            raise _Refusal(exc.code, f"the TGS authenticator's subkey: {exc.text}") from exc
         return tgt, authenticator, tgt.key
 
     def _verify_body_checksum(self, authenticator: Authenticator, session_key: Key, raw_body: bytes) -> None:

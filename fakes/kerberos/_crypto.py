@@ -17,6 +17,12 @@ What impacket gets wrong or lacks, and what this module does instead:
 - Short or misaligned ciphertexts trip ``assert`` statements inside impacket (gone under
   ``python -O``): lengths are checked here first, so bad input always ends in
   :class:`~fakes.kerberos.IntegrityError`.
+- impacket derives Ke, Ki and Kc (RFC 3961 §5.3) anew on every encrypt, decrypt and
+  checksum, n-folding the usage constant each time, and runs HMAC through PyCryptodome's
+  Python wrapper: most of a KDC request's crypto time. Here the derived keys are cached
+  per (key, usage), the n-folded constants once, HMAC is the standard library's, and
+  AES-CTS (RFC 3962 §5, CBC with the last two blocks swapped) runs on whole buffers. The
+  results are impacket's byte for byte (``test_kerberos_crypto.py``); RC4 stays impacket's.
 """
 
 from __future__ import annotations
@@ -30,7 +36,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
+from typing import Any
 
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from Cryptodome.Cipher import DES
 from impacket.krb5 import crypto as _impacket
 
@@ -288,6 +296,93 @@ def random_key(enctype: int, rng: Rng = os.urandom) -> Key:
     raise _unsupported(enctype)
 
 
+# -- derived keys (RFC 3961 §5.3) -------------------------------------------------------------
+
+_AES = frozenset({Enctype.AES128_CTS_HMAC_SHA1_96, Enctype.AES256_CTS_HMAC_SHA1_96})
+_ZERO_IV = bytes(16)
+
+
+@lru_cache(maxsize=64)
+def _nfold(constant: bytes, size: int) -> bytes:
+    """RFC 3961 §5.1 n-fold of a usage constant: a handful of distinct ones, each folded once."""
+    return bytes(_impacket._nfold(constant, size))
+
+
+def _derive(enctype: int, contents: bytes, *constants: bytes) -> tuple[bytes, ...]:
+    """DK(key, constant) for each constant (RFC 3961 §5.1): the key's cipher run over the
+    n-folded constant, its output fed back until there are enough bytes."""
+    profile = _impacket._get_enctype_profile(enctype)
+    if enctype not in _AES:
+        return tuple(bytes(profile.derive(_impacket.Key(enctype, contents), c).contents) for c in constants)
+    # AES: CBC with a zero IV over one block is ECB (RFC 3962 §5), and ECB runs the blocks
+    # of every constant side by side; random-to-key is the identity.
+    cipher = Cipher(algorithms.AES(contents), modes.ECB()).encryptor()
+    blocks = b"".join(_nfold(c, 16) for c in constants)
+    seeds = [b""] * len(constants)
+    while len(seeds[0]) < profile.seedsize:
+        blocks = cipher.update(blocks)
+        seeds = [seed + blocks[16 * i:16 * i + 16] for i, seed in enumerate(seeds)]
+    return tuple(seed[:profile.seedsize] for seed in seeds)
+
+
+@dataclass(frozen=True)
+class _UsageKeys:
+    """Ke and Ki for one (key, usage): the key's encryption and integrity sub-keys."""
+
+    ke: bytes
+    ki: bytes
+    # AES under Ke, ECB and CBC with a zero IV (None for other enctypes): factories of
+    # fresh contexts, one per message, so threads never share one.
+    ecb: Any
+    cbc: Any
+
+
+# Session keys and subkeys come and go; a few thousand entries keep the live ones (the
+# krbtgt key, the service keys, the TGT session keys of the clients of the moment).
+@lru_cache(maxsize=4096)
+def _usage_keys(enctype: int, contents: bytes, usage: int) -> _UsageKeys:
+    ke, ki = _derive(enctype, contents, struct.pack(">IB", usage, 0xAA), struct.pack(">IB", usage, 0x55))
+    if enctype in _AES:
+        aes = algorithms.AES(ke)
+        return _UsageKeys(ke, ki, Cipher(aes, modes.ECB()), Cipher(aes, modes.CBC(_ZERO_IV)))
+    return _UsageKeys(ke, ki, None, None)
+
+
+@lru_cache(maxsize=4096)
+def _checksum_key(enctype: int, contents: bytes, usage: int) -> bytes:
+    """Kc for keyed checksums (RFC 3961 §5.3)."""
+    return _derive(enctype, contents, struct.pack(">IB", usage, 0x99))[0]
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
+
+
+def _aes_cts_encrypt(keys: _UsageKeys, plaintext: bytes) -> bytes:
+    """CBC-CS3 with a zero IV (RFC 3962 §5): the last two blocks swapped, the last truncated."""
+    padded = plaintext + bytes(-len(plaintext) % 16)
+    encryptor = keys.cbc.encryptor()
+    ciphertext = encryptor.update(padded) + encryptor.finalize()
+    if len(plaintext) <= 16:
+        return ciphertext
+    last = len(plaintext) % 16 or 16
+    return ciphertext[:-32] + ciphertext[-16:] + ciphertext[-32:-16][:last]
+
+
+def _aes_cts_decrypt(keys: _UsageKeys, ciphertext: bytes) -> bytes:
+    """The inverse of :func:`_aes_cts_encrypt`; ``ciphertext`` is at least one block."""
+    ecb = keys.ecb.decryptor()
+    if len(ciphertext) == 16:
+        return ecb.update(ciphertext)
+    last = len(ciphertext) % 16 or 16
+    head, final_block, partial = ciphertext[:-16 - last], ciphertext[-16 - last:-last], ciphertext[-last:]
+    # Decrypting the last whole block gives the tail of the truncated one (RFC 3962 §5).
+    tail = ecb.update(final_block)[last:]
+    blocks = head + partial + tail + final_block
+    plain = _xor(ecb.update(blocks), _ZERO_IV + blocks[:-16])  # CBC, every block at once
+    return plain[:len(ciphertext)]
+
+
 # -- encrypt / decrypt ------------------------------------------------------------------------
 
 # Smallest ciphertext and block alignment per enctype: confounder + MAC, checked before any
@@ -301,6 +396,15 @@ def encrypt(key: Key, usage: int, plaintext: bytes, *, rng: Rng = os.urandom) ->
     if key.enctype == Enctype.DES_CBC_CRC:
         return _des_crc_encrypt(key.contents, bytes(plaintext), rng(8))
     profile = _impacket._get_enctype_profile(key.enctype)
+    if key.enctype in _AES or key.enctype == Enctype.DES3_CBC_SHA1:
+        # RFC 3961 §5.3: E(Ke, confounder | plaintext | pad) | HMAC(Ki, same)[:h].
+        keys = _usage_keys(key.enctype, key.contents, int(usage))
+        basic = rng(profile.blocksize) + bytes(plaintext)
+        if key.enctype in _AES:
+            return _aes_cts_encrypt(keys, basic) + hmac.digest(keys.ki, basic, "sha1")[:12]
+        basic += bytes(-len(basic) % 8)
+        return (bytes(profile.basic_encrypt(_impacket.Key(key.enctype, keys.ke), basic))
+                + hmac.digest(keys.ki, basic, "sha1"))
     confounder_size = 8 if key.enctype == Enctype.RC4_HMAC else profile.blocksize
     return bytes(profile.encrypt(_impacket_key(key), int(usage), bytes(plaintext), rng(confounder_size)))
 
@@ -321,6 +425,19 @@ def decrypt(key: Key, usage: int, ciphertext: bytes) -> bytes:
     if key.enctype == Enctype.DES_CBC_CRC:
         return _des_crc_decrypt(key.contents, ciphertext)
     profile = _impacket._get_enctype_profile(key.enctype)
+    if key.enctype in _AES or key.enctype == Enctype.DES3_CBC_SHA1:
+        keys = _usage_keys(key.enctype, key.contents, int(usage))
+        if key.enctype in _AES:
+            body, mac = ciphertext[:-12], ciphertext[-12:]
+            basic = _aes_cts_decrypt(keys, body)
+            expected = hmac.digest(keys.ki, basic, "sha1")[:12]
+        else:
+            body, mac = ciphertext[:-20], ciphertext[-20:]
+            basic = bytes(profile.basic_decrypt(_impacket.Key(key.enctype, keys.ke), body))
+            expected = hmac.digest(keys.ki, basic, "sha1")
+        if not hmac.compare_digest(expected, mac):
+            raise IntegrityError()
+        return basic[profile.blocksize:]  # without the confounder
     try:
         return bytes(profile.decrypt(_impacket_key(key), int(usage), ciphertext))
     except ValueError as exc:  # impacket's InvalidChecksum is a ValueError
@@ -363,6 +480,10 @@ def make_checksum(cksumtype: int, key: Key | None, usage: int, data: bytes) -> b
         have = "no key" if key is None else f"a {enctype_name(key.enctype)} key"
         raise KerberosError(ErrorCode.KRB_AP_ERR_INAPP_CKSUM,
                             f"checksum type {cksumtype} needs a {enctype_name(needs)} key, got {have}")
+    if needs in _AES or needs == Enctype.DES3_CBC_SHA1:
+        # RFC 3961 §5.4 / RFC 3962: HMAC-SHA1(Kc, data), truncated to 96 bits for AES.
+        digest = hmac.digest(_checksum_key(needs, key.contents, int(usage)), bytes(data), "sha1")
+        return digest[:12] if needs in _AES else digest
     profile = _impacket._get_checksum_profile(cksumtype)
     return bytes(profile.checksum(_impacket_key(key), int(usage), bytes(data)))
 

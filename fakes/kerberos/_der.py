@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -129,6 +130,11 @@ def _wrong_tag(found: int, wanted: int) -> Malformed:
 
 def _primitive(data: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
     """(start, end) of the contents of a primitive TLV of ``tag`` at ``pos``."""
+    # The common case first, without a call: the tag expected, a short length, room for it.
+    if pos + 2 <= end and data[pos] == tag:
+        size = data[pos + 1]
+        if size < 0x80 and pos + 2 + size <= end:
+            return pos + 2, pos + 2 + size
     found, start, stop = header(data, pos, end)
     if found != tag:
         raise _wrong_tag(found, tag)
@@ -144,6 +150,19 @@ def _constructed(data: bytes, pos: int, end: int, tag: int,
     When the input ends inside it, its contents are read as far as they go first, so the
     error names the innermost field the input ends inside.
     """
+    # The common case inline: the tag expected, a length in at most 2 bytes, room for it.
+    if pos + 4 <= end and data[pos] == tag:
+        first = data[pos + 1]
+        if first < 0x80:
+            start, stop = pos + 2, pos + 2 + first
+        elif first == 0x81:
+            start, stop = pos + 3, pos + 3 + data[pos + 2]
+        elif first == 0x82:
+            start, stop = pos + 4, pos + 4 + (data[pos + 2] << 8 | data[pos + 3])
+        else:
+            start = stop = end + 1
+        if stop <= end:
+            return contents(data, start, stop), stop
     found, start, stop = header(data, pos, end)
     if found != tag:
         raise _wrong_tag(found, tag)
@@ -171,6 +190,14 @@ def integer(data: bytes, pos: int, end: int) -> tuple[int, int]:
 
 def _ranged(low: int, high: int, kind: str) -> Reader:
     def read(data: bytes, pos: int, end: int) -> tuple[int, int]:
+        # The common case inline (these are most of a message's TLVs); integer() otherwise.
+        if pos + 2 <= end and data[pos] == 0x02:
+            size = data[pos + 1]
+            stop = pos + 2 + size
+            if 0 < size < 0x80 and stop <= end:
+                value = int.from_bytes(data[pos + 2:stop], "big", signed=True)
+                if low <= value <= high:
+                    return value, stop
         value, stop = integer(data, pos, end)
         if not low <= value <= high:
             raise Malformed(f"{{where}} is {value}, outside {kind}'s range {low}..{high}")
@@ -198,6 +225,18 @@ def constant(*allowed: int) -> Reader:
 
 def octets(data: bytes, pos: int, end: int) -> tuple[bytes, int]:
     """OCTET STRING."""
+    if pos + 4 <= end and data[pos] == 0x04:  # short lengths and ciphertexts' 0x81/0x82 inline
+        first = data[pos + 1]
+        if first < 0x80:
+            start, stop = pos + 2, pos + 2 + first
+        elif first == 0x81:
+            start, stop = pos + 3, pos + 3 + data[pos + 2]
+        elif first == 0x82:
+            start, stop = pos + 4, pos + 4 + (data[pos + 2] << 8 | data[pos + 3])
+        else:
+            start = stop = end + 1
+        if stop <= end:
+            return data[start:stop], stop
     start, stop = _primitive(data, pos, end, 0x04)
     return data[start:stop], stop
 
@@ -214,15 +253,23 @@ def text(data: bytes, pos: int, end: int) -> tuple[str, int]:
 def kerberos_time(data: bytes, pos: int, end: int) -> tuple[datetime, int]:
     """KerberosTime: GeneralizedTime ``YYYYMMDDHHMMSSZ``, UTC, no fractions (RFC 4120 §5.2.3)."""
     start, stop = _primitive(data, pos, end, 0x18)
-    raw_time = data[start:stop]
+    moment = _time(data[start:stop])
+    if moment is None:
+        shown = data[start:stop][:20].decode("ascii", "replace")
+        raise Malformed(f"{{where}} is {shown!r}, not a KerberosTime (YYYYMMDDHHMMSSZ)")
+    return moment, stop
+
+
+# A ticket's times come back in every request that presents it: each text is parsed once.
+@lru_cache(maxsize=4096)
+def _time(raw_time: bytes) -> datetime | None:
     if len(raw_time) == 15 and raw_time[14] == 0x5A and raw_time[:14].isdigit():
         try:
             return datetime(int(raw_time[0:4]), int(raw_time[4:6]), int(raw_time[6:8]), int(raw_time[8:10]),
-                            int(raw_time[10:12]), int(raw_time[12:14]), tzinfo=UTC), stop
+                            int(raw_time[10:12]), int(raw_time[12:14]), tzinfo=UTC)
         except ValueError:
             pass
-    shown = raw_time[:20].decode("ascii", "replace")
-    raise Malformed(f"{{where}} is {shown!r}, not a KerberosTime (YYYYMMDDHHMMSSZ)")
+    return None
 
 
 def flags(data: bytes, pos: int, end: int) -> tuple[int, int]:
@@ -250,52 +297,56 @@ def sequence(*fields: tuple[int, str, Reader, bool], into: Callable[[list[Any]],
     or to what ``into`` makes of that list; a ``ValueError`` from ``into`` (a key of the
     wrong size, say) is a :class:`Malformed` naming the structure.
     """
-    numbers = tuple(f[0] for f in fields)
-    by_tag = {0xA0 | number: index for index, number in enumerate(numbers)}
+    by_tag = {0xA0 | number: index for index, (number, *_) in enumerate(fields)}
+    names = tuple(f[1] for f in fields)
+    readers = tuple(f[2] for f in fields)
     count = len(fields)
+    # first_required[i]: the first required field at position i or later (count: none).
+    first_required = [next((j for j in range(i, count) if fields[j][3]), count) for i in range(count + 1)]
 
-    def contents(data: bytes, pos: int, end: int) -> list[Any]:
+    def missing(index: int) -> Malformed:
+        error = Malformed("{where} is missing")
+        error.path.append(names[index])
+        return error
+
+    def contents(data: bytes, pos: int, end: int) -> Any:
         values: list[Any] = [None] * count
         next_index = 0
         while pos < end:
-            found, start, stop = header(data, pos, end)
+            if pos + 2 <= end and data[pos + 1] < 0x80:  # a short length: no call
+                found, start, stop = data[pos], pos + 2, pos + 2 + data[pos + 1]
+            else:
+                found, start, stop = header(data, pos, end)
             index = by_tag.get(found)
             if index is None or index < next_index:
-                if found & 0xE0 == 0xA0 and index is None:
-                    raise Malformed(f"{{where}} has a field [{found & 0x1F}] its type does not have")
                 if index is not None:
                     raise Malformed(f"{{where}} has field [{found & 0x1F}] out of order or twice")
+                if found & 0xE0 == 0xA0:
+                    raise Malformed(f"{{where}} has a field [{found & 0x1F}] its type does not have")
                 raise Malformed(f"{{where}} holds tag 0x{found:02x} ({_tag_name(found)}) where a field "
                                 f"[n] belongs")
-            for skipped in range(next_index, index):
-                if fields[skipped][3]:
-                    missing = Malformed("{where} is missing")
-                    missing.path.append(fields[skipped][1])
-                    raise missing
-            number, name, read, _ = fields[index]
+            if first_required[next_index] < index:
+                raise missing(first_required[next_index])
             try:
                 if stop > end:
                     if end < len(data):
                         raise _short(stop - end, end, data)
                     try:
-                        read(data, start, end)
+                        readers[index](data, start, end)
                     except Malformed as inner:
                         if inner.truncated:  # the input ends further in: name the field inside
                             raise
                     raise _short(stop - end, end, data)
-                values[index], after = read(data, start, stop)
+                values[index], after = readers[index](data, start, stop)
                 if after != stop:
                     raise Malformed(f"{{where}} has {stop - after} bytes after its value")
             except Malformed as bad:
-                bad.path.append(name)
+                bad.path.append(names[index])
                 raise
             next_index = index + 1
             pos = stop
-        for skipped in range(next_index, count):
-            if fields[skipped][3]:
-                missing = Malformed("{where} is missing")
-                missing.path.append(fields[skipped][1])
-                raise missing
+        if first_required[next_index] < count:
+            raise missing(first_required[next_index])
         if into is None:
             return values
         try:
@@ -303,7 +354,7 @@ def sequence(*fields: tuple[int, str, Reader, bool], into: Callable[[list[Any]],
         except ValueError as exc:
             raise Malformed(f"{{where}}: {exc}") from None
 
-    def read(data: bytes, pos: int, end: int) -> tuple[list[Any], int]:
+    def read(data: bytes, pos: int, end: int) -> tuple[Any, int]:
         return _constructed(data, pos, end, 0x30, contents)
 
     return read
@@ -380,21 +431,31 @@ def _length(size: int) -> bytes:
     return b"\x83" + size.to_bytes(3, "big")
 
 
+# Headers of short TLVs, made once: _HEADERS[tag][length] for lengths below 128.
+_HEADERS = [[bytes((tag, size)) for size in range(0x80)] for tag in range(0x100)]
+
+
 def tlv(tag: int, contents: bytes) -> bytes:
     """One DER TLV."""
-    return bytes((tag,)) + _length(len(contents)) + contents
+    size = len(contents)
+    return (_HEADERS[tag][size] if size < 0x80 else bytes((tag,)) + _length(size)) + contents
 
 
 def field(number: int, contents: bytes) -> bytes:
     """An explicitly tagged field ``[number]`` holding the TLV ``contents``."""
-    return bytes((0xA0 | number,)) + _length(len(contents)) + contents
+    return tlv(0xA0 | number, contents)
 
 
 def encode_integer(value: int) -> bytes:
     """INTEGER in its shortest two's-complement form."""
+    if 0 <= value < 0x80:
+        return _SMALL_INTEGERS[value]
     value = int(value)
     size = ((value if value >= 0 else -value - 1).bit_length() + 8) // 8
     return b"\x02" + bytes((size,)) + value.to_bytes(size, "big", signed=True)
+
+
+_SMALL_INTEGERS = [bytes((0x02, 0x01, value)) for value in range(0x80)]
 
 
 def encode_octets(value: bytes) -> bytes:
@@ -411,6 +472,11 @@ def encode_time(when: datetime) -> bytes:
     """KerberosTime ``YYYYMMDDHHMMSSZ`` (RFC 4120 §5.2.3); microseconds travel separately."""
     if when.tzinfo is None:
         raise ValueError("Kerberos times must be timezone-aware (UTC)")
+    return _time_der(when.replace(microsecond=0))
+
+
+@lru_cache(maxsize=4096)
+def _time_der(when: datetime) -> bytes:
     if when.tzinfo is not UTC:
         when = when.astimezone(UTC)
     return (b"\x18\x0f" + f"{when.year:04d}{when.month:02d}{when.day:02d}{when.hour:02d}"
@@ -424,4 +490,10 @@ def encode_flags(value: int) -> bytes:
 
 def encode_sequence(fields: Sequence[tuple[int, bytes | None]], tag: int = 0x30) -> bytes:
     """SEQUENCE (or ``tag``) of the ``(number, TLV)`` fields that are not None."""
-    return tlv(tag, b"".join(field(number, value) for number, value in fields if value is not None))
+    parts = []
+    for number, value in fields:
+        if value is not None:
+            size = len(value)
+            parts.append(_HEADERS[0xA0 | number][size] if size < 0x80 else bytes((0xA0 | number,)) + _length(size))
+            parts.append(value)
+    return tlv(tag, b"".join(parts))

@@ -14,12 +14,19 @@ from fakes.kdc import Account, Directory, KdcCore
 from fakes.kerberos import (
     JAVA_DEFAULT_ENCTYPES,
     JAVA_WEAK_CRYPTO_ENCTYPES,
+    ApReq,
     AsExchange,
+    Authenticator,
+    Checksum,
     Credential,
     EncryptedData,
     ErrorCode,
+    KdcOption,
     KdcReq,
+    KdcReqBody,
     KerberosError,
+    Key,
+    KeyUsage,
     KrbError,
     MessageType,
     NameType,
@@ -31,6 +38,7 @@ from fakes.kerberos import (
     decode_method_data,
     encode_pa_enc_ts_enc,
     encrypt,
+    make_checksum,
 )
 
 from .kdc_support import DES_PASSWORD, FRONTEND_SPN, REALM, UCC_PASSWORD, lab_accounts
@@ -247,6 +255,42 @@ def test_tgs_checksum_covers_the_body_and_subkey_decides_the_reply_key(kdc: KdcC
     # Without a subkey the reply is encrypted in the TGT session key (usage 8).
     assert service_ticket(kdc, clock, tgt, subkey=False).server_principal.startswith("sip/")
     assert kdc.events[-1].reply_etype == tgt.session_key.enctype
+
+
+def test_subkey_of_an_unsupported_enctype_is_etype_nosupp(kdc: KdcCore, clock: Clock) -> None:
+    # A genuine TGS authenticator (right session key, right checksum) whose subkey is
+    # aes128-cts-hmac-sha256-128 (19), which the lab lacks: the reply would have to be
+    # encrypted in that subkey (RFC 4120 §3.3.3), so the KDC answers KDC_ERR_ETYPE_NOSUPP and
+    # records it — neither an internal error nor a dropped request.
+    tgt = login(kdc, clock)
+    subkey = Key(17, bytes(range(16)))
+    body = KdcReqBody(int(KdcOption.CANONICALIZE), REALM, tgt.endtime, 77, (18, 17),
+                      sname=PrincipalName.from_text(FRONTEND_SPN))
+    checksum = Checksum(16, make_checksum(16, tgt.session_key, KeyUsage.TGS_REQ_AUTH_CKSUM, body.to_der()))
+    plain = Authenticator(REALM, tgt.client, clock(), checksum, subkey).to_der()
+    key_der = b"\xa0\x03\x02\x01\x11\xa1\x12\x04\x10" + subkey.contents
+    assert plain.count(key_der) == 1
+    plain = plain.replace(key_der, b"\xa0\x03\x02\x01\x13" + key_der[5:])  # keytype 17 -> 19
+    authenticator = EncryptedData(18, encrypt(tgt.session_key, KeyUsage.TGS_REQ_AUTHENTICATOR, plain))
+    request = KdcReq(MessageType.TGS_REQ, body, (PaData(1, ApReq(tgt.ticket, authenticator).to_der()),))
+    reply = kdc.handle(request.to_der(), peer="192.0.2.9:88")
+    assert reply is not None and KrbError.from_der(reply).error_code == ErrorCode.KDC_ERR_ETYPE_NOSUPP
+    event = kdc.events[-1]
+    assert (event.request, event.error_name, event.client) == ("TGS-REQ", "KDC_ERR_ETYPE_NOSUPP",
+                                                               "ocs-ucc@COMPANYA.COM")
+    assert event.detail == ("the TGS authenticator's subkey: encryption type etype-19 (19) is not supported")
+
+
+def test_a_tgt_opened_once_is_refused_after_a_krbtgt_password_reset(kdc: KdcCore, clock: Clock) -> None:
+    # The KDC keeps the TGTs it has opened (a client presents the same one in every
+    # TGS-REQ); a reset of krbtgt's password must still make the old TGTs unreadable.
+    tgt = login(kdc, clock)
+    service_ticket(kdc, clock, tgt)
+    service_ticket(kdc, clock, tgt)
+    kdc.directory.update(replace(kdc.directory.krbtgt, password="a new krbtgt password"))
+    error = refused(lambda: service_ticket(kdc, clock, tgt))
+    assert error.code == ErrorCode.KRB_AP_ERR_MODIFIED
+    assert service_ticket(kdc, clock, login(kdc, clock)).server_principal == f"{FRONTEND_SPN}@{REALM}"
 
 
 def test_forged_or_foreign_tgt_is_modified(kdc: KdcCore, clock: Clock) -> None:

@@ -160,6 +160,48 @@ def test_encrypt_round_trips_with_an_injected_rng(enctype: int) -> None:
         assert plain[:len(message)] == message
 
 
+@pytest.mark.parametrize("enctype", [16, 17, 18])
+def test_encrypt_decrypt_and_checksums_equal_impackets(enctype: int) -> None:
+    # The simplified-profile enctypes run on cached derived keys and whole-buffer AES-CTS
+    # here: every usage and every length around the block boundaries gives impacket's bytes.
+    key = random_key(enctype, counting_rng(enctype))
+    theirs = impacket_crypto._get_enctype_profile(enctype)
+    their_key = impacket_crypto.Key(enctype, key.contents)
+    checksum = impacket_crypto._get_checksum_profile(checksum_type_for(enctype))
+    block = theirs.blocksize
+    for usage in (1, 2, 3, 6, 7, 8, 9, 11, 12, 22, 23, 24, 25, 56, 1024):
+        for length in (*range(0, 50), 63, 64, 65, 200, 1000):
+            message = bytes((usage + i) & 0xFF for i in range(length))
+            ours = encrypt(key, usage, message, rng=counting_rng(length))
+            padded = message + bytes(-len(message) % theirs.padsize)
+            assert ours == theirs.encrypt(their_key, usage, padded, counting_rng(length)(block))
+            assert decrypt(key, usage, ours)[:length] == message
+            assert make_checksum(checksum_type_for(enctype), key, usage, message) == checksum.checksum(
+                their_key, usage, message)
+
+
+def test_derived_keys_are_cached_per_key_and_usage(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What makes encrypt and decrypt fast, asserted as behaviour: Ke and Ki (and Kc) are
+    # derived once per (key, usage), and the n-fold of each usage constant once.
+    from fakes.kerberos import _crypto
+
+    derivations: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(_crypto, "_derive", _counting(_crypto._derive, derivations))
+    key = random_key(18)  # never used before in this process
+    ciphertext = encrypt(key, 7, b"authenticator")
+    assert decrypt(key, 7, ciphertext) == b"authenticator"
+    assert decrypt(key, 7, encrypt(key, 7, b"again")) == b"again"
+    assert [d[2:] for d in derivations] == [(b"\0\0\0\x07\xaa", b"\0\0\0\x07\x55")]  # Ke, Ki: once
+    encrypt(key, 9, b"reply")
+    make_checksum(16, key, 6, b"req-body")
+    make_checksum(16, key, 6, b"req-body")
+    assert [d[2:] for d in derivations[1:]] == [(b"\0\0\0\x09\xaa", b"\0\0\0\x09\x55"), (b"\0\0\0\x06\x99",)]
+    nfolds: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(impacket_crypto, "_nfold", _counting(impacket_crypto._nfold, nfolds))
+    encrypt(random_key(18), 7, b"a fresh key, a known usage")
+    assert nfolds == []
+
+
 @pytest.mark.parametrize("enctype", ALL_ENCTYPES)
 def test_tampered_or_short_ciphertext_is_an_integrity_error(enctype: int) -> None:
     key = random_key(enctype)
