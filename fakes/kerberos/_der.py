@@ -243,7 +243,10 @@ def octets(data: bytes, pos: int, end: int) -> tuple[bytes, int]:
 
 def text(data: bytes, pos: int, end: int) -> tuple[str, int]:
     """KerberosString (GeneralString) as UTF-8, as MIT, Windows and impacket write it."""
-    start, stop = _primitive(data, pos, end, 0x1B)
+    if pos + 2 <= end and data[pos] == 0x1B and data[pos + 1] < 0x80 and pos + 2 + data[pos + 1] <= end:
+        start, stop = pos + 2, pos + 2 + data[pos + 1]
+    else:
+        start, stop = _primitive(data, pos, end, 0x1B)
     try:
         return data[start:stop].decode("utf-8"), stop
     except UnicodeDecodeError:
@@ -252,7 +255,10 @@ def text(data: bytes, pos: int, end: int) -> tuple[str, int]:
 
 def kerberos_time(data: bytes, pos: int, end: int) -> tuple[datetime, int]:
     """KerberosTime: GeneralizedTime ``YYYYMMDDHHMMSSZ``, UTC, no fractions (RFC 4120 §5.2.3)."""
-    start, stop = _primitive(data, pos, end, 0x18)
+    if pos + 17 <= end and data[pos] == 0x18 and data[pos + 1] == 15:
+        start, stop = pos + 2, pos + 17
+    else:
+        start, stop = _primitive(data, pos, end, 0x18)
     moment = _time(data[start:stop])
     if moment is None:
         shown = data[start:stop][:20].decode("ascii", "replace")
@@ -355,6 +361,8 @@ def sequence(*fields: tuple[int, str, Reader, bool], into: Callable[[list[Any]],
             raise Malformed(f"{{where}}: {exc}") from None
 
     def read(data: bytes, pos: int, end: int) -> tuple[Any, int]:
+        if pos + 2 <= end and data[pos] == 0x30 and data[pos + 1] < 0x80 and pos + 2 + data[pos + 1] <= end:
+            return contents(data, pos + 2, pos + 2 + data[pos + 1]), pos + 2 + data[pos + 1]
         return _constructed(data, pos, end, 0x30, contents)
 
     return read
