@@ -112,8 +112,10 @@ class Evidence(Protocol):
 class AdminClient:
     """One stand-in's admin API: evidence, settings, actions, reset."""
 
-    def __init__(self, service: str, transport: _Transport) -> None:
+    def __init__(self, service: str, transport: _Transport, *, url: str | None = None) -> None:
         self.service = service
+        #: The service's admin URL (``http://HOST:PORT/admin/<service>/``), when it has one.
+        self.url = url
         self._transport = transport
 
     async def health(self) -> dict[str, Any]:
@@ -149,11 +151,12 @@ class AdminClient:
         return await self._transport.call("POST", f"actions/{action}", body=arguments)
 
 
-def local_client(service: AdminService) -> AdminClient:
-    """A client for a stand-in running in this process."""
-    return AdminClient(service.name, _Local(service))
+def local_client(service: AdminService, *, url: str | None = None) -> AdminClient:
+    """A client for a stand-in running in this process (``url``: where its admin API
+    also answers over HTTP, for others)."""
+    return AdminClient(service.name, _Local(service), url=url)
 
 
 def http_client(service: str, url: str, token: str, *, timeout: float = 30.0) -> AdminClient:
     """A client for a stand-in's admin API at ``url`` (``http://HOST:PORT/admin/<service>/``)."""
-    return AdminClient(service, _Http(service, url, token, timeout))
+    return AdminClient(service, _Http(service, url, token, timeout), url=url)

@@ -74,6 +74,7 @@ from fakes.frontend import (
     describe_certificate,
     matching_peer,
 )
+from fakes.frontend.admin import frontend_admin
 
 from .artifacts import (
     CACERTS_PASSWORD,
@@ -107,7 +108,10 @@ from .diagnosis import (
     TLS_ARGS,
     diagnose,
 )
+from .admin import local_client
+from .connector.service import ConnectorService
 from .handshakes import Setup, Stage, mtls_handshakes
+from .labservices import Address
 from .lab import find_java_home, free_port
 
 __all__ = ["CheckOptions", "CheckResult", "CheckUsageError", "run_check", "check"]
@@ -836,9 +840,22 @@ class _Checker:
             mode="mtls",
         )
         async with server:
-            stage = Stage(server, "127.0.0.1", self.options.frontend_fqdn, self.options.ucc_fqdn, self.options.files or Path.cwd())
-            # The Front End's log judges connector → Front End, the connector's Secured-port log the push.
-            return await mtls_handshakes(stage, Setup(app, connector, []))
+            # The stand-ins' admin API in this process: the same drivers and judge as a
+            # replay's. The Front End's log judges connector → Front End, the connector's
+            # Secured-port log the push.
+            connector_host = ConnectorService.of(connector, ucc_fqdn=self.options.ucc_fqdn, bind="127.0.0.1")
+            address = Address("127.0.0.1", server.port)
+            stage = Stage(
+                frontend=local_client(frontend_admin(server, state_dir=folder)),
+                connector=local_client(connector_host.admin_service()),
+                frontend_address=address, local_frontend=address, ucc_host="127.0.0.1",
+                frontend_fqdn=self.options.frontend_fqdn, ucc_fqdn=self.options.ucc_fqdn,
+                files=self.options.files or Path.cwd(),
+            )
+            try:
+                return await mtls_handshakes(stage, Setup(app, connector, []))
+            finally:
+                await connector_host.close()
 
     def record_live(self, direction: str, confirmed: bool, causes: list[tuple[str, str]], evidence: dict[str, Any]) -> None:
         """Keep the handshake's result; fold each cause into the static finding naming it (a

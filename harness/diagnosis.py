@@ -76,6 +76,7 @@ DIAGNOSES: dict[str, Diagnosis] = dict(
         _d("sip-auth-rejected", f"{TLS_ARGS}, step 2", "Check the Kerberos settings: the Front End refused the connector's credentials."),
         _d("handshake-not-confirmed", f"{MTLS_ARGS}, step 2", "Read the evidence: a piece the server side must log is missing; compare with a default replay."),
         _d("java-probe-failed", "", "A defect of the lab or of the machine's JDK: the Java probe gave no report in time."),
+        _d("lab-java-push-unreachable", "", "The Java probe runs beside the harness; run this direction with --client python, or against a lab in this process."),
         _d("lab-client-disagreement", "", "A defect of the lab: the Python stand-in and the real Java stack must reach the same outcome."),
         _d("frontend-unreachable", f"{MTLS_ARGS}, step 2", "Check the Front End's address and that it listens for MTLS."),
         _d("pfx-key-mismatch", f"{SHELL}, step 5", "Export the certificate together with its own private key from the store that requested it."),

@@ -31,14 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fakes._evidence import EvidenceLog
 from fakes.configserver import CfgApplication
-from fakes.frontend import FrontendServer
 
+from .admin import AdminClient
 from .connector import ConnectorError, Mode, UCConnector
 from .diagnosis import FRONTEND, SHELL, TLS_ARGS, WEB, code_for_java_error, code_for_verify_error, diagnose
 from .javaprobe import probe_login, probe_register, start_probe_listener
-from .lab import Lab
+from .lab import LabBase
+from .labservices import Address
 from .transcript import mask_secrets
 
 __all__ = ["Setup", "Stage", "confirm_mtls", "mtls_handshakes", "confirm_tls_kerberos", "compare_clients"]
@@ -77,22 +77,45 @@ class Setup:
 
 @dataclass
 class Stage:
-    """Where the connector meets the Front End: the Front End stand-in, the address both
-    use, the two FQDNs, and the folder holding the files the connector's arguments name."""
+    """Where the connector meets the Front End, as the drivers and the judge reach them.
 
-    frontend: FrontendServer
-    host: str
+    ``frontend`` and ``connector`` are the admin APIs of the Front End and of the UC
+    Connector host: the drivers make traffic through them (the connector's register and
+    login, the Front End's push) and the judge reads only their evidence, wherever they
+    run. ``frontend_address`` is the Front End as the connector reaches it,
+    ``local_frontend`` as this process reaches it (the Java probe runs here), ``ucc_host``
+    the connector host as the Front End reaches it; ``files`` the folder holding the files
+    the connector's arguments name, as this process reads them. ``push_to_local`` says
+    whether the Front End can reach a listener of this process (not from a container).
+    """
+
+    frontend: AdminClient
+    connector: AdminClient
+    frontend_address: Address
+    local_frontend: Address
+    ucc_host: str
     frontend_fqdn: str
     ucc_fqdn: str
     files: Path
+    push_to_local: bool = True
 
     @classmethod
-    def of(cls, lab: Lab) -> "Stage":
-        assert lab.frontend is not None
-        return cls(lab.frontend, lab.bind_host, lab.topology.frontend_fqdn, lab.topology.ucc_fqdn, lab.artifacts_dir)
+    def of(cls, lab: LabBase) -> "Stage":
+        assert lab.network is not None and lab.endpoints is not None
+        return cls(
+            frontend=lab.admin["frontend"],
+            connector=lab.admin["connector"],
+            frontend_address=lab.network.frontend,
+            local_frontend=lab.endpoints.frontend,
+            ucc_host=lab.network.ucc,
+            frontend_fqdn=lab.topology.frontend_fqdn,
+            ucc_fqdn=lab.topology.ucc_fqdn,
+            files=lab.artifacts_dir,
+            push_to_local=lab.network.frontend == lab.endpoints.frontend,
+        )
 
 
-async def _setup(lab: Lab, mode: Mode) -> Setup:
+async def _setup(lab: LabBase, mode: Mode) -> Setup:
     async with lab.configserver_client() as cfg:
         app = await cfg.find_application(lab.topology.application_name)
     if app is None:
@@ -109,6 +132,9 @@ async def _setup(lab: Lab, mode: Mode) -> Setup:
 
 
 def _finding(f: Any) -> dict[str, Any]:
+    """A finding (an object, or its JSON form from the connector host) as replays report it."""
+    if isinstance(f, dict):
+        return {key: f.get(key) for key in ("code", "severity", "message", "hint")}
     return {"code": f.code, "severity": f.severity, "message": f.message, "hint": f.hint}
 
 
@@ -124,18 +150,10 @@ def _elapsed(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def _since(log: EvidenceLog, cursor: int) -> list[dict[str, Any]]:
-    """The records after ``cursor``; the judge refuses to guess when some have been lost."""
-    after = log.since(cursor)
-    if after.truncated:
-        raise RuntimeError(f"evidence after record {cursor} has left memory; the judge cannot decide")
-    return after.records
-
-
 # -- MTLS ------------------------------------------------------------------------------------
 
 
-async def confirm_mtls(lab: Lab, *, pfx_source: str = "shell", client: str = "python") -> list[dict[str, Any]]:
+async def confirm_mtls(lab: LabBase, *, pfx_source: str = "shell", client: str = "python") -> list[dict[str, Any]]:
     """Both MTLS directions with the files the replay produced; one result per direction.
 
     Each result: ``kind`` ("mtls"), ``direction``, ``client``, ``outcome`` ("confirmed",
@@ -155,12 +173,11 @@ async def mtls_handshakes(stage: Stage, setup: Setup, *, pfx_source: str = "shel
 
 
 async def _connector_to_frontend(stage: Stage, setup: Setup, pfx_source: str, client: str) -> dict[str, Any]:
-    frontend = stage.frontend
-    mark = frontend.events.cursor
+    mark = await stage.frontend.cursor()
     started = time.perf_counter()
     if client == "java":
         probe = await probe_register(
-            frontend=(stage.host, frontend.port),
+            frontend=(stage.local_frontend.host, stage.local_frontend.port),
             frontend_fqdn=stage.frontend_fqdn,
             ucc_fqdn=stage.ucc_fqdn,
             arguments=setup.app.command_line_arguments,
@@ -170,9 +187,9 @@ async def _connector_to_frontend(stage: Stage, setup: Setup, pfx_source: str, cl
         view, client_error = mask_secrets(probe.json), _java_error_text(probe.error)
         client_code, client_outcome = code_for_java_error(client_error), probe.outcome
     else:
-        report = await setup.connector.register(stage.host, frontend.port)
-        view, client_error, client_code, client_outcome = mask_secrets(report.to_dict()), report.error, report.code, report.outcome
-    seen = [e for e in _since(frontend.events, mark) if e.get("connection") is not None]
+        report = await stage.connector.act("register", {"frontend": stage.frontend_address.to_json()})
+        view, client_error, client_code, client_outcome = mask_secrets(report), report.get("error"), report.get("code"), report["outcome"]
+    seen = [e for e in await stage.frontend.since(mark) if e.get("connection") is not None]
     handshake = next((e for e in seen if e["type"] == "tls-handshake"), None)
     # Everything that counts must have happened on that one connection.
     on_it = [e for e in seen if handshake and e["connection"] == handshake["connection"]]
@@ -283,7 +300,6 @@ def _code_for_push_error(error: str, connector: UCConnector) -> str:
 
 
 async def _frontend_to_connector(stage: Stage, setup: Setup, pfx_source: str, client: str) -> dict[str, Any]:
-    frontend = stage.frontend
     started = time.perf_counter()
     base = {"kind": "mtls", "direction": "frontend-to-connector", "client": client}
     connector = setup.connector
@@ -297,11 +313,18 @@ async def _frontend_to_connector(stage: Stage, setup: Setup, pfx_source: str, cl
             "duration_ms": _elapsed(started),
         }
 
+    async def push(host: str, port: int) -> dict[str, Any]:
+        return await stage.frontend.act("push", {"host": host, "port": port, "server_name": stage.ucc_fqdn})
+
     if client == "java":
         if connector.secure_port is None:  # the Java connector has no port to listen on either
             finding = next((f for f in setup.findings if f["code"].startswith("secure-port")), None)
             code = finding["code"] if finding else "secure-port-missing"
             return failed(code, finding["message"] if finding else "no Secured SIP port", {"finding": finding})
+        if not stage.push_to_local:
+            return failed("lab-java-push-unreachable",
+                          "the Java probe listens in this process, which the lab's Front End (in its own network) cannot reach",
+                          {"frontend": str(stage.frontend_address)})
         async with await start_probe_listener(
             ucc_fqdn=stage.ucc_fqdn,
             arguments=setup.app.command_line_arguments,
@@ -313,7 +336,7 @@ async def _frontend_to_connector(stage: Stage, setup: Setup, pfx_source: str, cl
                 probe = await listener.result()
                 text = _java_error_text(probe.error) or "the Java connector could not listen"
                 return failed(code_for_java_error(text) or "secure-port-unavailable", text, mask_secrets(probe.json))
-            push = await frontend.push_to_connector(stage.host, listener.port, server_name=stage.ucc_fqdn)
+            pushed = await push(stage.local_frontend.host, listener.port)
             probe = await listener.result()
         connections = probe.json.get("connections", [])
         first = connections[0] if connections else {}
@@ -330,37 +353,42 @@ async def _frontend_to_connector(stage: Stage, setup: Setup, pfx_source: str, cl
         }
         refused = _java_error_text(connector_error) if connector_error else None
     else:
+        listening = await stage.connector.act("listen")
+        if not listening["listening"]:
+            return failed(listening["code"], listening["error"], {"error": listening["error"], "code": listening["code"],
+                                                                  "hint": listening.get("hint")})
         try:
-            port = await connector.start_secure_port(stage.host)
-        except ConnectorError as exc:
-            return failed(exc.code, exc.message, {"error": exc.message, "code": exc.code, "hint": exc.hint})
-        async with port:
-            push = await frontend.push_to_connector(stage.host, port.port, server_name=stage.ucc_fqdn)
-            seen = [e.to_dict() for e in port.events]
-        handshake = next((e for e in seen if e["kind"] == "tls-handshake"), None)
-        answered = [e for e in seen if e["kind"] == "response"]
-        confirmed = bool(handshake and answered and all(e["details"]["status"] == 200 for e in answered))
+            mark = await stage.connector.cursor()
+            pushed = await push(stage.ucc_host, listening["port"])
+            seen = await stage.connector.since(mark)
+        finally:
+            await stage.connector.act("stop-listening")
+        seen = [e for e in seen if e.get("connection") is not None]
+        handshake = next((e for e in seen if e["type"] == "tls-handshake"), None)
+        answered = [e for e in seen if e["type"] == "response"]
+        confirmed = bool(handshake and answered and all(e["status"] == 200 for e in answered))
         evidence = {
-            "peer": handshake["details"].get("peer_certificate") if handshake else None,
-            "chain": handshake["details"].get("chain") if handshake else None,
-            "tls_version": handshake["details"].get("tls_version") if handshake else None,
-            "requests": [{"method": e["details"].get("method"), "status": e["details"].get("status")} for e in answered],
+            "peer": handshake.get("peer_certificate") if handshake else None,
+            "chain": handshake.get("chain") if handshake else None,
+            "tls_version": handshake.get("tls_version") if handshake else None,
+            "requests": [{"method": e.get("method"), "status": e.get("status")} for e in answered],
             "log": seen,
         }
-        failure = next((e["details"] for e in seen if e["kind"] == "tls-failure"), None)
+        failure = next((e for e in seen if e["type"] == "tls-failure"), None)
         refused = failure.get("message") if failure else None
     diagnoses = []
     if not confirmed:
         # The Front End is the TLS client here: when it aborted (say, the name did not
         # match), its reason comes first; the connector then only saw the alert.
-        push_code = _code_for_push_error(push.error, connector) if push.error else None
+        push_error = pushed.get("error")
+        push_code = _code_for_push_error(push_error, connector) if push_error else None
         refused_code = (code_for_java_error(refused) or "tls-handshake-failed") if refused else None
-        if push_code and push_code != "tls-handshake-failed" and not push.handshake_ok:
-            diagnoses.append(diagnose(push_code, f"the Front End could not push: {push.error}", None, doc_step=_doc_step(push_code, pfx_source)))
+        if push_code and push_code != "tls-handshake-failed" and not pushed["handshake_ok"]:
+            diagnoses.append(diagnose(push_code, f"the Front End could not push: {push_error}", None, doc_step=_doc_step(push_code, pfx_source)))
         elif refused_code:
             diagnoses.append(diagnose(refused_code, f"the connector refused the Front End: {refused}", evidence, doc_step=_doc_step(refused_code, pfx_source)))
         elif push_code:
-            diagnoses.append(diagnose(push_code, f"the Front End could not push: {push.error}", None, doc_step=_doc_step(push_code, pfx_source)))
+            diagnoses.append(diagnose(push_code, f"the Front End could not push: {push_error}", None, doc_step=_doc_step(push_code, pfx_source)))
         else:
             diagnoses.append(_not_confirmed("the connector's Secured port did not answer every request of the push with 200", evidence))
     return {
@@ -368,7 +396,7 @@ async def _frontend_to_connector(stage: Stage, setup: Setup, pfx_source: str, cl
         "outcome": "confirmed" if confirmed else "rejected",
         "evidence": {
             "connector": evidence,
-            "frontend": {"push": {"ok": push.ok, "error": push.error, "statuses": [list(s) for s in push.statuses]}},
+            "frontend": {"push": {"ok": pushed["ok"], "error": pushed.get("error"), "statuses": pushed["statuses"]}},
         },
         "diagnoses": diagnoses,
         "duration_ms": _elapsed(started),
@@ -378,20 +406,19 @@ async def _frontend_to_connector(stage: Stage, setup: Setup, pfx_source: str, cl
 # -- TLS/Kerberos ----------------------------------------------------------------------------
 
 
-async def confirm_tls_kerberos(lab: Lab, *, client: str = "python") -> dict[str, Any]:
+async def confirm_tls_kerberos(lab: LabBase, *, client: str = "python") -> dict[str, Any]:
     """The TLS/Kerberos login with the files the replay produced, judged by the KDC's and
     the Front End's logs."""
-    frontend, kdc = lab.frontend, lab.kdc
-    assert frontend is not None and kdc is not None
+    stage, kdc = Stage.of(lab), lab.admin["kdc"]
     t = lab.topology
     setup = await _setup(lab, "tls-kerberos")
-    fe_mark, kdc_mark = frontend.events.cursor, kdc.evidence.cursor
+    fe_mark, kdc_mark = await stage.frontend.cursor(), await kdc.cursor()
     started = time.perf_counter()
     findings = list(setup.findings)
     if client == "java":
         ocs = setup.app.options.get("Microsoft-OCS", {})
         probe = await probe_login(
-            frontend=(lab.bind_host, frontend.port),
+            frontend=(stage.local_frontend.host, stage.local_frontend.port),
             frontend_fqdn=t.frontend_fqdn,
             ucc_fqdn=t.ucc_fqdn,
             arguments=setup.app.command_line_arguments,
@@ -405,13 +432,13 @@ async def confirm_tls_kerberos(lab: Lab, *, client: str = "python") -> dict[str,
         rspauth_verified = bool(probe.json.get("rspauth_verified"))
         weak = "allow_weak_crypto" in " ".join(str(v) for v in probe.json.get("jsse", {}).values())
     else:
-        report = await setup.connector.login(lab.bind_host, frontend.port)
-        view, client_error, client_code, client_outcome = mask_secrets(report.to_dict()), report.error, report.code, report.outcome
-        rspauth_verified = report.rspauth_verified
-        findings += [_finding(f) for f in report.findings]
+        report = await stage.connector.act("login", {"frontend": stage.frontend_address.to_json()})
+        view, client_error, client_code, client_outcome = mask_secrets(report), report.get("error"), report.get("code"), report["outcome"]
+        rspauth_verified = bool(report.get("rspauth_verified"))
+        findings += [_finding(f) for f in report.get("findings", [])]
         weak = False
-    fe_seen = [e for e in _since(frontend.events, fe_mark) if e.get("connection") is not None]
-    kdc_seen = _since(kdc.evidence, kdc_mark)
+    fe_seen = [e for e in await stage.frontend.since(fe_mark) if e.get("connection") is not None]
+    kdc_seen = await kdc.since(kdc_mark)
     principal = f"{t.ucc_account}@{t.realm}".lower()
     spn = f"{t.frontend_spn}@{t.realm}".lower()
     tgt = next(

@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import fcntl
+import ipaddress
 import json
 import ntpath
 import os
@@ -39,6 +40,7 @@ import socket
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from cryptography import x509
@@ -49,15 +51,18 @@ from cryptography.x509.oid import NameOID
 from fakes._files import write_private_file, write_public_file
 from fakes.ca import CAError, CertificationAuthority, CertsrvServer
 from fakes.configserver import CfgApplication, ConfigServer, ConfigServerClient, StoreError
-from fakes.frontend import FrontendConfig, FrontendKerberos, FrontendServer
-from fakes.kdc import Account, KdcServer
+from fakes.frontend import FrontendServer, write_service_keys
+from fakes.host import HostConfigError, RunningHost, start_host
+from fakes.kdc import Account, KdcServer, load_accounts_file
+from fakes.kdc.admin import save_accounts
 
-from .activedirectory import ActiveDirectory, DirectoryError
-
+from .admin import AdminClient, local_client
+from .connector.service import ConnectorService, start_connector
 from .hosts import HostStoreError, WindowsHost
+from .labservices import Address, Authority, Domain, Endpoints
 from .manifest import Manifest, ManifestError
 
-__all__ = ["Topology", "Lab", "LabError", "free_port", "make_private_folder"]
+__all__ = ["Topology", "LabBase", "Lab", "Deployment", "LabError", "LabSecrets", "free_port", "make_private_folder", "HOSTS", "WINDOWS_ROLES"]
 
 
 class LabError(RuntimeError):
@@ -78,6 +83,8 @@ class Topology:
     ca_host: str = "labdc01"
     frontend_host: str = "fe01"
     ucc_host: str = "ucc01"
+    # The Genesys host of the Configuration Server (the page does not name it: the lab's choice).
+    configserver_host: str = "gcfg01"
     ca_name: str = "companya-LABDC01-CA"
     two_tier_ca: bool = False
     root_ca_name: str = "companya-ROOT-CA"
@@ -118,6 +125,28 @@ class Topology:
         return f"sip/{self.frontend_fqdn}"
 
     @property
+    def configserver_fqdn(self) -> str:
+        return self.fqdn(self.configserver_host)
+
+    @property
+    def host_names(self) -> dict[str, str]:
+        """The short name of each host, by its role in the lab (:data:`HOSTS`)."""
+        return {"ca": self.ca_host, "frontend": self.frontend_host, "ucc": self.ucc_host,
+                "configserver": self.configserver_host}
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Topology":
+        """Inverse of :meth:`to_json`; unknown keys are refused (a lab.json from elsewhere)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown topology fields {sorted(unknown)}")
+        return cls(**data)
+
+    @property
     def ucc_working_directory(self) -> str:
         """Where the page says the UC Connector is installed (``C:\\GCTI\\UCConnector\\<app>``)."""
         return f"C:\\GCTI\\UCConnector\\{self.application_name}"
@@ -134,6 +163,8 @@ class LabSecrets:
     # Application object there holds the connector's AD password. Empty in a workdir made
     # before the lab had it; filled in on load.
     configserver_password: str = ""
+    # The token of the stand-ins' admin API (lab.json's "admin"); filled in on load when missing.
+    admin_token: str = ""
     CONFIGSERVER_USERNAME = "default"
 
     @classmethod
@@ -143,9 +174,10 @@ class LabSecrets:
                 loaded = cls(**json.loads(path.read_text()))
             except (ValueError, TypeError) as exc:
                 raise LabError(f"{path}: unreadable lab secrets ({exc}); remove the workdir to start afresh") from exc
-            if loaded.configserver_password:
+            if loaded.configserver_password and loaded.admin_token:
                 return loaded
-            loaded.configserver_password = _password()
+            loaded.configserver_password = loaded.configserver_password or _password()
+            loaded.admin_token = loaded.admin_token or secrets.token_urlsafe(24)
             write_private_file(path, json.dumps(asdict(loaded), indent=2).encode())
             return loaded
         made = cls(
@@ -153,9 +185,23 @@ class LabSecrets:
             ucc_account_password=_password(),
             frontend_computer_password=_password(),
             configserver_password=_password(),
+            admin_token=secrets.token_urlsafe(24),
         )
         write_private_file(path, json.dumps(asdict(made), indent=2).encode())
         return made
+
+
+#: The hosts of a lab by role, and what each runs: labdc01 is a domain controller with the
+#: enterprise CA (certsrv) and the KDC; fe01 the Front End; a Genesys host the
+#: Configuration Server; ucc01 the UC Connector.
+HOSTS: dict[str, tuple[str, ...]] = {
+    "ca": ("ca", "kdc"), "configserver": ("configserver",), "frontend": ("frontend",), "ucc": ("connector",),
+}
+#: The Secured SIP port the lab gives the connector on a host of its own (assumed: any
+#: free port will do, the page says; this one is next to Lync's 5061 and 5067/5068).
+UCC_SECURE_PORT = 5070
+#: The Windows machines of the page, whose certificate stores the lab keeps.
+WINDOWS_ROLES = ("ca", "frontend", "ucc")
 
 
 def _password() -> str:
@@ -163,13 +209,160 @@ def _password() -> str:
     return "Lab-" + secrets.token_urlsafe(9) + "1a"
 
 
-class Lab:
-    """The stand-ins of one lab, started together on loopback.
+class LabBase:
+    """What every lab offers the page's steps, the drivers and the judge, wherever its
+    stand-ins run: its folder and files, its hosts' certificate stores, its secrets, where
+    its services are (:attr:`endpoints` as this process reaches them, :attr:`network` as
+    the lab's own hosts reach each other), and each stand-in's admin API (:attr:`admin`).
+
+    :class:`Lab` runs the stand-ins in this process; :class:`harness.attach.AttachedLab`
+    meets a lab that runs elsewhere (containers, a LAN, another ``ucclab up``) through
+    ``lab.json``. The page's steps and the judge see no difference.
+    """
+
+    def __init__(self, workdir: Path | str, topology: Topology, *, java_home: Path | None = None) -> None:
+        self.workdir = Path(workdir).resolve()
+        self.topology = topology
+        # The JDK whose lib/security holds jssecacerts/cacerts, where the connector looks
+        # when it is given no trust store: the machine's own JDK unless told otherwise.
+        self.java_home = java_home if java_home is not None else find_java_home()
+        self.logs_dir = self.workdir / "logs"
+        self.state_dir = self.workdir / "state"
+        self.artifacts_dir = self.workdir / "artifacts"
+        self.hosts_dir = self.workdir / "hosts"
+        self.lab_json_path = self.workdir / "lab.json"
+        self.secrets: LabSecrets | None = None
+        self.manifest: Manifest | None = None
+        self.hosts: dict[str, WindowsHost] = {}
+        self.setup_notes: list[str] = []
+        self.admin: dict[str, AdminClient] = {}
+        self.endpoints: Endpoints | None = None
+        self.network: Endpoints | None = None
+        self.authority: Authority | None = None
+        self.domain: Domain | None = None
+
+    # -- names ---------------------------------------------------------------------------
+    def host_name(self, role: str) -> str:
+        """Short host name for a topology role (``ca``, ``frontend``, ``ucc``, ``configserver``)."""
+        return self.topology.host_names[role]
+
+    def host(self, role: str) -> WindowsHost:
+        return self.hosts[role]
+
+    def _open_files(self) -> None:
+        """The lab's secrets, manifest and the Windows hosts' certificate stores."""
+        t = self.topology
+        self.secrets = LabSecrets.load_or_create(self.state_dir / "secrets.json")
+        self.manifest = Manifest(self.artifacts_dir)
+        for role in WINDOWS_ROLES:
+            name = self.host_name(role)
+            self.hosts[role] = WindowsHost(name, t.fqdn(name), self.state_dir / "hosts" / name)
+
+    async def _open_services(self) -> None:
+        """The CA and the domain as the page's steps use them, once :attr:`admin` is set."""
+        self.authority = await Authority.load(self.admin["ca"])
+        self.domain = Domain(self.admin["kdc"])
+
+    # -- the UC Connector host's file system -------------------------------------------------
+    def windows_path(self, file_name: str) -> str:
+        """Where the lab places a page file on the UC Connector host: its ``etc`` folder."""
+        return f"{self.topology.ucc_working_directory}\\etc\\{file_name}"
+
+    def resolve_windows_path(self, path: str) -> Path:
+        """The lab file a Windows path on the UC Connector host stands for (by file name)."""
+        return self.artifacts_dir / ntpath.basename(path)
+
+    # -- clients and endpoints ------------------------------------------------------------
+    def configserver_client(self) -> ConfigServerClient:
+        """A client of the lab's Configuration Server, logging in with the lab's account."""
+        assert self.endpoints is not None and self.secrets is not None, "the lab is not started"
+        return ConfigServerClient(
+            self.endpoints.configserver, LabSecrets.CONFIGSERVER_USERNAME, self.secrets.configserver_password
+        )
+
+    def free_ucc_port(self) -> int:
+        """A port nothing listens on at the UC Connector host, for its Secured SIP port (the
+        page: "Any free port on the UC Connector host may be used"). On a host of its own
+        (a container) only the admin API listens there, so the lab's usual one is free."""
+        assert self.network is not None
+        try:
+            local = ipaddress.ip_address(self.network.ucc).is_loopback
+        except ValueError:
+            local = False
+        return free_port(self.network.ucc) if local else UCC_SECURE_PORT
+
+    @property
+    def ca_root_pem_path(self) -> Path:
+        """The enterprise root's certificate (PEM), as the CA keeps it in its state folder."""
+        return self.state_dir / "ca" / "root.pem"
+
+    def lab_json(self) -> dict[str, Any]:
+        """The ``lab.json`` document (DESIGN.md contract, with ``admin``, ``network`` and
+        ``topology`` beside it)."""
+        assert self.endpoints is not None and self.network is not None and self.secrets is not None
+        t = self.topology
+        e = self.endpoints
+        return {
+            "domain": t.domain,
+            "realm": t.realm,
+            "hosts": {"ca": t.ca_fqdn, "frontend": t.frontend_fqdn, "ucc": t.ucc_fqdn, "configserver": t.configserver_fqdn},
+            "endpoints": {
+                "certsrv": e.certsrv,
+                "configserver": e.configserver,
+                "frontend": e.frontend.to_json(),
+                "kdc": e.kdc.to_json(),
+            },
+            "accounts": {
+                "enroll": {"username": t.enroll_username, "password": self.secrets.enroll_password},
+                "configserver": {
+                    "username": LabSecrets.CONFIGSERVER_USERNAME,
+                    "password": self.secrets.configserver_password,
+                },
+            },
+            "manifest": "artifacts/manifest.json",
+            "kerberos": {
+                "realm": t.realm,
+                "kdc": str(e.kdc),
+                "ucc_principal": f"{t.ucc_account}@{t.realm}",
+                "ucc_password": self.secrets.ucc_account_password,
+                "frontend_spn": f"{t.frontend_spn}@{t.realm}",
+            },
+            "admin": {
+                "token": self.secrets.admin_token,
+                "services": {name: client.url for name, client in sorted(self.admin.items()) if client.url},
+            },
+            "network": self.network.to_json(),
+            "topology": t.to_json(),
+        }
+
+    def write_lab_json(self) -> Path:
+        return write_private_file(self.lab_json_path, (json.dumps(self.lab_json(), indent=2) + "\n").encode())
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """How the hosts of a lab are started: the address every service binds, the port of
+    each (0: any free), and how the UC Connector host reaches the Configuration Server and
+    which JDK it has (None: found when the lab is in this process)."""
+
+    bind: str = "127.0.0.1"
+    ports: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    configserver_url: str | None = None
+    java_home: str | None = None
+    keylog: bool = False
+
+
+class Lab(LabBase):
+    """The stand-ins of one lab, started together in this process on loopback.
 
     Use as ``async with Lab(workdir) as lab:``. ``ca_seed`` names a CA state folder to
     copy when the workdir has none yet: the pytest plugin pays the CA's key generation
     once per session that way. ``lab.json`` is written once the stand-ins serve (unless
     ``publish`` is false; the caller then calls :meth:`write_lab_json` when ready).
+
+    Each host of the topology (:data:`HOSTS`) runs from a config file in
+    ``WORKDIR/hosts/`` exactly as ``python -m fakes.host`` runs it in a container, so the
+    embedded lab and a deployed one start their stand-ins the same way.
     """
 
     def __init__(
@@ -183,40 +376,46 @@ class Lab:
         keylog: bool = False,
         java_home: Path | None = None,
     ) -> None:
-        self.workdir = Path(workdir).resolve()
-        self.topology = topology
+        super().__init__(workdir, topology, java_home=java_home)
         self.ca_seed = ca_seed
         self.bind_host = host
         # Write lab.json as soon as the stand-ins serve; ``ucclab up`` writes it itself,
         # after bringing the lab to the page's end state.
         self.publish = publish
         self.keylog = keylog
-        # The JDK whose lib/security holds jssecacerts/cacerts, where the connector looks
-        # when it is given no trust store: the machine's own JDK unless told otherwise.
-        self.java_home = java_home if java_home is not None else find_java_home()
-        self.logs_dir = self.workdir / "logs"
-        self.state_dir = self.workdir / "state"
-        self.artifacts_dir = self.workdir / "artifacts"
-        self.lab_json_path = self.workdir / "lab.json"
-        self.ca: CertificationAuthority | None = None
-        self.certsrv: CertsrvServer | None = None
-        self.configserver: ConfigServer | None = None
-        self.frontend: FrontendServer | None = None
-        self.kdc: KdcServer | None = None
-        self.directory: ActiveDirectory | None = None
-        self.secrets: LabSecrets | None = None
-        self.manifest: Manifest | None = None
-        self.hosts: dict[str, WindowsHost] = {}
-        self.setup_notes: list[str] = []
+        self.running: dict[str, RunningHost] = {}
         self._lock = _WorkdirLock(self.workdir / "lab.lock")
 
-    # -- names ---------------------------------------------------------------------------
-    def host_name(self, role: str) -> str:
-        """Short host name for a topology role (``ca``, ``frontend``, ``ucc``)."""
-        return {"ca": self.topology.ca_host, "frontend": self.topology.frontend_host, "ucc": self.topology.ucc_host}[role]
+    # -- the stand-ins of this process -----------------------------------------------------
+    def _object(self, name: str) -> Any:
+        for running in self.running.values():
+            if name in running.objects:
+                return running.objects[name]
+        return None
 
-    def host(self, role: str) -> WindowsHost:
-        return self.hosts[role]
+    @property
+    def ca(self) -> CertificationAuthority | None:
+        return self._object("ca")
+
+    @property
+    def certsrv(self) -> CertsrvServer | None:
+        return self._object("certsrv")
+
+    @property
+    def kdc(self) -> KdcServer | None:
+        return self._object("kdc")
+
+    @property
+    def frontend(self) -> FrontendServer | None:
+        return self._object("frontend")
+
+    @property
+    def configserver(self) -> ConfigServer | None:
+        return self._object("configserver")
+
+    @property
+    def connector(self) -> ConnectorService | None:
+        return self._object("connector")
 
     # -- life cycle ----------------------------------------------------------------------
     async def start(self) -> "Lab":
@@ -231,7 +430,7 @@ class Lab:
             self.setup_notes.append(stale)
         try:
             await self._start()
-        except (CAError, StoreError, DirectoryError, ManifestError, HostStoreError) as exc:
+        except (CAError, StoreError, ManifestError, HostStoreError, HostConfigError, ValueError) as exc:
             await self.close()
             raise LabError(f"the lab's state in {self.workdir} is unusable: {exc}; remove the workdir to start afresh") from exc
         except BaseException:
@@ -242,46 +441,39 @@ class Lab:
         return self
 
     async def _start(self) -> None:
-        t = self.topology
-        self.secrets = LabSecrets.load_or_create(self.state_dir / "secrets.json")
-        self.manifest = Manifest(self.artifacts_dir)
-        self.ca = self._open_ca()
-        for role in ("ca", "frontend", "ucc"):
-            name = self.host_name(role)
-            self.hosts[role] = WindowsHost(name, t.fqdn(name), self.state_dir / "hosts" / name)
-        self._join_domain()
-        self.directory = ActiveDirectory(self.state_dir / "ad.json", self._domain_accounts())
-        self.kdc = KdcServer(list(self.directory.accounts.values()), realm=t.realm)
-        await self.kdc.start(self.bind_host, 0)
-        self.directory.on_change = self.kdc.core.directory.update
-        self.certsrv = CertsrvServer(self.ca, accounts={t.enroll_username: self.secrets.enroll_password})
-        await self.certsrv.start(self.bind_host, 0)
-        self.configserver = ConfigServer(
-            self.state_dir / "configserver.sqlite",
-            users={LabSecrets.CONFIGSERVER_USERNAME: self.secrets.configserver_password},
+        self.prepare()
+        deployment = Deployment(bind=self.bind_host, java_home=str(self.java_home) if self.java_home else None,
+                                keylog=self.keylog)
+        configs = self.host_configs(deployment)
+        for role in ("ca", "configserver", "frontend"):
+            self.running[role] = await start_host(configs[role], root=self.workdir)
+        # The connector reads its Application object from the Configuration Server just started.
+        assert self.configserver is not None
+        configs["ucc"]["services"]["connector"]["configserver"]["url"] = self.configserver.url
+        self.running["ucc"] = await start_host(configs["ucc"], root=self.workdir, extra={"connector": start_connector})
+        self.write_host_configs(configs)
+        self.admin = {
+            name: local_client(service, url=running.admin.service_url(name))
+            for running in self.running.values()
+            for name, service in running.services.items()
+        }
+        assert self.certsrv and self.kdc and self.frontend
+        bind = self.bind_host
+        self.endpoints = self.network = Endpoints(
+            certsrv=self.certsrv.url,
+            configserver=self.configserver.url,
+            kdc=Address(bind, self.kdc.port),
+            frontend=Address(bind, self.frontend.port),
+            ucc=bind,
         )
-        await self.configserver.start(self.bind_host, 0)
         await self._ensure_application()
-        self.frontend = FrontendServer(self._frontend_config(), event_log_path=self.logs_dir / "frontend-events.jsonl")
-        await self.frontend.start(self.bind_host, 0)
+        await self._open_services()
         await self._follow_moved_ports()
 
     async def close(self) -> None:
-        if self.kdc is not None:
-            await self.kdc.close()
-            self.kdc = None
-        if self.frontend is not None:
-            await self.frontend.close()
-            self.frontend = None
-        if self.certsrv is not None:
-            await self.certsrv.close()
-            self.certsrv = None
-        if self.configserver is not None:
-            await self.configserver.close()
-            self.configserver = None
-        if self.ca is not None:
-            self.ca.close()
-            self.ca = None
+        for role in reversed(list(self.running)):
+            await self.running.pop(role).close()
+        self.admin = {}
         self._lock.release()
 
     async def __aenter__(self) -> "Lab":
@@ -289,6 +481,65 @@ class Lab:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    # -- the lab's state, whatever runs it -----------------------------------------------------
+    def prepare(self) -> None:
+        """Bring the workdir to what the stand-ins start from: the lab's secrets, the CA
+        (created once), the hosts' stores with fe01's domain certificate, the domain's
+        accounts (``state/ad.json``) and the Front End's certificate, key and keys."""
+        self._open_files()
+        accounts_file = self.state_dir / "ad.json"
+        if not accounts_file.exists():
+            save_accounts(accounts_file, self._domain_accounts())
+        accounts = load_accounts_file(accounts_file)
+        with self._open_ca() as ca:
+            self._join_domain(ca)
+            self._write_frontend_state(ca, accounts)
+
+    def host_configs(self, deployment: Deployment) -> dict[str, dict[str, Any]]:
+        """The config of each host (:data:`HOSTS`), as :mod:`fakes.host` reads it, by role."""
+        assert self.secrets is not None
+        t = self.topology
+        ports = deployment.ports
+
+        def host(role: str, services: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "host": t.fqdn(self.host_name(role)),
+                "bind": deployment.bind,
+                "admin": {"port": ports.get("admin", 0), "token": self.secrets.admin_token},
+                "services": services,
+            }
+
+        return {
+            "ca": host("ca", {
+                "ca": {"state_dir": "state/ca", "port": ports.get("ca", 0),
+                       "accounts": {t.enroll_username: self.secrets.enroll_password}},
+                "kdc": {"realm": t.realm, "port": ports.get("kdc", 0), "accounts_file": "state/ad.json"},
+            }),
+            "configserver": host("configserver", {
+                "configserver": {"db": "state/configserver.sqlite", "port": ports.get("configserver", 0),
+                                 "users": {LabSecrets.CONFIGSERVER_USERNAME: self.secrets.configserver_password}},
+            }),
+            "frontend": host("frontend", {
+                "frontend": {"fqdn": t.frontend_fqdn, "port": ports.get("frontend", 0), "state_dir": "state/frontend",
+                             "known_peers": [t.ucc_fqdn, t.frontend_fqdn], "kerberos": True,
+                             "keylog": "logs/sslkeylog.txt" if deployment.keylog else None},
+            }),
+            "ucc": host("ucc", {
+                "connector": {
+                    "configserver": {"url": deployment.configserver_url, "username": LabSecrets.CONFIGSERVER_USERNAME,
+                                     "password": self.secrets.configserver_password},
+                    "application": t.application_name, "files": "artifacts", "java_home": deployment.java_home,
+                    "frontend_fqdn": t.frontend_fqdn, "ucc_fqdn": t.ucc_fqdn,
+                },
+            }),
+        }
+
+    def write_host_configs(self, configs: Mapping[str, dict[str, Any]]) -> None:
+        """``WORKDIR/hosts/<host>.json`` (0600: they hold the lab's passwords and admin token)."""
+        make_private_folder(self.hosts_dir)
+        for role, config in configs.items():
+            write_private_file(self.hosts_dir / f"{self.host_name(role)}.json", (json.dumps(config, indent=2) + "\n").encode())
 
     def _make_folders(self) -> None:
         """The workdir (and any missing parent), ``state/``, ``artifacts/`` and ``logs/``, mode 0700.
@@ -315,10 +566,9 @@ class Lab:
         user's and stays), and the Application object's Secured SIP port, chosen free in
         the last run, which a stand-in may hold now. ``lab.json`` is written anew anyway.
         """
-        assert self.kdc is not None and self.frontend is not None and self.certsrv is not None
-        assert self.configserver is not None and self.manifest is not None
+        assert self.network is not None and self.manifest is not None
         record = self.state_dir / "endpoints.json"
-        kdc = f"{self.bind_host}:{self.kdc.port}"
+        kdc = str(self.network.kdc)
         previous = _previous_kdc(record, self.lab_json_path)
         write_public_file(record, (json.dumps({"kdc": kdc}) + "\n").encode())
         conf = self.manifest.file("krb5-conf")
@@ -335,7 +585,8 @@ class Lab:
                     self.setup_notes.append(
                         f"artifacts/{conf.name}: the KDC listens on {kdc} now (last run {previous}); its kdc line follows"
                     )
-        taken = {self.kdc.port, self.frontend.port, self.certsrv.port, self.configserver.port}
+        taken = {port for running in self.running.values() for port in running.ports.values()}
+        taken |= {running.admin.port for running in self.running.values()}
         async with self.configserver_client() as cfg:
             app = await cfg.find_application(self.topology.application_name)
             clashes = [p for p in app.port_infos if p.port in taken] if app is not None else []
@@ -362,7 +613,7 @@ class Lab:
             root_common_name=t.root_ca_name,
         )
 
-    def _join_domain(self) -> None:
+    def _join_domain(self, ca: CertificationAuthority) -> None:
         """What joining the domain gives each host: the root CA trusted, fe01 a domain certificate.
 
         Group policy puts the enterprise root into every member's Trusted Root store, and
@@ -370,10 +621,9 @@ class Lab:
         (``Machine``) template — the certificate the page's "Generating the Front End
         Server Certificate" starts from.
         """
-        assert self.ca is not None
         for host in self.hosts.values():
-            if not host.trusted_roots.find(subject_cn=_cn(self.ca.root_certificate)):
-                host.trusted_roots.add(self.ca.root_certificate)
+            if not host.trusted_roots.find(subject_cn=_cn(ca.root_certificate)):
+                host.trusted_roots.add(ca.root_certificate)
         frontend = self.hosts["frontend"]
         if frontend.personal.find(subject_cn=frontend.fqdn):
             return
@@ -384,7 +634,7 @@ class Lab:
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(frontend.fqdn)]), critical=False)
             .sign(key, hashes.SHA256())
         )
-        result = self.ca.submit(csr, template=self.topology.frontend_template, requester=frontend.fqdn)
+        result = ca.submit(csr, template=self.topology.frontend_template, requester=frontend.fqdn)
         if result.certificate is None:
             raise LabError(f"the lab CA refused {frontend.fqdn}'s domain certificate: {result.message}")
         frontend.personal.add(result.certificate, key, key_exportable=self.topology.frontend_key_exportable)
@@ -406,43 +656,34 @@ class Lab:
             ),
         ]
 
-    def _frontend_config(self) -> FrontendConfig:
-        """The Front End presents fe01's domain certificate and trusts the enterprise root.
+    def _write_frontend_state(self, ca: CertificationAuthority, accounts: list[Account]) -> None:
+        """What the Front End starts from (``state/frontend/``): fe01's domain certificate
+        with its chain and key, the enterprise root it trusts, and the keys of its computer
+        account (the keytab of ``sip/<fqdn>``, for MS-SIPAE Kerberos).
 
-        Its known peers are the topology's trusted application computer (the UC
-        Connector host) and the pool's own server, as Lync's topology would list them.
         Only the root is trusted: a client must send its intermediate CAs itself, which is
         what "Include all certificates in the certification path" is for.
         """
-        assert self.ca is not None
         t = self.topology
         frontend = self.hosts["frontend"]
         entry = [e for e in frontend.personal.find(subject_cn=frontend.fqdn) if e.has_private_key][-1]
         key = frontend.personal.private_key(entry)
         folder = self.state_dir / "frontend"
         pem = serialization.Encoding.PEM
-        intermediates = [c for c in self.ca.chain if c != self.ca.root_certificate]
-        chain_path = write_public_file(
+        intermediates = [c for c in ca.chain if c != ca.root_certificate]
+        write_public_file(
             folder / "certificate-chain.pem", b"".join(c.public_bytes(pem) for c in [entry.certificate, *intermediates])
         )
-        key_path = write_private_file(
+        write_private_file(
             folder / "private-key.pem",
             key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
         )
-        roots_path = write_public_file(folder / "trusted-roots.pem", self.ca.root_certificate.public_bytes(pem))
-        assert self.directory is not None
-        computer = self.directory.get(f"{t.frontend_host.upper()}$")
-        return FrontendConfig(
-            fqdn=t.frontend_fqdn,
-            certificate_chain=chain_path,
-            private_key=key_path,
-            trusted_cas=roots_path,
-            known_peers=(t.ucc_fqdn, t.frontend_fqdn),
-            keylog_path=self.logs_dir / "sslkeylog.txt" if self.keylog else None,
-            # MS-SIPAE Kerberos for TLS clients without a certificate: the keys of the
-            # computer account that holds sip/<fqdn>, as its keytab would hold them.
-            kerberos=FrontendKerberos(tuple(computer.keys(t.realm).values())),
-        )
+        write_public_file(folder / "trusted-roots.pem", ca.root_certificate.public_bytes(pem))
+        computer_name = f"{t.frontend_host.upper()}$".lower()
+        computer = next((a for a in accounts if a.sam_account_name.lower() == computer_name), None)
+        if computer is None:
+            raise LabError(f"the domain has no computer account {computer_name.upper()} for {t.frontend_fqdn}")
+        write_service_keys(folder / "service-keys.json", tuple(computer.keys(t.realm).values()))
 
     async def _ensure_application(self) -> None:
         """Create the UC Connector's Application object, as the deployment guide has it, once."""
@@ -458,65 +699,9 @@ class Lab:
                 version="8.1.0",
                 work_directory=t.ucc_working_directory,
                 command_line="startup.bat",
-                command_line_arguments=f"-host {t.ca_fqdn} -port 2020 -app {t.application_name}",
+                command_line_arguments=f"-host {t.configserver_fqdn} -port 2020 -app {t.application_name}",
             )
             await cfg.create_application(app)
-
-    # -- the UC Connector host's file system -------------------------------------------------
-    def windows_path(self, file_name: str) -> str:
-        """Where the lab places a page file on the UC Connector host: its ``etc`` folder."""
-        return f"{self.topology.ucc_working_directory}\\etc\\{file_name}"
-
-    def resolve_windows_path(self, path: str) -> Path:
-        """The lab file a Windows path on the UC Connector host stands for (by file name)."""
-        return self.artifacts_dir / ntpath.basename(path)
-
-    # -- clients and endpoints ------------------------------------------------------------
-    def configserver_client(self) -> ConfigServerClient:
-        """A client of the lab's Configuration Server, logging in with the lab's account."""
-        assert self.configserver is not None and self.secrets is not None, "the lab is not started"
-        return ConfigServerClient(
-            self.configserver.url, LabSecrets.CONFIGSERVER_USERNAME, self.secrets.configserver_password
-        )
-
-    @property
-    def ca_root_pem_path(self) -> Path:
-        assert self.ca is not None
-        return self.ca.root_certificate_path
-
-    def lab_json(self) -> dict[str, Any]:
-        """The ``lab.json`` document (DESIGN.md contract)."""
-        assert self.certsrv and self.configserver and self.frontend and self.kdc and self.secrets
-        t = self.topology
-        return {
-            "domain": t.domain,
-            "realm": t.realm,
-            "hosts": {"ca": t.ca_fqdn, "frontend": t.frontend_fqdn, "ucc": t.ucc_fqdn},
-            "endpoints": {
-                "certsrv": self.certsrv.url,
-                "configserver": self.configserver.url,
-                "frontend": {"host": self.bind_host, "port": self.frontend.port},
-                "kdc": {"host": self.bind_host, "port": self.kdc.port},
-            },
-            "accounts": {
-                "enroll": {"username": t.enroll_username, "password": self.secrets.enroll_password},
-                "configserver": {
-                    "username": LabSecrets.CONFIGSERVER_USERNAME,
-                    "password": self.secrets.configserver_password,
-                },
-            },
-            "manifest": "artifacts/manifest.json",
-            "kerberos": {
-                "realm": t.realm,
-                "kdc": f"{self.bind_host}:{self.kdc.port}",
-                "ucc_principal": f"{t.ucc_account}@{t.realm}",
-                "ucc_password": self.secrets.ucc_account_password,
-                "frontend_spn": f"{t.frontend_spn}@{t.realm}",
-            },
-        }
-
-    def write_lab_json(self) -> Path:
-        return write_private_file(self.lab_json_path, (json.dumps(self.lab_json(), indent=2) + "\n").encode())
 
 
 def free_port(host: str) -> int:

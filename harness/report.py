@@ -241,9 +241,9 @@ def _kdc_steps(log: list[dict[str, Any]], connector: str, kdc: str) -> list[Step
 
 
 def _secured_port_log(evidence: dict[str, Any]) -> list[dict[str, Any]]:
-    """The connector's Secured-port log as records (``kind``, ``details``).
+    """The connector's Secured-port log as evidence records (``type`` and its fields).
 
-    The Python stand-in logs such records; the Java probe reports one object for its
+    The Python stand-in's host logs such records; the Java probe reports one object for its
     listener, whose ``connections`` (each: ``tls``, ``requests``, ``error``) become the
     same records here.
     """
@@ -257,15 +257,15 @@ def _secured_port_log(evidence: dict[str, Any]) -> list[dict[str, Any]]:
         tls, error = connection.get("tls"), connection.get("error")
         text = f"{error.get('exception')}: {error.get('message')}" if isinstance(error, dict) else None
         if tls:
-            records.append({"kind": "tls-handshake",
-                            "details": {"tls_version": tls.get("version"), "peer_certificate": tls.get("peer_certificate")}})
+            records.append({"type": "tls-handshake", "tls_version": tls.get("version"),
+                            "peer_certificate": tls.get("peer_certificate")})
         elif text:
-            records.append({"kind": "tls-failure", "details": {"error": text}})
+            records.append({"type": "tls-failure", "error": text})
         for request in connection.get("requests") or []:
-            records.append({"kind": "request", "details": {"method": request.get("method")}})
-            records.append({"kind": "response", "details": {"method": request.get("method"), "status": request.get("status")}})
+            records.append({"type": "request", "method": request.get("method")})
+            records.append({"type": "response", "method": request.get("method"), "status": request.get("status")})
         if tls and text:
-            records.append({"kind": "connection-error", "details": {"error": text}})
+            records.append({"type": "connection-error", "error": text})
     return records
 
 
@@ -277,7 +277,7 @@ def _push_steps(evidence: dict[str, Any], connector: str, frontend: str) -> list
     ladder = Ladder([connector, frontend])
     handshaken = False
     for entry in log:
-        kind, details = entry.get("kind"), entry.get("details") or {}
+        kind, details = entry.get("type"), entry
         if kind == "tls-handshake":
             handshaken = True
             ladder.message(frontend, connector, f"TLS handshake {details.get('tls_version') or ''}".strip(),

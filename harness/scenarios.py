@@ -72,7 +72,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fakes.ca import CertificationAuthority
 
 from .artifacts import CACERTS_PASSWORD, export_pfx, issue_certificate, keytool_import, make_root_ca
-from .lab import Lab, Topology, make_private_folder
+from .lab import Lab, LabBase, Topology, make_private_folder
 from .procedures import PATH_PARTS, PATHS, OverrideError
 from .replay import ReplayResult, parse_overrides, replay
 
@@ -326,13 +326,13 @@ def _uses_default_ca(topology: Topology) -> bool:
     return (topology.ca_name, topology.ca_fqdn, topology.two_tier_ca) == (default.ca_name, default.ca_fqdn, False)
 
 
-def _write_cacerts(lab: Lab, java_home: Path, content: str) -> None:
+def _write_cacerts(lab: LabBase, java_home: Path, content: str) -> None:
     """``$JAVA_HOME/lib/security/cacerts`` holding ``content`` (``empty`` or ``lab-ca``)."""
-    assert lab.ca is not None
+    assert lab.authority is not None
     path = java_home / "lib" / "security" / "cacerts"
     path.parent.mkdir(parents=True, exist_ok=True)
     if content == "lab-ca":
-        keytool_import(path, alias="companya-root", certificate=lab.ca.root_certificate, password=CACERTS_PASSWORD, storetype="jks")
+        keytool_import(path, alias="companya-root", certificate=lab.authority.root_certificate, password=CACERTS_PASSWORD, storetype="jks")
     else:
         jks.KeyStore.new("jks", []).save(str(path), CACERTS_PASSWORD)
 
@@ -345,9 +345,13 @@ def _foreign_ca(now: datetime.datetime) -> tuple[x509.Certificate, rsa.RSAPrivat
     ]), now)
 
 
-def _connector_certificate(lab: Lab, kind: str) -> Path:
-    """Write the customer's PFX for the UC Connector's FQDN (``kind``: one of ``CONNECTOR_CERTIFICATES``)."""
-    assert lab.ca is not None
+def _connector_certificate(lab: LabBase, kind: str) -> Path:
+    """Write the customer's PFX for the UC Connector's FQDN (``kind``: one of ``CONNECTOR_CERTIFICATES``).
+
+    Expired and not-yet-valid certificates are signed with the lab CA's own key, read from
+    its state folder in the workdir: the CA would never issue them so.
+    """
+    assert lab.authority is not None
     fqdn = lab.topology.ucc_fqdn
     now = datetime.datetime.now(datetime.UTC)
     if kind == "foreign-ca":
@@ -355,9 +359,9 @@ def _connector_certificate(lab: Lab, kind: str) -> Path:
         chain = [issuer]
         valid = (now - datetime.timedelta(days=1), now + datetime.timedelta(days=365))
     else:
-        ca_key = load_pem_private_key((lab.ca.state_dir / "ca.key").read_bytes(), password=None)
+        ca_key = load_pem_private_key((lab.state_dir / "ca" / "ca.key").read_bytes(), password=None)
         assert isinstance(ca_key, rsa.RSAPrivateKey)
-        issuer, issuer_key, chain = lab.ca.certificate, ca_key, lab.ca.chain
+        issuer, issuer_key, chain = lab.authority.certificate, ca_key, lab.authority.chain
         if kind == "expired":
             valid = (now - datetime.timedelta(days=730), now - datetime.timedelta(days=1))
         else:  # not-yet-valid: issued with the validity starting next month
@@ -369,23 +373,23 @@ def _connector_certificate(lab: Lab, kind: str) -> Path:
     )
 
 
-def _apply_environment(lab: Lab, environment: Mapping[str, Any], java_home: Path | None) -> None:
-    """Change the started lab the way the scenario's site differs from the page's."""
-    assert lab.kdc is not None and lab.directory is not None
+async def _apply_environment(lab: LabBase, environment: Mapping[str, Any], java_home: Path | None) -> None:
+    """Change the started lab the way the scenario's site differs from the page's (through
+    the stand-ins' admin API, so a running lab anywhere can be changed the same way)."""
+    assert lab.domain is not None
     t = lab.topology
     offset = environment.get("kdc_clock_offset_minutes")
     if offset:
-        real_now = lab.kdc.core.now
-        skew = datetime.timedelta(minutes=offset)
-        lab.kdc.core.now = lambda: real_now() + skew
+        await lab.admin["kdc"].put("clock-offset", offset * 60)
     computer = f"{t.frontend_host.upper()}$"
     if "frontend_spns" in environment:
-        lab.directory.update(computer, spns=tuple(environment["frontend_spns"]))
+        await lab.domain.update(computer, spns=tuple(environment["frontend_spns"]))
     if environment.get("frontend_password_reset"):
-        account = lab.directory.get(computer)
-        lab.directory.update(computer, password="Reset-" + secrets.token_urlsafe(9) + "1a", kvno=account.kvno + 1)
+        account = await lab.domain.account(computer)
+        assert account is not None
+        await lab.domain.update(computer, password="Reset-" + secrets.token_urlsafe(9) + "1a", kvno=account["kvno"] + 1)
     if environment.get("ocs_password_changed"):
-        lab.directory.update(t.ucc_account, password="Changed-" + secrets.token_urlsafe(9) + "1a")
+        await lab.domain.update(t.ucc_account, password="Changed-" + secrets.token_urlsafe(9) + "1a")
     if java_home is not None:
         _write_cacerts(lab, java_home, environment["jdk_cacerts"])
     if "connector_certificate" in environment:
@@ -455,7 +459,7 @@ async def run_scenario(scenario: Scenario, workdir: Path, *, ca_seed: Path | Non
 
     try:
         await lab.start()
-        _apply_environment(lab, scenario.environment, java_home)
+        await _apply_environment(lab, scenario.environment, java_home)
         # The scenario's own deviations come last, so that they win.
         overrides = _certificate_overrides(scenario.environment, lab.windows_path(CUSTOMER_PFX)) + list(scenario.sets)
         result = await replay(lab, scenario.path, parse_overrides(overrides), client=scenario.client)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import ntpath
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +43,31 @@ __all__ = ["ConnectorService", "start_connector", "main"]
 
 
 class ConnectorService:
-    """The connector stand-in of one UC Connector host."""
+    """The connector stand-in of one UC Connector host.
+
+    ``source(mode)`` gives the connector as it would start now; :meth:`from_configserver`
+    reads it from the Application object, :meth:`of` serves one already built.
+    """
 
     def __init__(
         self,
+        source: Callable[[str | None], Awaitable[UCConnector]],
+        *,
+        ucc_fqdn: str,
+        bind: str,
+        evidence: EvidenceLog,
+        description: dict[str, Any] | None = None,
+    ) -> None:
+        self._source = source
+        self.ucc_fqdn = ucc_fqdn
+        self.bind = bind
+        self.evidence = evidence
+        self.description = description or {}
+        self._port: SecurePortServer | None = None
+
+    @classmethod
+    def from_configserver(
+        cls,
         *,
         configserver_url: str,
         configserver_user: str,
@@ -58,34 +79,46 @@ class ConnectorService:
         ucc_fqdn: str,
         bind: str,
         evidence: EvidenceLog,
-    ) -> None:
-        self.configserver_url = configserver_url
-        self._credentials = (configserver_user, configserver_password)
-        self.application = application
-        self.files = files
-        self.java_home = java_home
-        self.frontend_fqdn = frontend_fqdn
-        self.ucc_fqdn = ucc_fqdn
-        self.bind = bind
-        self.evidence = evidence
-        self._port: SecurePortServer | None = None
+    ) -> "ConnectorService":
+        """The connector as the real one starts: its Application object from the Configuration
+        Server at ``configserver_url``, its files (Windows paths) by name in ``files``."""
 
-    def resolve_windows_path(self, path: str) -> Path:
-        """The host's file a Windows path of the command line stands for (by file name)."""
-        return self.files / ntpath.basename(path)
+        def resolve(path: str) -> Path:
+            return files / ntpath.basename(path)
+
+        async def source(mode: str | None) -> UCConnector:
+            try:
+                async with ConfigServerClient(configserver_url, configserver_user, configserver_password) as cfg:
+                    return await UCConnector.from_configserver(
+                        cfg, application, resolve_path=resolve, java_home=java_home,
+                        frontend_fqdn=frontend_fqdn, ucc_fqdn=ucc_fqdn, mode=mode,  # type: ignore[arg-type]
+                    )
+            except (ConfigServerError, OSError) as exc:
+                raise AdminError(409, f"the connector cannot read its Application object from {configserver_url}: {exc}") from None
+
+        return cls(source, ucc_fqdn=ucc_fqdn, bind=bind, evidence=evidence,
+                   description={"application": application, "configserver": configserver_url})
+
+    @classmethod
+    def of(cls, connector: UCConnector, *, ucc_fqdn: str, bind: str) -> "ConnectorService":
+        """Serve ``connector`` as it is (``ucclab check`` builds it from a customer's files)."""
+
+        async def source(mode: str | None) -> UCConnector:
+            return connector
+
+        return cls(source, ucc_fqdn=ucc_fqdn, bind=bind, evidence=EvidenceLog(now=time.time))
 
     async def connector(self, mode: str | None = None) -> UCConnector:
-        """The connector as its Application object configures it right now."""
+        """The connector as it would start right now."""
         try:
-            async with ConfigServerClient(self.configserver_url, *self._credentials) as cfg:
-                return await UCConnector.from_configserver(
-                    cfg, self.application, resolve_path=self.resolve_windows_path, java_home=self.java_home,
-                    frontend_fqdn=self.frontend_fqdn, ucc_fqdn=self.ucc_fqdn, mode=mode,  # type: ignore[arg-type]
-                )
+            return await self._source(mode)
         except ConnectorError as exc:
             raise AdminError(409, f"{exc.code}: {exc.message}") from None
-        except (ConfigServerError, OSError) as exc:
-            raise AdminError(409, f"the connector cannot read its Application object from {self.configserver_url}: {exc}") from None
+
+    async def close(self) -> None:
+        """Close the Secured port if open, and the evidence file."""
+        await self.stop_listening(None)
+        self.evidence.close()
 
     @staticmethod
     def _frontend(value: Any) -> tuple[str, int]:
@@ -135,7 +168,7 @@ class ConnectorService:
         return AdminService(
             name="connector",
             evidence=self.evidence,
-            health=lambda: {"fqdn": self.ucc_fqdn, "application": self.application, "listening": self._port is not None},
+            health=lambda: {"fqdn": self.ucc_fqdn, **self.description, "listening": self._port is not None},
             actions={"register": self.register, "login": self.login, "listen": self.listen,
                      "stop-listening": self.stop_listening},
         )
@@ -149,20 +182,15 @@ async def start_connector(host: RunningHost, spec: Mapping[str, Any], *, root: P
                       "frontend_fqdn": "fe01.companya.com", "ucc_fqdn": "ucc01.companya.com"}
     """
     cfg = spec["configserver"]
-    evidence = EvidenceLog(now=time.time, path=logs / "connector-events.jsonl")
     files = Path(spec.get("files", "artifacts"))
-    service = ConnectorService(
+    service = ConnectorService.from_configserver(
         configserver_url=cfg["url"], configserver_user=cfg["username"], configserver_password=cfg["password"],
         application=spec["application"], files=files if files.is_absolute() else root / files,
         java_home=Path(spec["java_home"]) if spec.get("java_home") else None,
-        frontend_fqdn=spec["frontend_fqdn"], ucc_fqdn=spec["ucc_fqdn"], bind=bind, evidence=evidence,
+        frontend_fqdn=spec["frontend_fqdn"], ucc_fqdn=spec["ucc_fqdn"], bind=bind,
+        evidence=EvidenceLog(now=time.time, path=logs / "connector-events.jsonl"),
     )
-
-    async def close() -> None:
-        await service.stop_listening(None)
-        evidence.close()
-
-    host.on_close(close)
+    host.on_close(service.close)
     host.objects["connector"] = service
     host.services["connector"] = service.admin_service()
 

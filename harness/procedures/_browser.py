@@ -44,8 +44,8 @@ class CertsrvBrowser:
         host = lab.host(host_role)
         self.ssl = ssl.create_default_context()
         self.ssl.load_verify_locations(cadata="".join(_pem(e.certificate) for e in host.trusted_roots.certificates()))
-        assert lab.certsrv is not None and lab.secrets is not None
-        self.base = lab.certsrv.url.rstrip("/")  # https://127.0.0.1:PORT/certsrv
+        assert lab.endpoints is not None and lab.secrets is not None
+        self.base = lab.endpoints.certsrv.rstrip("/")  # https://127.0.0.1:PORT/certsrv
         self.headers = {"Authorization": aiohttp.encode_basic_auth(lab.topology.enroll_username, lab.secrets.enroll_password)}
         self.server_hostname = lab.topology.ca_fqdn
 

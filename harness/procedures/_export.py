@@ -60,7 +60,7 @@ def run_export_wizard(
             certificate=entry.certificate,
             private_key=key,
             # The path Windows builds: the issuing CA(s) up to the root.
-            chain=list(ctx.lab.ca.chain) if include_chain else (),
+            chain=list(ctx.lab.authority.chain) if include_chain else (),
             export_private_key=export_private_key,
             include_chain=include_chain,
             password=password,

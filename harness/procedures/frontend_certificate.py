@@ -39,7 +39,7 @@ async def add_certificates_snapin(ctx: StepContext, *, account: str = "Computer 
 async def request_new_certificate_with_same_key(ctx: StepContext, *, subject: str | None = None) -> Done:
     """Find the domain certificate in Personal and *Request New Certificate with the Same Key*."""
     lab = ctx.lab
-    assert lab.ca is not None
+    assert lab.authority is not None
     host = lab.host("frontend")
     subject = subject or host.fqdn
     store = host.store(PERSONAL, ctx.state["frontend_certificate.location"])
@@ -57,7 +57,7 @@ async def request_new_certificate_with_same_key(ctx: StepContext, *, subject: st
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
         .sign(key, hashes.SHA256())
     )
-    result = lab.ca.submit(csr, template="Machine", requester=host.fqdn)
+    result = await lab.authority.submit(csr, template="Machine", requester=host.fqdn)
     if result.certificate is None:
         raise StepFailed("ca-request-denied", result.message, "Renew with the template the certificate was issued from.")
     entry = store.add(result.certificate, key, friendly_name=current.friendly_name, key_exportable=current.key_exportable)

@@ -30,9 +30,9 @@ async def open_user_properties(ctx: StepContext) -> Done:
 async def locate_ocs_user(ctx: StepContext, *, account: str | None = None) -> Done:
     """Locate the OCS user that represents the UC Connector; right-click > Properties."""
     lab = ctx.lab
-    assert lab.directory is not None
+    assert lab.domain is not None
     name = account or lab.topology.ucc_account
-    if name.lower() not in lab.directory.accounts:
+    if await lab.domain.account(name) is None:
         raise StepFailed(
             "krb-principal-unknown",
             f"Active Directory has no user named {name!r}",
@@ -56,10 +56,10 @@ async def select_account_options(
     otherwise (a gap: see the module docstring).
     """
     lab = ctx.lab
-    assert lab.directory is not None
+    assert lab.domain is not None
     name = ctx.state["kerberos_ad.account"]
     des = literal if use_des is None else use_des
-    lab.directory.update(name, use_des_key_only=des, dont_require_preauth=do_not_require_preauth)
+    await lab.domain.update(name, use_des_key_only=des, dont_require_preauth=do_not_require_preauth)
     options = [f"'{DES_OPTION}' {'selected' if des else 'left unchecked'}"]
     if do_not_require_preauth:
         options.append("'Do not require Kerberos preauthentication' selected")

@@ -31,10 +31,11 @@ async def modify_krb5_conf(
 ) -> Done:
     """Set default_realm, the realm's kdc and the domain_realm mapping (the page's table)."""
     lab = ctx.lab
-    assert lab.kdc is not None
+    assert lab.network is not None
     t = lab.topology
     realm = (default_realm or t.realm)
-    conf = page_krb5_conf(realm=realm, kdc=kdc or f"{lab.bind_host}:{lab.kdc.port}", domain=domain or t.domain)
+    # The KDC as the UC Connector host reaches it (in containers: the DC by its name).
+    conf = page_krb5_conf(realm=realm, kdc=kdc or str(lab.network.kdc), domain=domain or t.domain)
     extras = []
     if allow_weak_crypto:
         conf.libdefaults["allow_weak_crypto"] = "true"

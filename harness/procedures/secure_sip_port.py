@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from fakes.configserver import CfgPortInfo, ConfigServerError, ListeningMode
 
-from ..lab import free_port
 from ._framework import Done, Procedure, StepContext, StepFailed
 
 PROCEDURE = Procedure("secure_port", "Configuring a Secure SIP Port", host="ucc")
@@ -30,7 +29,7 @@ async def add_port(
     except ValueError as exc:
         raise StepFailed("bad-parameter", str(exc), "Select Secured.") from exc
     # "any free port on the UC Connector host": one nothing listens on now.
-    port = communication_port or free_port(ctx.lab.bind_host)
+    port = communication_port or ctx.lab.free_ucc_port()
     ctx.state["secure_port.port"] = CfgPortInfo.with_mode(
         id=port_id, port=port, conn_protocol=connection_protocol, mode=mode
     )

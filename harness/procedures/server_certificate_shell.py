@@ -48,8 +48,8 @@ async def request_cs_certificate(
     ``-PrivateKeyExportable $true`` — both recorded as gaps in the page.
     """
     lab = ctx.lab
-    assert lab.ca is not None
-    text = command.replace("{ca}", lab.ca.config_string).replace("[server_name]", server_name or lab.topology.ucc_fqdn)
+    assert lab.authority is not None
+    text = command.replace("{ca}", lab.authority.config_string).replace("[server_name]", server_name or lab.topology.ucc_fqdn)
     gaps = []
     if not literal:
         if "]-Verbose" in command and "[server_name]-Verbose" in command:
@@ -62,7 +62,7 @@ async def request_cs_certificate(
             )
     try:
         request = parse_request_cs_certificate(text)
-        check_ca_config(request, lab.ca)
+        check_ca_config(request, lab.authority)
     except ShellError as exc:
         raise StepFailed("shell-command-error", f"Request-CsCertificate : {exc}", "Type the command as the page shows it, with the lab's CA.") from exc
     problem = rsa_key_size_problem(request.key_size)
@@ -74,12 +74,12 @@ async def request_cs_certificate(
         refuse_long_common_name(request.computer_fqdn, said_by="Request-CsCertificate : ")
     key = rsa.generate_private_key(public_exponent=65537, key_size=request.key_size)
     csr = build_cs_certificate_csr(request, key)
-    result = lab.ca.submit(csr, template=request.template, requester=f"{lab.topology.domain.split('.')[0].upper()}\\Administrator")
+    result = await lab.authority.submit(csr, template=request.template, requester=f"{lab.topology.domain.split('.')[0].upper()}\\Administrator")
     if result.certificate is None:
         raise StepFailed(
             "ca-request-denied",
             f"Request-CsCertificate : {result.message}",
-            f"Ask for a template the CA publishes ({', '.join(lab.ca.templates)}).",
+            f"Ask for a template the CA publishes ({', '.join(lab.authority.templates)}).",
         )
     entry = lab.host("frontend").personal.add(
         result.certificate, key, friendly_name=request.friendly_name, key_exportable=request.private_key_exportable

@@ -43,8 +43,8 @@ async def copy_web_server_template(ctx: StepContext, *, template: str = EXPORTAB
     The lab's CA publishes that copy from the start; this step checks it is there.
     """
     lab = ctx.lab
-    assert lab.ca is not None
-    published = lab.ca.templates.get(template)
+    assert lab.authority is not None
+    published = lab.authority.templates.get(template)
     if published is None:
         raise StepFailed(
             "template-missing",
@@ -105,7 +105,7 @@ async def create_and_submit_request(
     """Create and submit a request to this CA: server template with exportable keys,
     Name (Subject) the UC Connector host, Microsoft RSA 2048, keys exportable, friendly name."""
     lab = ctx.lab
-    assert lab.ca is not None
+    assert lab.authority is not None
     subject = name or lab.topology.ucc_fqdn
     # certsrv shows the CA's refusal as the request's disposition message.
     refuse_long_common_name(subject, said_by="certfnsh.asp: ")
@@ -146,7 +146,7 @@ async def create_and_submit_request(
     except ValueError as exc:
         raise StepFailed("certsrv-error", f"certnew.cer?ReqID={request_id}: not a certificate ({exc})", "Check the CA's web enrollment.") from exc
     # "Mark keys as exportable" is greyed out for a template that forbids export.
-    published = lab.ca.templates.get(template)
+    published = lab.authority.templates.get(template)
     exportable = mark_keys_exportable and bool(published and published.allow_private_key_export)
     # Internet Explorer's "Install this certificate" puts it in the current user's Personal store.
     store = lab.host("ucc").store(PERSONAL, USER)

@@ -37,8 +37,8 @@ async def open_trusted_roots(ctx: StepContext) -> Done:
 async def select_certificate(ctx: StepContext, *, issued_to: str | None = None) -> Done:
     """Highlight the root that issued this host's certificate, then click Export."""
     lab = ctx.lab
-    assert lab.ca is not None
-    wanted = issued_to or str(lab.ca.root_certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+    assert lab.authority is not None
+    wanted = issued_to or str(lab.authority.root_certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
     matches = [e for e in ctx.state["trusted_certificate.roots"] if (e.subject_cn or "").lower() == str(wanted).lower()]
     if not matches:
         raise StepFailed(

@@ -150,9 +150,9 @@ def test_server_auth_only_front_end_certificate_is_refused_by_the_connector(uccl
     to_frontend, to_connector = _directions(result).values()
     assert to_frontend["outcome"] == "confirmed"
     assert to_connector["outcome"] == "rejected"
-    [failure] = [e for e in to_connector["evidence"]["connector"]["log"] if e["kind"] == "tls-failure"]
-    assert failure["details"]["message"] == "Extended key usage does not permit use for TLS client authentication"
-    assert failure["details"]["peer_certificate"]["subject"] == "CN=fe01.companya.com"
+    [failure] = [e for e in to_connector["evidence"]["connector"]["log"] if e["type"] == "tls-failure"]
+    assert failure["message"] == "Extended key usage does not permit use for TLS client authentication"
+    assert failure["peer_certificate"]["subject"] == "CN=fe01.companya.com"
     assert to_connector["diagnoses"][0]["code"] == "cert-eku-no-client-auth"
 
 

@@ -201,11 +201,18 @@ def test_restart_on_the_same_workdir_reuses_ca_and_stores(ucclab_lab_factory, tm
 def test_lab_json_follows_the_contract(ucclab_lab: LabThread) -> None:
     doc = json.loads(ucclab_lab.lab.lab_json_path.read_text())
     assert doc["domain"] == "companya.com" and doc["realm"] == "COMPANYA.COM"
-    assert doc["hosts"] == {"ca": "labdc01.companya.com", "frontend": "fe01.companya.com", "ucc": "ucc01.companya.com"}
+    assert doc["hosts"] == {"ca": "labdc01.companya.com", "frontend": "fe01.companya.com", "ucc": "ucc01.companya.com",
+                            "configserver": "gcfg01.companya.com"}
     assert re.fullmatch(r"https://127\.0\.0\.1:\d+/certsrv/", doc["endpoints"]["certsrv"])
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", doc["endpoints"]["configserver"])
     assert set(doc["accounts"]["enroll"]) == {"username", "password"}
     assert doc["manifest"] == "artifacts/manifest.json"
+    # Added keys: each stand-in's admin API (one token), the lab as its hosts see it, the topology.
+    assert set(doc["admin"]["services"]) == {"ca", "kdc", "configserver", "frontend", "connector"}
+    assert all(re.fullmatch(r"http://127\.0\.0\.1:\d+/admin/[a-z]+/", u) for u in doc["admin"]["services"].values())
+    assert len(doc["admin"]["token"]) >= 32
+    assert doc["network"]["frontend"] == doc["endpoints"]["frontend"] and doc["network"]["ucc"] == "127.0.0.1"
+    assert doc["topology"]["configserver_host"] == "gcfg01"
 
 
 def _application(lab: LabThread):
@@ -221,7 +228,7 @@ def test_mtls_command_line_arguments_and_startup_bat(ucclab_lab: LabThread) -> N
     assert result.transcript.failures == []
     arguments = _application(ucclab_lab).command_line_arguments
     etc = "C:\\GCTI\\UCConnector\\UCC_Lync\\etc\\"
-    assert arguments.startswith("-host labdc01.companya.com -port 2020 -app UCC_Lync ")
+    assert arguments.startswith("-host gcfg01.companya.com -port 2020 -app UCC_Lync ")
     assert f"-cert_store_file {etc}GenesysServer_Certficate.pfx -cert_store_pass mnopqr -cert_store_type pkcs12" in arguments
     assert f"-key_store_file {etc}UCC_store.jks -key_store_pass genesys -key_store_type jks" in arguments
     bat = ucclab_lab.lab.manifest.file("startup-bat")
@@ -256,7 +263,7 @@ def test_the_tls_command_line_step_shows_windows_paths_as_typed(ucclab_lab: LabT
     pfx = r"-cert_store_file C:\GCTI\UCConnector\UCC_Lync\etc\GenesysServer_Certficate.pfx "
     assert pfx in opened.action, opened.action
     assert "\\\\" not in opened.action
-    assert opened.action.startswith("Start Info > Command Line Arguments: '-host labdc01.companya.com ")
+    assert opened.action.startswith("Start Info > Command Line Arguments: '-host gcfg01.companya.com ")
 
 
 # 83 characters, every label within DNS's 63: a real host name, too long for a certificate's CN.
