@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +27,6 @@ from fakes.kerberos import (
     EncKdcRepPart,
     EncryptedData,
     EncTicketPart,
-    EtypeInfo2Entry,
     KdcRep,
     KdcReq,
     KdcReqBody,
