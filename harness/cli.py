@@ -23,7 +23,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from .artifacts import ArtifactError, inspect_file, render_inspection
-from .lab import Lab, LabError, Topology
+from .admin import AdminUnavailable
+from .lab import HOSTS, HostDown, Lab, LabBase, LabError, Topology
 from .procedures import PROCEDURES, OverrideError
 from .replay import REPLAY_OPTIONS, parse_overrides, replay
 from .transcript import TranscriptEntry
@@ -81,11 +82,14 @@ def replay_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
     list_steps: Annotated[bool, typer.Option("--list-steps", help="List the steps and their parameters, then exit.")] = False,
     report: Annotated[Optional[Path], typer.Option(help="Write a self-contained HTML report (transcript, findings, ladder diagrams).")] = None,
+    attach: Annotated[Optional[Path], typer.Option(help="Replay into the lab already running in this folder (ucclab up, --containers, compose), through its lab.json.")] = None,
 ) -> None:
     """Replay the page's procedures in a lab and report the outcome."""
     if list_steps:
         _list_steps()
         raise typer.Exit(EXIT_OK)
+    if attach is not None and (workdir is not None or two_tier):
+        raise _fail_usage("--attach replays into a running lab: its folder and topology are that lab's (drop --workdir/--two-tier)")
     _check_report_path(report)
     try:
         overrides = parse_overrides(list(set_) + (["replay.literal=true"] if literal else []))
@@ -99,24 +103,57 @@ def replay_command(
         except JavaUnavailableError as exc:
             raise _fail_usage(str(exc)) from None
     topology = Topology(two_tier_ca=two_tier)
-    folder = workdir or Path(tempfile.mkdtemp(prefix="ucclab-replay-"))
+    folder = attach or workdir or Path(tempfile.mkdtemp(prefix="ucclab-replay-"))
 
     async def run():
+        if attach is not None:
+            from .attach import AttachedLab
+
+            async with AttachedLab(attach) as attached:
+                return await replay(attached, path.value, overrides, client=client.value, progress=_print_entry)
         async with Lab(folder, topology) as lab:
             return await replay(lab, path.value, overrides, client=client.value, progress=_print_entry)
 
     try:
         result = asyncio.run(run())
     except LabError as exc:
-        if workdir is None:
+        if workdir is None and attach is None:
             shutil.rmtree(folder, ignore_errors=True)  # a lab that never started: nothing to keep
         raise _fail_usage(str(exc)) from None
+    except HostDown as exc:
+        err.print(f"[red]a host of the lab is down:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    except AdminUnavailable as exc:
+        # The attached lab stopped answering mid-replay: say which host, and why if a container died.
+        err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}", soft_wrap=True)
+        for line in _dead_hosts(folder):
+            err.print(escape(line), soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS) from None
     if report is not None:
         _write_report(report, result.to_json(), f"ucc-lab replay {path.value}")
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
     _summarize(result)
     raise typer.Exit(result.exit_code)
+
+
+def _dead_hosts(workdir: Path) -> list[str]:
+    """For a container lab: each host whose container is not running, with its last log lines."""
+    try:
+        from .containers import ContainerError, lab_containers
+
+        running = lab_containers(workdir)
+    except Exception:  # noqa: BLE001 - no engine, or not a container lab: nothing more to say
+        return []
+    lines = []
+    for host, container in sorted(running.items()):
+        if host == "prepare":  # compose's one-shot step, done by design
+            continue
+        try:
+            container.check_running()
+        except ContainerError as exc:
+            lines.append(str(exc))
+    return lines
 
 
 def _summarize(result) -> None:
@@ -245,7 +282,7 @@ def _end_state_damage(lab: Lab) -> list[str] | None:
     return problems
 
 
-def _print_banner(lab: Lab) -> None:
+def _print_banner(lab: LabBase) -> None:
     """Where the lab listens, each endpoint named by what it is, and how to watch its SIP."""
     err.print(f"\nlab up in {lab.workdir}")
     endpoints = lab.lab_json()["endpoints"]
@@ -270,14 +307,25 @@ def up_command(
     workdir: Annotated[Path, typer.Option(help="Lab folder; a restart on the same folder reuses the CA and the artifacts.")] = Path("lab"),
     blank: Annotated[bool, typer.Option(help="Start the stand-ins only; do not replay the page first.")] = False,
     two_tier: Annotated[bool, typer.Option(help="An offline root above the page's CA (issuing CA).")] = False,
+    containers: Annotated[bool, typer.Option(help="One container per host (Docker), on a network of their own; returns once they serve (ucclab down stops them).")] = False,
+    bind: Annotated[str, typer.Option(help="Address the stand-ins listen on (a LAN address to let other machines in).")] = "127.0.0.1",
+    advertise: Annotated[Optional[str], typer.Option(help="Address or name other machines reach the lab by (default: --bind).")] = None,
 ) -> None:
     """Keep a lab running (the sandbox) until Ctrl-C / SIGTERM; endpoints in WORKDIR/lab.json."""
+    topology = Topology(two_tier_ca=two_tier)
+    if containers:
+        if bind != "127.0.0.1" or advertise is not None:
+            raise _fail_usage("--containers publishes the hosts' ports on this machine's loopback; --bind/--advertise are for a lab in this process")
+        raise typer.Exit(_up_containers(workdir, topology, blank))
+    if bind in ("0.0.0.0", "::") and advertise is None:
+        raise _fail_usage(f"--bind {bind} listens on every address: say which one other machines use with --advertise")
+
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with Lab(workdir, Topology(two_tier_ca=two_tier), publish=False, keylog=True) as lab:
+        async with Lab(workdir, topology, publish=False, keylog=True, host=bind, advertise=advertise) as lab:
             for note in lab.setup_notes:
                 err.print(f"note: {escape(note)}", soft_wrap=True)
             damage = None if blank else _end_state_damage(lab)
@@ -301,6 +349,8 @@ def up_command(
                     err.print("[red]the replay did not confirm the link; the lab keeps serving so you can look around[/red]")
             lab.write_lab_json()
             _print_banner(lab)
+            if bind != "127.0.0.1":
+                _print_hosts_file(lab)
             err.print("Ctrl-C to stop.")
             await stop.wait()
             err.print("stopping")
@@ -308,6 +358,49 @@ def up_command(
     try:
         asyncio.run(run())
     except LabError as exc:
+        raise _fail_usage(str(exc)) from None
+
+
+def _print_hosts_file(lab: LabBase) -> None:
+    """The lines a Windows host's hosts file needs to reach this lab by the page's names."""
+    assert lab.network is not None
+    err.print("  for other machines, add to C:\\Windows\\System32\\drivers\\etc\\hosts (or /etc/hosts):")
+    for role in HOSTS:
+        err.print(f"    {lab.network.frontend.host}\t{lab.topology.fqdn(lab.host_name(role))}")
+
+
+def _up_containers(workdir: Path, topology: Topology, blank: bool) -> int:
+    """``ucclab up --containers``: the exit status."""
+    from .attach import AttachedLab
+    from .containerlab import up_containers
+    from .containers import ContainerError, ContainerFailed, EngineUnavailable
+    from .images import ImageBuildError
+
+    async def run() -> int:
+        lab = await up_containers(workdir, topology, progress=lambda line: err.print(escape(line), soft_wrap=True))
+        outcome = EXIT_OK
+        if not blank:
+            async with AttachedLab(workdir) as attached:
+                result = await replay(attached, "all", progress=_print_entry)
+            _summarize(result)
+            if result.outcome != "confirmed":
+                err.print("[red]the replay did not confirm the link; the lab keeps serving so you can look around[/red]")
+                outcome = EXIT_PROBLEMS
+        _print_banner(lab)
+        err.print(f"  hosts         {', '.join(lab.topology.fqdn(lab.host_name(role)) for role in HOSTS)} (containers)",
+                  soft_wrap=True)
+        err.print(f"replay into it: ucclab replay all --attach {shlex.quote(str(lab.workdir))}", soft_wrap=True)
+        err.print(f"stop it:        ucclab down --workdir {shlex.quote(str(lab.workdir))}", soft_wrap=True)
+        return outcome
+
+    try:
+        return asyncio.run(run())
+    except (EngineUnavailable, LabError) as exc:
+        raise _fail_usage(str(exc)) from None
+    except (ContainerFailed, ImageBuildError, AdminUnavailable, HostDown) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        return EXIT_PROBLEMS
+    except ContainerError as exc:
         raise _fail_usage(str(exc)) from None
 
 

@@ -62,11 +62,16 @@ from .hosts import HostStoreError, WindowsHost
 from .labservices import Address, Authority, Domain, Endpoints
 from .manifest import Manifest, ManifestError
 
-__all__ = ["Topology", "LabBase", "Lab", "Deployment", "LabError", "LabSecrets", "free_port", "make_private_folder", "HOSTS", "WINDOWS_ROLES"]
+__all__ = ["Topology", "LabBase", "Lab", "Deployment", "LabError", "HostDown", "LabSecrets", "free_port", "make_private_folder", "HOSTS", "WINDOWS_ROLES", "WorkdirLock"]
 
 
 class LabError(RuntimeError):
     """The lab cannot start: an unusable workdir, a corrupt state file."""
+
+
+class HostDown(RuntimeError):
+    """A host of a running lab has stopped (its container exited): the message names it and
+    ends with its last log lines."""
 
 
 @dataclass(frozen=True)
@@ -258,6 +263,24 @@ class LabBase:
             name = self.host_name(role)
             self.hosts[role] = WindowsHost(name, t.fqdn(name), self.state_dir / "hosts" / name)
 
+    async def ensure_application(self) -> None:
+        """Create the UC Connector's Application object, as the deployment guide has it, once."""
+        t = self.topology
+        async with self.configserver_client() as cfg:
+            if await cfg.find_application(t.application_name) is not None:
+                return
+            app = CfgApplication(
+                name=t.application_name,
+                # The OCS user the connector logs in as; the page adds its password.
+                options={"Microsoft-OCS": {"user": t.ucc_account}},
+                type="CFGGenericServer",
+                version="8.1.0",
+                work_directory=t.ucc_working_directory,
+                command_line="startup.bat",
+                command_line_arguments=f"-host {t.configserver_fqdn} -port 2020 -app {t.application_name}",
+            )
+            await cfg.create_application(app)
+
     async def _open_services(self) -> None:
         """The CA and the domain as the page's steps use them, once :attr:`admin` is set."""
         self.authority = await Authority.load(self.admin["ca"])
@@ -296,13 +319,21 @@ class LabBase:
         """The enterprise root's certificate (PEM), as the CA keeps it in its state folder."""
         return self.state_dir / "ca" / "root.pem"
 
-    def lab_json(self) -> dict[str, Any]:
-        """The ``lab.json`` document (DESIGN.md contract, with ``admin``, ``network`` and
-        ``topology`` beside it)."""
-        assert self.endpoints is not None and self.network is not None and self.secrets is not None
+    def lab_json(self, *, deployment: str = "process") -> dict[str, Any]:
+        """The ``lab.json`` document (DESIGN.md contract, with ``admin``, ``network``,
+        ``topology`` and ``deployment`` beside it).
+
+        ``deployment`` is ``process`` (the stand-ins of one process, ``ucclab up``) or
+        ``containers`` (one container per host). A container lab's ``lab.json`` may be
+        written before its containers run (``docker-compose``'s ``prepare`` step): its
+        ``endpoints`` and admin URLs are then absent, and whoever attaches finds them from
+        the containers' labels.
+        """
+        assert self.network is not None and self.secrets is not None
         t = self.topology
-        e = self.endpoints
-        return {
+        e = self.endpoints or self.network
+        published = self.endpoints is not None
+        document = {
             "domain": t.domain,
             "realm": t.realm,
             "hosts": {"ca": t.ca_fqdn, "frontend": t.frontend_fqdn, "ucc": t.ucc_fqdn, "configserver": t.configserver_fqdn},
@@ -333,10 +364,15 @@ class LabBase:
             },
             "network": self.network.to_json(),
             "topology": t.to_json(),
+            "deployment": deployment,
         }
+        if not published:
+            del document["endpoints"]
+        return document
 
-    def write_lab_json(self) -> Path:
-        return write_private_file(self.lab_json_path, (json.dumps(self.lab_json(), indent=2) + "\n").encode())
+    def write_lab_json(self, *, deployment: str = "process") -> Path:
+        document = self.lab_json(deployment=deployment)
+        return write_private_file(self.lab_json_path, (json.dumps(document, indent=2) + "\n").encode())
 
 
 @dataclass(frozen=True)
@@ -375,16 +411,19 @@ class Lab(LabBase):
         publish: bool = True,
         keylog: bool = False,
         java_home: Path | None = None,
+        advertise: str | None = None,
     ) -> None:
         super().__init__(workdir, topology, java_home=java_home)
         self.ca_seed = ca_seed
         self.bind_host = host
+        # The address others reach the lab's services by (a LAN lab bound to 0.0.0.0).
+        self.advertise = advertise or host
         # Write lab.json as soon as the stand-ins serve; ``ucclab up`` writes it itself,
         # after bringing the lab to the page's end state.
         self.publish = publish
         self.keylog = keylog
         self.running: dict[str, RunningHost] = {}
-        self._lock = _WorkdirLock(self.workdir / "lab.lock")
+        self._lock = WorkdirLock(self.workdir / "lab.lock")
 
     # -- the stand-ins of this process -----------------------------------------------------
     def _object(self, name: str) -> Any:
@@ -458,15 +497,16 @@ class Lab(LabBase):
             for name, service in running.services.items()
         }
         assert self.certsrv and self.kdc and self.frontend
-        bind = self.bind_host
+        here = self.advertise
+        host = f"[{here}]" if ":" in here else here
         self.endpoints = self.network = Endpoints(
-            certsrv=self.certsrv.url,
-            configserver=self.configserver.url,
-            kdc=Address(bind, self.kdc.port),
-            frontend=Address(bind, self.frontend.port),
-            ucc=bind,
+            certsrv=f"https://{host}:{self.certsrv.port}/certsrv/",
+            configserver=f"http://{host}:{self.configserver.port}/",
+            kdc=Address(here, self.kdc.port),
+            frontend=Address(here, self.frontend.port),
+            ucc=here,
         )
-        await self._ensure_application()
+        await self.ensure_application()
         await self._open_services()
         await self._follow_moved_ports()
 
@@ -685,23 +725,6 @@ class Lab(LabBase):
             raise LabError(f"the domain has no computer account {computer_name.upper()} for {t.frontend_fqdn}")
         write_service_keys(folder / "service-keys.json", tuple(computer.keys(t.realm).values()))
 
-    async def _ensure_application(self) -> None:
-        """Create the UC Connector's Application object, as the deployment guide has it, once."""
-        t = self.topology
-        async with self.configserver_client() as cfg:
-            if await cfg.find_application(t.application_name) is not None:
-                return
-            app = CfgApplication(
-                name=t.application_name,
-                # The OCS user the connector logs in as; the page adds its password.
-                options={"Microsoft-OCS": {"user": t.ucc_account}},
-                type="CFGGenericServer",
-                version="8.1.0",
-                work_directory=t.ucc_working_directory,
-                command_line="startup.bat",
-                command_line_arguments=f"-host {t.configserver_fqdn} -port 2020 -app {t.application_name}",
-            )
-            await cfg.create_application(app)
 
 
 def free_port(host: str) -> int:
@@ -737,7 +760,7 @@ def _previous_kdc(record: Path, lab_json: Path) -> str | None:
     return None
 
 
-class _WorkdirLock:
+class WorkdirLock:
     """One lab per workdir: an exclusive ``flock`` on ``WORKDIR/lab.lock`` while the lab runs.
 
     The kernel drops a ``flock`` when its holder closes the file or dies, killed or not, so
@@ -777,6 +800,20 @@ class _WorkdirLock:
         if left:
             return f"{self.path.name}: the lab of {_describe_holder(left)} did not stop cleanly; its lock was free and is taken over"
         return None
+
+    def held(self) -> bool:
+        """Whether a lab holds the lock now (probed without taking it)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing drops a lock taken just now
+        return False
 
     def release(self) -> None:
         if self._fd is None:

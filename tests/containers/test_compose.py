@@ -67,6 +67,8 @@ def test_config_parses_into_the_page_topology(tmp_path: Path, monkeypatch: pytes
         assert services[host]["command"] == ["python3", "-m", "fakes.host", f"hosts/{host}.json", "--root", "/lab"]
     assert {"127.0.0.1:10188:88/tcp", "127.0.0.1:10188:88/udp"} <= set(services["labdc01"]["ports"])
     assert services["ucc01"]["image"] == "ucclab-lab:latest"
+    assert services["ucc01"]["command"] == ["python3", "-m", "harness.connector.service", "hosts/ucc01.json", "--root", "/lab"]
+    assert services["prepare"]["command"] == ["python3", "-m", "harness.containerlab", "--workdir", "/lab"]
 
 
 def test_the_real_connector_slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,6 +99,7 @@ def test_up_runs_the_topology_that_ucclab_finds_and_removes(tmp_path: Path, dock
         "labdc01": {"command": kdc},
         "fe01": {"command": ["sleep", "infinity"]},
         "gcfg01": {"command": ["sleep", "infinity"]},
+        "ucc01": {"command": ["sleep", "infinity"]},
     }}))
     project = f"ucclabtest{secrets.token_hex(4)}"
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "UCCLAB_WORKDIR": str(workdir), "UCCLAB_KDC_PORT": str(port)}

@@ -1,0 +1,84 @@
+"""``ucclab replay --attach``: the page replayed into a lab another process runs (``ucclab up``).
+
+The lab runs in a process of its own; the replay meets it only through ``lab.json``: the
+stand-ins' admin APIs over HTTP and their endpoints. Judged by the same code as an
+embedded replay, from the evidence the running stand-ins serve.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def ucclab(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def blank_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``ucclab up --blank``: the stand-ins serving, nothing of the page done."""
+    workdir = tmp_path_factory.mktemp("attach") / "lab"
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--blank", "--workdir", str(workdir)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (workdir / "lab.json").exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"ucclab up exited early: {proc.stderr.read() if proc.stderr else ''}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("ucclab up did not write lab.json in time")
+        time.sleep(0.1)
+    yield workdir
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+
+
+def test_a_replay_attached_to_a_running_lab_is_confirmed_by_its_evidence(blank_lab: Path) -> None:
+    doc = json.loads((blank_lab / "lab.json").read_text())
+    assert doc["deployment"] == "process"
+    health = urllib.request.urlopen(doc["admin"]["services"]["frontend"] + "health", timeout=10)
+    assert json.loads(health.read())["ok"] is True
+    replay = ucclab("replay", "all", "--attach", str(blank_lab), "--json")
+    assert replay.returncode == 0, replay.stderr
+    result = json.loads(replay.stdout)
+    assert result["outcome"] == "confirmed" and result["workdir"] == str(blank_lab)
+    assert {(h["kind"], h.get("direction"), h["outcome"]) for h in result["handshakes"]} == {
+        ("mtls", "connector-to-frontend", "confirmed"), ("mtls", "frontend-to-connector", "confirmed"),
+        ("tls-kerberos", None, "confirmed")}
+    # The files landed in the running lab's folder, where its connector reads them.
+    assert (blank_lab / "artifacts" / "GenesysServer_Certficate.pfx").is_file()
+    # The running Front End's own log holds the evidence the judge read.
+    events = [json.loads(line) for line in (blank_lab / "logs" / "frontend-events.jsonl").read_text().splitlines()]
+    assert any(e["type"] == "peer-trusted" and e["peer"] == "ucc01.companya.com" for e in events)
+
+
+def test_attach_refuses_a_workdir_and_topology_of_its_own(blank_lab: Path, tmp_path: Path) -> None:
+    done = ucclab("replay", "--attach", str(blank_lab), "--workdir", str(tmp_path))
+    assert done.returncode == 2 and "--attach replays into a running lab" in done.stderr
+
+
+def test_attach_to_a_stopped_lab_says_so(tmp_path: Path) -> None:
+    up = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--blank", "--workdir", str(tmp_path / "lab")],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "lab" / "lab.json").exists() and time.monotonic() < deadline and up.poll() is None:
+        time.sleep(0.1)
+    up.send_signal(signal.SIGINT)
+    up.communicate(timeout=30)
+    done = subprocess.run([sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())",
+                           "replay", "--attach", str(tmp_path / "lab")],
+                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and "no lab runs in" in done.stderr and "stopped" in done.stderr
+    assert "Traceback" not in done.stderr
