@@ -366,7 +366,7 @@ def _print_hosts_file(lab: LabBase) -> None:
     assert lab.network is not None
     err.print("  for other machines, add to C:\\Windows\\System32\\drivers\\etc\\hosts (or /etc/hosts):")
     for role in HOSTS:
-        err.print(f"    {lab.network.frontend.host}\t{lab.topology.fqdn(lab.host_name(role))}")
+        err.print(f"    {lab.network.frontend.host}  {lab.topology.fqdn(lab.host_name(role))}")
 
 
 def _up_containers(workdir: Path, topology: Topology, blank: bool) -> int:

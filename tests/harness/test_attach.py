@@ -8,6 +8,7 @@ embedded replay, from the evidence the running stand-ins serve.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -82,3 +83,31 @@ def test_attach_to_a_stopped_lab_says_so(tmp_path: Path) -> None:
                           cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2 and "no lab runs in" in done.stderr and "stopped" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_lab_on_another_address_tells_other_machines_how_to_name_it(tmp_path: Path) -> None:
+    """``up --bind ADDR``: every service on that address, the hosts-file lines printed, and a
+    replay attached through it confirmed (127.0.0.2 stands for a LAN address here)."""
+    workdir = tmp_path / "lab"
+    up = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--blank", "--bind", "127.0.0.2", "--workdir", str(workdir)],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (workdir / "lab.json").exists():
+            assert up.poll() is None and time.monotonic() < deadline, "ucclab up did not serve"
+            time.sleep(0.1)
+        doc = json.loads((workdir / "lab.json").read_text())
+        assert doc["endpoints"]["frontend"]["host"] == doc["endpoints"]["kdc"]["host"] == "127.0.0.2"
+        assert doc["endpoints"]["certsrv"].startswith("https://127.0.0.2:")
+        replay = ucclab("replay", "mtls", "--attach", str(workdir))
+        assert replay.returncode == 0, replay.stderr
+    finally:
+        up.send_signal(signal.SIGINT)
+        _out, err = up.communicate(timeout=30)
+    for name in ("labdc01", "fe01", "gcfg01", "ucc01"):
+        assert re.search(rf"^\s+127\.0\.0\.2\s+{name}\.companya\.com$", err, re.MULTILINE), name
+
+
+def test_every_address_needs_the_one_others_use(tmp_path: Path) -> None:
+    done = ucclab("up", "--bind", "0.0.0.0", "--workdir", str(tmp_path / "lab"), timeout=60)
+    assert done.returncode == 2 and "--advertise" in done.stderr
