@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,7 @@ def load_certificate_bytes(data: bytes, path: Path | str | None = None) -> x509.
     if fmt == "pem-certificate":
         label, block = pem_blocks(data)[0]
         try:
-            return _parsed(x509.load_pem_x509_certificate(block))
+            return _parsed(_load(x509.load_pem_x509_certificate, block))
         except ValueError as exc:
             raise CorruptFileError(f"the PEM block '{label}' is not a valid certificate: {exc}", path) from exc
     if fmt == "empty":
@@ -184,9 +185,18 @@ def load_certificate_bytes(data: bytes, path: Path | str | None = None) -> x509.
 def parse_der_certificate(der: bytes) -> x509.Certificate:
     """Load a DER certificate, parsed through now; ``ValueError`` if any part is broken."""
     try:
-        return _parsed(x509.load_der_x509_certificate(der))
+        return _parsed(_load(x509.load_der_x509_certificate, der))
     except ValueError as exc:
         raise ValueError(f"not a valid certificate: {exc}") from exc
+
+
+def _load(loader: Callable[[bytes], x509.Certificate], data: bytes) -> x509.Certificate:
+    """``loader(data)``, with an unknown X.509 version as a ``ValueError`` like any other
+    damage (cryptography raises :class:`x509.InvalidVersion`, which is not one)."""
+    try:
+        return loader(data)
+    except x509.InvalidVersion as exc:
+        raise ValueError(f"its version field says {exc.parsed_version}, X.509 knows only v1, v2 and v3 (0-2)") from None
 
 
 def _parsed(certificate: x509.Certificate) -> x509.Certificate:

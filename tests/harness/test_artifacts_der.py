@@ -139,3 +139,22 @@ def test_detect_format_takes_bytes(pki: Pki) -> None:
     assert detect_format(b"") == "empty"
     assert detect_format(b"\xce\xce\xce\xce\x00\x00\x00\x02") == "jceks"
     assert detect_format(b"hello") == "unknown"
+
+
+@pytest.mark.parametrize("encoding", ["der", "pem"])
+def test_an_unknown_x509_version_is_a_corrupt_file_not_a_crash(tmp_path: Path, pki: Pki, encoding: str) -> None:
+    """The version field ([0] EXPLICIT INTEGER, v3 = 2) set to 5: a damaged certificate,
+    said so with the file named — cryptography raises a non-ValueError for it."""
+    der = bytearray(pki.leaf.public_bytes(serialization.Encoding.DER))
+    at = der.index(bytes([0xA0, 0x03, 0x02, 0x01, 0x02])) + 4  # tbsCertificate's version value
+    der[at] = 5
+    data = bytes(der)
+    if encoding == "pem":
+        import base64
+
+        data = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(data) + b"-----END CERTIFICATE-----\n"
+    path = tmp_path / "damaged.cer"
+    path.write_bytes(data)
+    with pytest.raises(CorruptFileError, match="version field says 5") as raised:
+        read_certificate(path)
+    assert raised.value.path == path
