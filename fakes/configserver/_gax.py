@@ -30,9 +30,11 @@ from ._model import (
     validate_application,
 )
 
-__all__ = ["OBJECT_TYPE", "to_gax", "from_gax", "update_from_gax"]
+__all__ = ["OBJECT_TYPE", "DBID_PATTERN", "to_gax", "from_gax", "update_from_gax"]
 
 OBJECT_TYPE = "CfgApplication"
+# A dbid as a URL carries it: a positive decimal integer of at most 18 digits.
+DBID_PATTERN = r"[1-9][0-9]{0,17}"
 _FLAGS = {"CFGTrue": True, "CFGFalse": False}
 # Bounded so a 5,000-digit "number" is a clear 400, never Python's int-size ValueError.
 _INTEGER = re.compile(r"-?[0-9]{1,18}")

@@ -14,7 +14,9 @@ DELETE   ``/gax/api/cfg/objects/CfgApplication/<dbid>`` delete
 
 Every ``/cfg/`` call needs the login's token, as ``Authorization: Bearer <token>`` or as
 the ``JSESSIONID`` cookie the login sets (GAX runs in a Java servlet container). The
-accounts are whatever the server is given; there is no built-in one. (A fresh real
+accounts are whatever the server is given; there is no built-in one. The same app serves
+the console's pages under ``/gax/`` (:mod:`.console`): one account table, one session
+table, one store. (A fresh real
 Configuration Server has the Master Account ``default``/``password`` — Genesys Framework
 8.5 Deployment Guide, "Standard Login"; here that fixed login would hand the UC
 Connector's AD password, kept in its Application's options, to anyone on the host.)
@@ -34,20 +36,19 @@ server.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
-import secrets
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import HttpVersion11, hdrs, web
 
-from ._gax import OBJECT_TYPE, from_gax, to_gax, update_from_gax
+from ._gax import DBID_PATTERN, OBJECT_TYPE, from_gax, to_gax, update_from_gax
 from ._json import JsonBodyError, parse_json_body
 from ._model import ValidationError
+from ._sessions import SESSION_COOKIE, Sessions
 from ._store import ConfigStore, ObjectNotFoundError
+from .console import CONSOLE_ROOT, add_console, console_error
 
 __all__ = ["create_app", "DEFAULT_MAX_BODY", "SESSION_COOKIE", "API_ROOT"]
 
@@ -56,11 +57,9 @@ log = logging.getLogger(__name__)
 API_ROOT = "/gax/api"
 # A CfgApplication with every option the page sets is a few kilobytes.
 DEFAULT_MAX_BODY = 1024 * 1024
-SESSION_COOKIE = "JSESSIONID"
-# Oldest sessions are dropped beyond this, so a client logging in in a loop cannot grow
-# the server without bound.
-MAX_SESSIONS = 1000
-_DBID = re.compile(r"[1-9][0-9]{0,17}")
+_DBID = re.compile(DBID_PATTERN)
+
+LOGIN_FAILED = "login failed: wrong user name or password"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -72,6 +71,10 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root + "/")
 
 
 def _error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -96,29 +99,17 @@ async def _read_json(request: web.Request) -> Any:
 class _GaxApi:
     """Handlers and session table over one :class:`ConfigStore`."""
 
-    def __init__(self, store: ConfigStore, users: Mapping[str, str], max_body: int) -> None:
-        if not users:
-            raise ValueError("a Configuration Server needs at least one account")
-        for name, password in users.items():
-            if not isinstance(name, str) or not name or not isinstance(password, str) or not password:
-                raise ValueError(f"account {name!r}: the user name and the password must be non-empty strings")
-            try:  # logins compare UTF-8 bytes
-                name.encode()
-                password.encode()
-            except UnicodeEncodeError:
-                raise ValueError(f"account {name!r}: the user name and the password must be Unicode text") from None
+    def __init__(self, store: ConfigStore, sessions: Sessions, max_body: int) -> None:
         self.store = store
-        self.users = dict(users)
+        self.sessions = sessions
         self.max_body = max_body
-        self.sessions: OrderedDict[str, str] = OrderedDict()
 
     # --- sessions ---------------------------------------------------------------------
 
     def _session_user(self, request: web.Request) -> str | None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         bearer = token.strip() if scheme.lower() == "bearer" else ""
-        candidates = [bearer, request.cookies.get(SESSION_COOKIE, "")]
-        return next((self.sessions[c] for c in candidates if c in self.sessions), None)
+        return self.sessions.user(bearer) or self.sessions.user(request.cookies.get(SESSION_COOKIE))
 
     async def login(self, request: web.Request) -> web.Response:
         body = await _read_json(request)
@@ -130,14 +121,10 @@ class _GaxApi:
         username, password = body.get("username"), body.get("password")
         if not isinstance(username, str) or not isinstance(password, str):
             raise ApiError(400, "username and password are required, as strings")
-        expected = self.users.get(username)
-        if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
+        token = self.sessions.login(username, password)
+        if token is None:
             log.info("login refused for user %.80r", username)
-            raise ApiError(401, "login failed: wrong user name or password")
-        token = secrets.token_urlsafe(32)
-        self.sessions[token] = username
-        while len(self.sessions) > MAX_SESSIONS:
-            self.sessions.popitem(last=False)
+            raise ApiError(401, LOGIN_FAILED)
         log.info("user %.80r logged in", username)
         response = web.json_response({"token": token, "username": username})
         response.set_cookie(SESSION_COOKIE, token, path="/gax", httponly=True, samesite="Strict")
@@ -249,7 +236,10 @@ class _GaxApi:
         return None
 
     async def handle_errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Middleware: the session check, and every failure as a JSON ``{status, message}``."""
+        """Middleware: the session check, and every failure as a JSON ``{status, message}``
+        (on the console's pages, as a page: :func:`~.console.console_error`)."""
+        if _under(request.path, CONSOLE_ROOT) and not _under(request.path, API_ROOT):
+            return await console_error(request, handler)
         try:
             refusal = self._not_logged_in(request)
             if refusal is not None:
@@ -282,7 +272,8 @@ def create_app(
     or password (:class:`ValueError` otherwise). Request bodies over ``max_body`` bytes
     are refused with 413.
     """
-    api = _GaxApi(store, users, max_body)
+    sessions = Sessions(users)
+    api = _GaxApi(store, sessions, max_body)
 
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -297,4 +288,5 @@ def create_app(
     app.router.add_get(objects + "/{objtype}/{dbid}", api.get_object, **expect)
     app.router.add_put(objects + "/{objtype}/{dbid}", api.update_object, **expect)
     app.router.add_delete(objects + "/{objtype}/{dbid}", api.delete_object, **expect)
+    add_console(app, store, sessions, login_failed=LOGIN_FAILED)
     return app

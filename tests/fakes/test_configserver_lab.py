@@ -76,7 +76,9 @@ def test_a_workdir_from_before_the_account_gets_one(
     url, account = lab_account(lab)
     assert login(url, account["username"], account["password"]).status_code == 200
     stored = json.loads(secrets_path.read_text())
-    assert stored == {**older, "configserver_password": account["password"]}
+    # The lab's later secrets are filled in too (the admin API's token), the older ones kept.
+    assert stored == {**older, "configserver_password": account["password"], "admin_token": stored["admin_token"]}
+    assert stored["admin_token"]
     assert stat.S_IMODE(secrets_path.stat().st_mode) == 0o600
 
     async def through_the_labs_own_client() -> str | None:
