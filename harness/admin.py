@@ -13,7 +13,7 @@ import asyncio
 import json
 from typing import Any, Protocol
 
-from fakes._admin import AdminError, AdminService
+from fakes._admin import MAX_WAIT, AdminError, AdminService
 
 __all__ = ["AdminClient", "AdminUnavailable", "Evidence", "local_client", "http_client"]
 
@@ -54,7 +54,13 @@ class _Local:
             if (method, kind) == ("GET", "events"):
                 params = params or {}
                 limit = int(params["limit"]) if "limit" in params else None
-                return _wire(s.evidence.since(int(params.get("after", 0)), limit=limit).to_json())
+                after, wait = int(params.get("after", 0)), min(float(params.get("wait", 0)), MAX_WAIT)
+                if wait and s.evidence.cursor <= after:  # the long poll, as the HTTP route waits
+                    try:
+                        await s.evidence.await_record(lambda r: r["seq"] > after, after=after, timeout=wait)
+                    except TimeoutError:
+                        pass
+                return _wire(s.evidence.since(after, limit=limit).to_json())
             if (method, kind) == ("POST", "reset") and s.reset is not None:
                 await s.reset()
                 return {"reset": True}
@@ -137,6 +143,14 @@ class AdminClient:
             if len(page["records"]) < 1000:
                 return records
             cursor = page["cursor"]
+
+    async def events(self, after: int, *, wait: float = 0.0, limit: int | None = None) -> dict[str, Any]:
+        """One page of records after ``after`` (``{"records", "cursor", "truncated"}``); with
+        ``wait``, a long poll: up to ``wait`` seconds (at most 30) for a first record."""
+        params = {"after": str(after), "wait": str(wait)}
+        if limit is not None:
+            params["limit"] = str(limit)
+        return await self._transport.call("GET", "events", params)
 
     async def reset(self) -> None:
         await self._transport.call("POST", "reset")

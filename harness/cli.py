@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .artifacts import ArtifactError, inspect_file, render_inspection
+from .console import LabConsole
 from .admin import AdminUnavailable
 from .lab import HOSTS, HostDown, Lab, LabBase, LabError, Topology
 from .procedures import PROCEDURES, OverrideError
@@ -264,6 +265,7 @@ _ENDPOINT_LABELS = {
     "configserver": "Configuration Server, HTTP API",
     "frontend": "Front End, SIP over TLS: MTLS, or MS-SIPAE Kerberos without a client certificate",
     "kdc": "Kerberos KDC, UDP and TCP",
+    "console": "the lab console, loopback only; log in with lab.json's admin.token",
 }
 
 
@@ -325,7 +327,9 @@ def up_command(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with Lab(workdir, topology, publish=False, keylog=True, host=bind, advertise=advertise) as lab:
+        async with Lab(workdir, topology, publish=False, keylog=True, host=bind, advertise=advertise) as lab, \
+                LabConsole(lab) as console:
+            lab.console_url = console.url
             for note in lab.setup_notes:
                 err.print(f"note: {escape(note)}", soft_wrap=True)
             damage = None if blank else _end_state_damage(lab)

@@ -53,7 +53,7 @@ from fakes.ca import CAError, CertificationAuthority, CertsrvServer
 from fakes.configserver import CfgApplication, ConfigServer, ConfigServerClient, StoreError
 from fakes.frontend import FrontendServer, write_service_keys
 from fakes.host import HostConfigError, RunningHost, start_host
-from fakes.kdc import Account, KdcServer, load_accounts_file
+from fakes.kdc import Account, KdcServer, domain_controller_account, load_accounts_file
 from fakes.kdc.admin import save_accounts
 
 from .admin import AdminClient, local_client
@@ -245,6 +245,8 @@ class LabBase:
         self.network: Endpoints | None = None
         self.authority: Authority | None = None
         self.domain: Domain | None = None
+        #: The lab console's URL when one serves this lab (``ucclab up``): ``endpoints.console``.
+        self.console_url: str | None = None
 
     # -- names ---------------------------------------------------------------------------
     def host_name(self, role: str) -> str:
@@ -366,6 +368,8 @@ class LabBase:
             "topology": t.to_json(),
             "deployment": deployment,
         }
+        if self.console_url:
+            document["endpoints"]["console"] = self.console_url
         if not published:
             del document["endpoints"]
         return document
@@ -684,7 +688,9 @@ class Lab(LabBase):
         )
 
     def _domain_accounts(self) -> list[Account]:
-        """The accounts a new domain gets: the connector's OCS user and fe01's computer account."""
+        """The accounts a new domain gets: the connector's OCS user, fe01's computer account
+        and the domain controller's own (labdc01: ``HOST/``, ``ldap/``, ``GC/`` ... SPNs;
+        no one needs its keys, so its password is random)."""
         assert self.secrets is not None
         t = self.topology
         return [
@@ -694,6 +700,7 @@ class Lab(LabBase):
                 self.secrets.frontend_computer_password,
                 spns=(t.frontend_spn, f"HOST/{t.frontend_fqdn}"),
             ),
+            domain_controller_account(t.ca_host, t.domain, secrets.token_urlsafe(24)),
         ]
 
     def _write_frontend_state(self, ca: CertificationAuthority, accounts: list[Account]) -> None:
