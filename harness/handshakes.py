@@ -239,7 +239,7 @@ def _why_frontend_refused(
         if event["type"] == "tls-failure":
             verify = [e["text"] for e in event.get("verify_errors", []) if not e.get("ignored")]
             texts = list(dict.fromkeys([*verify, event.get("error") or ""]))
-            code = next((c for c in map(code_for_verify_error, texts) if c), None)
+            code = next((c for c in (code_for_verify_error(t, peer="client") for t in texts) if c), None)
             if code is None and event.get("alert_received") and client_code:
                 continue  # the connector aborted (an alert it sent): its own diagnosis says why
             code = code or "tls-handshake-failed"
@@ -293,7 +293,7 @@ def _code_for_push_error(error: str, connector: UCConnector) -> str:
     """What the Front End's failed push to the Secured port says about the connector's certificate."""
     if "hostname mismatch" in error.lower():
         return "cert-name-mismatch"
-    code = code_for_verify_error(error) or "tls-handshake-failed"
+    code = code_for_verify_error(error, peer="server") or "tls-handshake-failed"
     if code == "cert-untrusted-ca" and _chain_incomplete(connector):
         return "pfx-chain-incomplete"
     return code

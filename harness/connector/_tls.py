@@ -363,8 +363,8 @@ def _verification_failure(
     purpose = ExtendedKeyUsageOID.CLIENT_AUTH if side == "server" else ExtendedKeyUsageOID.SERVER_AUTH
     if code == _INVALID_PURPOSE or (chain and not _eku_allows(chain[0], purpose)):
         if side == "server":
-            return TlsFailure(SSL_HANDSHAKE_EXCEPTION, EKU_CLIENT_AUTH, "eku-client-auth-missing", detail=detail)
-        return TlsFailure(SSL_HANDSHAKE_EXCEPTION, EKU_SERVER_AUTH, "eku-server-auth-missing", detail=detail)
+            return TlsFailure(SSL_HANDSHAKE_EXCEPTION, EKU_CLIENT_AUTH, "cert-eku-no-client-auth", detail=detail)
+        return TlsFailure(SSL_HANDSHAKE_EXCEPTION, EKU_SERVER_AUTH, "cert-eku-no-server-auth", detail=detail)
     if code == _HOSTNAME_MISMATCH and server_hostname is not None:
         has_dns = bool(chain) and bool(_dns_names(chain[0]))
         message = (
@@ -372,10 +372,10 @@ def _verification_failure(
             if has_dns or not chain
             else f"No name matching {server_hostname} found"
         )
-        return TlsFailure(SSL_HANDSHAKE_EXCEPTION, message, "server-name-mismatch", detail=detail)
+        return TlsFailure(SSL_HANDSHAKE_EXCEPTION, message, "cert-name-mismatch", detail=detail)
     if code in (_EXPIRED, _NOT_YET_VALID):
         # The chain was not captured: Java's wording without the date.
-        return TlsFailure(SSL_HANDSHAKE_EXCEPTION, PKIX_VALIDITY_FAILED, "certificate-expired", detail=detail)
+        return TlsFailure(SSL_HANDSHAKE_EXCEPTION, PKIX_VALIDITY_FAILED, "cert-expired", detail=detail)
     return TlsFailure(
         SSL_HANDSHAKE_EXCEPTION,
         f"PKIX path validation failed: java.security.cert.CertPathValidatorException: {error.verify_message}",
@@ -435,13 +435,13 @@ def _validity_problem(
             return (
                 "java.security.cert.CertificateExpiredException: NotAfter: "
                 f"{java_date(certificate.not_valid_after_utc)}",
-                "certificate-expired",
+                "cert-expired",
             )
         if now < certificate.not_valid_before_utc:
             return (
                 "java.security.cert.CertificateNotYetValidException: NotBefore: "
                 f"{java_date(certificate.not_valid_before_utc)}",
-                "certificate-not-yet-valid",
+                "cert-not-yet-valid",
             )
     return None
 

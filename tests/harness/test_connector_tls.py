@@ -355,7 +355,7 @@ def test_tls_1_2_front_end(lab: Lab) -> None:
 def test_front_end_certificate_for_another_name(lab: Lab) -> None:
     report, _ = _register(lab, lab.ca.issue("fe02.companya.com"))
     assert (report.code, report.error) == (
-        "server-name-mismatch",
+        "cert-name-mismatch",
         f"javax.net.ssl.SSLHandshakeException: No subject alternative DNS name matching {FE} found.",
     )
 
@@ -368,7 +368,7 @@ def test_front_end_certificate_without_san_and_another_cn(lab: Lab) -> None:
 def test_expired_front_end_certificate(lab: Lab) -> None:
     expired = lab.ca.issue(FE, expired=True)
     report, _ = _register(lab, expired)
-    assert report.code == "certificate-expired"
+    assert report.code == "cert-expired"
     assert report.error == (
         "javax.net.ssl.SSLHandshakeException: PKIX path validation failed: "
         "java.security.cert.CertPathValidatorException: validity check failed"
@@ -493,7 +493,7 @@ def test_secure_port_refuses_a_server_auth_only_front_end_certificate_like_java(
     assert failure.details["text"] == (
         "javax.net.ssl.SSLHandshakeException: Extended key usage does not permit use for TLS client authentication"
     )
-    assert failure.details["code"] == "eku-client-auth-missing"
+    assert failure.details["code"] == "cert-eku-no-client-auth"
     assert failure.details["peer_certificate"]["eku"] == ["serverAuth"]
 
 
