@@ -15,7 +15,9 @@ options, including the page's "Use Kerberos DES encryption for this account"
     # kinit ocs-ucc@COMPANYA.COM; kvno sip/fe01.companya.com   (krb5.conf: kdc = 127.0.0.1:PORT)
     [e.to_dict() for e in kdc.events]   # AS-REQ ... TGT issued, TGS-REQ ... ticket issued
 
-- :mod:`._accounts` — :class:`Account` and :class:`Directory` (AD's name lookups);
+- :mod:`._accounts` — :class:`Account`, :class:`Directory` (AD's name lookups) and
+  :class:`DomainPolicy` (single DES off unless the domain turns it on);
+- :mod:`._adevents` — the KDC events a DC logs (14, 16, 27), as :class:`AdEvent`;
 - :mod:`._core` — :class:`KdcCore`, the sans-I/O KDC, and its :class:`KdcEvent` log;
 - :mod:`.server` — :class:`KdcServer` (asyncio UDP + TCP) and ``main``.
 
@@ -23,16 +25,31 @@ The Kerberos protocol itself (messages, crypto, client, acceptor) lives in
 :mod:`fakes.kerberos`, shared with the Front End and the connector stand-in.
 """
 
-from ._accounts import AD_DEFAULT_ENCTYPES, DES_ENCTYPES, Account, Directory, krbtgt_account
+from ._accounts import (
+    AD_DEFAULT_ENCTYPES,
+    DES_ENCTYPES,
+    HOST_SPN_ALIASES,
+    Account,
+    Directory,
+    DomainPolicy,
+    domain_controller_account,
+    krbtgt_account,
+)
+from ._adevents import KDC_EVENT_SOURCE, AdEvent
 from ._core import AD_MAX_UDP_REPLY, AD_RENEW_LIFETIME, AD_TICKET_LIFETIME, KdcCore, KdcEvent
 from .server import DEFAULT_MAX_TCP_REQUEST, KdcServer, load_accounts_file, main, parse_account_spec
 
 __all__ = [
     "Account",
     "Directory",
+    "DomainPolicy",
     "krbtgt_account",
+    "domain_controller_account",
     "AD_DEFAULT_ENCTYPES",
     "DES_ENCTYPES",
+    "HOST_SPN_ALIASES",
+    "AdEvent",
+    "KDC_EVENT_SOURCE",
     "KdcCore",
     "KdcEvent",
     "AD_TICKET_LIFETIME",

@@ -12,27 +12,53 @@ Rules, as AD's KDC applies them (with MIT's behaviour where AD's is not known):
    drops such packets (measured: garbage, truncated DER, pvno 4, an AS-REQ without
    sname) — and ``handle`` never raises.
 2. The AS exchange checks, in order: realm (KDC_ERR_WRONG_REALM 68), client
-   (KDC_ERR_C_PRINCIPAL_UNKNOWN 6, KDC_ERR_CLIENT_REVOKED 18 when disabled), service (7),
-   a common enctype with the client's keys (KDC_ERR_ETYPE_NOSUPP 14 — a DES-only account
-   and a client without DES), pre-authentication (KDC_ERR_PREAUTH_REQUIRED 25 with
-   METHOD-DATA listing PA-ETYPE-INFO2 and PA-ENC-TIMESTAMP, KDC_ERR_PREAUTH_FAILED 24,
-   KRB_AP_ERR_SKEW 37 when the timestamp is more than ``max_skew`` away).
+   (KDC_ERR_C_PRINCIPAL_UNKNOWN 6), the account's state (rule 7), service (7), a common
+   enctype with the keys the domain's policy lets the KDC use (KDC_ERR_ETYPE_NOSUPP 14
+   and KDC event 14 — a DES-only account in a domain without DES, or a client without
+   DES), pre-authentication (KDC_ERR_PREAUTH_REQUIRED 25 with METHOD-DATA listing
+   PA-ETYPE-INFO2 and PA-ENC-TIMESTAMP, KDC_ERR_PREAUTH_FAILED 24 with no NTSTATUS,
+   KRB_AP_ERR_SKEW 37 when the timestamp is more than ``max_skew`` away), then the
+   password's state (rule 7), the start time (KDC_ERR_CANNOT_POSTDATE 10 for a future
+   start without POSTDATED, KDC_ERR_NEVER_VALID 11 for an end before the start).
 3. The TGS exchange decrypts the TGT with the krbtgt key (KRB_AP_ERR_MODIFIED 41), the
    authenticator with its session key (KRB_AP_ERR_BAD_INTEGRITY 31), checks names (36),
-   skew (37), expiry (32), replays (KRB_AP_ERR_REPEAT 34) and the checksum over the
-   req-body bytes as received (41; rsa-md5 accepted, as Java sends it with DES), finds the
-   service by SPN (7, or 8 for a duplicate SPN) and encrypts the reply with the
-   authenticator's subkey (key usage 9) when there is one.
+   skew (37), expiry (32; for RENEW the renew-till), postdated tickets (KRB_AP_ERR_TKT_NYV
+   33 until validated), replays (KRB_AP_ERR_REPEAT 34) and the checksum over the req-body
+   bytes as received (41; rsa-md5 accepted, as Java sends it with DES), the client's
+   state, finds the service by SPN (7, or 8 for a duplicate SPN; sPNMappings's host
+   aliases such as ``cifs/``), refuses a service without a usable key (14, KDC event 16)
+   or a session enctype (14, event 27), and encrypts the reply with the authenticator's
+   subkey (key usage 9) when there is one.
 4. Tickets look like AD's: 10-hour lifetime, 7-day renewal, flags forwardable, renewable,
-   initial and pre-authent; the ticket is encrypted with the service's
-   strongest key, the session key has the first enctype of the client's list that the
-   service has a key for.
-5. Over UDP a reply longer than ``max_udp_reply`` (AD's MaxDatagramReplySize, 1465)
+   initial and pre-authent; the ticket is encrypted with the service's strongest usable
+   key, the session key has the first enctype of the client's list that the service can
+   use. RENEW (``kinit -R``) issues the renewable TGT again with its lifetime counted from
+   now up to its renew-till (RFC 4120 §3.3.3.1); a POSTDATED AS request gets an INVALID
+   ticket that VALIDATE (``kinit -v``) makes valid once its start time has come
+   (KDC_ERR_BADOPTION 13 for a ticket that is not invalid, as MIT's KDC answers,
+   measured; whether AD issues postdated tickets at all is not documented: assumed).
+5. Names: with the CANONICALIZE option the AS-REP names the client by its sAMAccountName
+   (name-type 1) and the TGT ``krbtgt/REALM``; without it the names come back as sent,
+   an enterprise name (type 10) included (Samba's as_canonicalization_tests, written
+   against Windows). With CANONICALIZE the reply's encrypted part also carries
+   PA-SUPPORTED-ENCTYPES for the service ([MS-KILE] §3.3.5.3; Samba adds it to AS and TGS
+   replies alike).
+6. Over UDP a reply longer than ``max_udp_reply`` (AD's MaxDatagramReplySize, 1465)
    becomes KRB_ERR_RESPONSE_TOO_BIG (52), and the client retries over TCP. A request
    repeated byte for byte within two minutes (a retransmission, or that TCP retry) gets
    the first answer again, as MIT's lookaside cache gives it, rather than a replay error.
-6. Error replies carry no e-text, like AD's; the event log says why. (MIT's KDC adds one,
-   e.g. ``SERVER_NOT_FOUND``, and MIT's tools then word some messages differently.)
+7. Account and password states answer as AD does, with a KERB-EXT-ERROR (NTSTATUS) in
+   the e-data (:mod:`fakes.kerberos._kile`): disabled, expired and locked-out accounts
+   KDC_ERR_CLIENT_REVOKED 18 ([MS-KILE] §3.3.5.7.1) before any pre-authentication (a
+   locked-out account stays 18 with a wrong password too, Samba's lockout_tests);
+   "User must change password at next logon" and an expired password
+   KDC_ERR_KEY_EXPIRED 23 once the password is proven (STATUS_PASSWORD_MUST_CHANGE,
+   STATUS_PASSWORD_EXPIRED; the NTSTATUS per case from Samba's AD KDC and its
+   lockout_tests; that 23 comes only after a correct password is assumed, as password
+   sprayers read a 23 as a valid password).
+8. Error replies carry no e-text, like AD's; the event log says why. (MIT's KDC adds one,
+   e.g. ``SERVER_NOT_FOUND``, and MIT's tools then word some messages differently.) An
+   error AD logs as a KDC event (14, 16, 27) has that event's text in the record.
 """
 
 from __future__ import annotations
@@ -68,6 +94,8 @@ from fakes.kerberos import (
     KeyUsage,
     KrbError,
     MessageType,
+    NameType,
+    NtStatus,
     PaData,
     PaDataType,
     PrincipalName,
@@ -79,20 +107,24 @@ from fakes.kerberos import (
     decode_pa_enc_ts_enc,
     decrypt,
     encode_etype_info2,
+    encode_kerb_ext_error,
     encode_method_data,
+    encode_supported_enctypes,
     encrypt,
     enctype_name,
     error_name,
     format_principal,
     make_checksum,
     message_type,
+    ntstatus,
     random_key,
     read_clock,
     utc_now,
     verify_checksum,
 )
 
-from ._accounts import DES_ENCTYPES, Account, Directory
+from ._accounts import DES_ENCTYPES, Account, Directory, DomainPolicy
+from ._adevents import AdEvent, as_no_key, tgs_no_key, tgs_unsupported_etype
 
 __all__ = ["KdcCore", "KdcEvent", "AD_TICKET_LIFETIME", "AD_RENEW_LIFETIME", "AD_MAX_UDP_REPLY"]
 
@@ -109,6 +141,13 @@ _LOOKASIDE_TIME = timedelta(minutes=2)
 _LOOKASIDE_ENTRIES = 10_000
 _OPENED_TGTS = 1024  # TGTs kept opened: the clients of the moment
 
+# NTSTATUS values of the account and password states ([MS-KILE] §2.2.1's KERB-EXT-ERROR).
+_STATUS_ACCOUNT_DISABLED = 0xC0000072
+_STATUS_ACCOUNT_EXPIRED = 0xC0000193
+_STATUS_ACCOUNT_LOCKED_OUT = 0xC0000234
+_STATUS_PASSWORD_MUST_CHANGE = 0xC0000224
+_STATUS_PASSWORD_EXPIRED = 0xC0000071
+
 
 @dataclass(frozen=True)
 class KdcEvent:
@@ -119,6 +158,10 @@ class KdcEvent:
     stand-in; dropped, logged with its traceback). ``reply_etype`` is the enctype of the
     key the reply's enc-part is encrypted with (the client's long-term key in an AS-REP),
     ``ticket_etype`` the service key's, ``session_etype`` the new session key's.
+    ``options`` names the KDC options that change what is issued (``renew``,
+    ``validate``, ``canonicalize``, ``postdated``). ``ad_event`` is the KDC event a
+    Windows DC logs for this error (14, 16, 27), ``ntstatus`` the NTSTATUS the error's
+    e-data carries (KERB-EXT-ERROR).
     """
 
     time: datetime
@@ -135,6 +178,9 @@ class KdcEvent:
     error_code: int | None = None
     error_name: str | None = None
     detail: str = ""
+    options: tuple[str, ...] = ()
+    ad_event: AdEvent | None = None
+    ntstatus: NtStatus | None = None
 
     @property
     def ok(self) -> bool:
@@ -162,15 +208,21 @@ class KdcEvent:
             "error_code": self.error_code,
             "error_name": self.error_name,
             "detail": self.detail,
+            "options": list(self.options),
+            "ad_event": None if self.ad_event is None else self.ad_event.to_dict(),
+            "ntstatus": None if self.ntstatus is None else self.ntstatus.to_dict(),
         }
 
 
 class _Refusal(KerberosError):
-    """A request the KDC answers with a KRB-ERROR (``e_data`` for PREAUTH_REQUIRED)."""
+    """A request the KDC answers with a KRB-ERROR: ``e_data`` (METHOD-DATA for
+    PREAUTH_REQUIRED, a KERB-EXT-ERROR for ``status``), the KDC event AD logs for it."""
 
-    def __init__(self, code: int, detail: str, e_data: bytes | None = None) -> None:
-        super().__init__(code, detail)
-        self.e_data = e_data
+    def __init__(self, code: int, detail: str, e_data: bytes | None = None, *, status: int | None = None,
+                 ad_event: AdEvent | None = None) -> None:
+        super().__init__(code, detail, e_data=encode_kerb_ext_error(status) if status is not None else e_data)
+        self.ntstatus = None if status is None else ntstatus(status)
+        self.ad_event = ad_event
 
 
 class _Drop(Exception):
@@ -193,6 +245,9 @@ class _Draft:
     session_etype: int | None = None
     preauthenticated: bool | None = None
     detail: str = ""
+    options: tuple[str, ...] = ()
+    ad_event: AdEvent | None = None
+    ntstatus: NtStatus | None = None
     req: KdcReq | None = None
 
 
@@ -201,13 +256,19 @@ class KdcCore:
 
     ``now`` returns timezone-aware UTC datetimes; ``rng`` gives random bytes (session keys,
     the krbtgt password). ``max_skew`` is the clock-skew tolerance (AD: 5 minutes).
+    ``policy`` is the domain's (:class:`~fakes.kdc.DomainPolicy`: single DES off by
+    default, as on a Windows Server 2008 R2 or later DC); replacing :attr:`policy` takes
+    effect on the next request, as a GPO change does once the DC has applied it.
     """
 
     def __init__(self, realm: str, accounts: Iterable[Account] | Directory, *, now: Clock = utc_now,
                  rng: Rng = os.urandom, max_skew: timedelta | int = DEFAULT_MAX_SKEW,
                  ticket_lifetime: timedelta = AD_TICKET_LIFETIME, renew_lifetime: timedelta = AD_RENEW_LIFETIME,
-                 max_udp_reply: int = AD_MAX_UDP_REPLY, max_events: int = 10_000) -> None:
+                 max_udp_reply: int = AD_MAX_UDP_REPLY, max_events: int = 10_000,
+                 policy: DomainPolicy | None = None) -> None:
         self.directory = accounts if isinstance(accounts, Directory) else Directory(realm, accounts, rng=rng)
+        #: The domain's Kerberos policy.
+        self.policy = policy if policy is not None else DomainPolicy()
         self.realm = self.directory.realm
         self.max_skew = max_skew if isinstance(max_skew, timedelta) else timedelta(seconds=max_skew)
         self.ticket_lifetime = ticket_lifetime
@@ -279,6 +340,7 @@ class KdcCore:
             return None
         except _Refusal as exc:
             draft.detail = exc.text
+            draft.ad_event, draft.ntstatus = exc.ad_event, exc.ntstatus
             return exc.code, self._error(exc.code, draft, exc.e_data)
         except Exception:  # the last line of defence: one bad request must not stop the KDC
             log.exception("KDC failed on a %s from %s", draft.request, draft.peer)
@@ -330,7 +392,7 @@ class KdcCore:
             reply_etype=draft.reply_etype, ticket_etype=draft.ticket_etype,
             session_etype=draft.session_etype, preauthenticated=draft.preauthenticated,
             error_code=error_code, error_name=None if error_code is None else error_name(error_code),
-            detail=draft.detail,
+            detail=draft.detail, options=draft.options, ad_event=draft.ad_event, ntstatus=draft.ntstatus,
         )
         self.events.append(event)
         if self.on_event is not None:
@@ -355,15 +417,20 @@ class KdcCore:
 
     # -- shared rules ---------------------------------------------------------------------------
 
-    def _times(self, moment: datetime, body_till: datetime | None, body_rtime: datetime | None, options: int,
+    def _times(self, start: datetime, body_till: datetime | None, body_rtime: datetime | None, options: int,
                cap: datetime | None, renew_cap: datetime | None) -> tuple[datetime, datetime | None]:
         """(endtime, renew_till) per RFC 4120 §3.1.3 within AD's policy and the TGT's limits.
 
         RENEWABLE asks for ``rtime``; RENEWABLE-OK asks for a renewable ticket up to
         ``till`` when ``till`` is beyond the maximum lifetime. MIT rejects a reply whose
         renew-till exceeds what it asked for ("KDC reply did not match expectations").
+        A ``till`` not after ``start`` is KDC_ERR_NEVER_VALID (RFC 4120 §3.1.3; Microsoft's
+        KILE test suite expects 11 for a start after the end).
         """
-        endtime = moment + self.ticket_lifetime
+        if body_till is not None and body_till <= start:
+            raise _Refusal(ErrorCode.KDC_ERR_NEVER_VALID,
+                           f"the requested end {body_till.isoformat()} is not after the start {start.isoformat()}")
+        endtime = start + self.ticket_lifetime
         if body_till is not None:
             endtime = min(endtime, body_till)
         if cap is not None:
@@ -374,7 +441,7 @@ class KdcCore:
             wanted = body_till
         else:
             return endtime, None
-        renew_till = moment + self.renew_lifetime
+        renew_till = start + self.renew_lifetime
         for limit in (wanted, renew_cap):
             if limit is not None:
                 renew_till = min(renew_till, limit)
@@ -383,21 +450,21 @@ class KdcCore:
     def _session_enctype(self, requested: tuple[int, ...], client: Account, service: Account) -> int | None:
         """The first enctype of the client's list that the service can use for a session key.
 
-        A service can use the enctypes it has keys for. The krbtgt service is the KDC itself,
-        which also accepts single DES for a USE_DES_KEY_ONLY client (a domain where that
-        option works has DES enabled). So a DES-only account still gets an AES TGT session
-        key when its client also offers AES, and a client offering only DES gets no ticket
-        for an AES-only service (KDC_ERR_ETYPE_NOSUPP).
+        A service can use the enctypes it has keys for that the domain's policy allows.
+        The krbtgt service is the KDC itself, which also accepts single DES for a
+        USE_DES_KEY_ONLY client when the domain allows DES. So a DES-only account still
+        gets an AES TGT session key when its client also offers AES, and a client offering
+        only DES gets no ticket for an AES-only service (KDC_ERR_ETYPE_NOSUPP).
         """
-        allowed = set(service.key_enctypes)
-        if service is self.directory.krbtgt and client.use_des_key_only:
+        allowed = set(self.policy.usable(service.key_enctypes))
+        if service is self.directory.krbtgt and client.use_des_key_only and self.policy.des_enabled:
             allowed.update(DES_ENCTYPES)
         return next((e for e in requested if e in allowed), None)
 
     def _issue(self, moment: datetime, *, client_name: PrincipalName, client_realm: str,
-               service: Account, sname: PrincipalName, srealm: str, session_key: Key, flags: int,
-               authtime: datetime, endtime: datetime, renew_till: datetime | None, draft: _Draft) -> Ticket:
-        service_etype = service.key_enctypes[0]
+               service: Account, service_etype: int, sname: PrincipalName, srealm: str, session_key: Key,
+               flags: int, authtime: datetime, endtime: datetime, renew_till: datetime | None,
+               draft: _Draft) -> Ticket:
         draft.ticket_etype = service_etype
         enc_part = EncTicketPart(
             flags=flags, key=session_key, crealm=client_realm, cname=client_name,
@@ -416,6 +483,37 @@ class KdcCore:
             raise _Refusal(ErrorCode.KDC_ERR_PRINCIPAL_NOT_UNIQUE, f"SPN {sname} is registered on {owners}")
         return services[0]
 
+    def _check_account(self, client: Account, moment: datetime) -> None:
+        """[MS-KILE] §3.3.5.7.1: a disabled, expired or locked-out account is revoked (18)."""
+        name = client.sam_account_name
+        if not client.enabled:
+            raise _Refusal(ErrorCode.KDC_ERR_CLIENT_REVOKED, f"account {name} is disabled",
+                           status=_STATUS_ACCOUNT_DISABLED)
+        if client.expired(moment):
+            raise _Refusal(ErrorCode.KDC_ERR_CLIENT_REVOKED, f"account {name} expired at {client.account_expires}",
+                           status=_STATUS_ACCOUNT_EXPIRED)
+        if client.locked_out:
+            raise _Refusal(ErrorCode.KDC_ERR_CLIENT_REVOKED, f"account {name} is locked out",
+                           status=_STATUS_ACCOUNT_LOCKED_OUT)
+
+    def _check_password(self, client: Account) -> None:
+        """The password is right but may not be used as it is (23, rule 7 of the module)."""
+        name = client.sam_account_name
+        if client.must_change_password:
+            raise _Refusal(ErrorCode.KDC_ERR_KEY_EXPIRED,
+                           f"{name} must change the password at next logon (pwdLastSet = 0)",
+                           status=_STATUS_PASSWORD_MUST_CHANGE)
+        if client.password_expired:
+            raise _Refusal(ErrorCode.KDC_ERR_KEY_EXPIRED, f"the password of {name} has expired",
+                           status=_STATUS_PASSWORD_EXPIRED)
+
+    def _reply_padata(self, req: KdcReq, service: Account) -> tuple[PaData, ...]:
+        """PA-SUPPORTED-ENCTYPES for a request that asked to canonicalize (rule 5)."""
+        if not req.body.kdc_options & KdcOption.CANONICALIZE:
+            return ()
+        return (PaData(PaDataType.SUPPORTED_ENCTYPES,
+                       encode_supported_enctypes(self.policy.usable(service.key_enctypes))),)
+
     # -- AS exchange (RFC 4120 §3.1) ------------------------------------------------------------
 
     def _as_exchange(self, req: KdcReq, request_bytes: bytes, draft: _Draft) -> bytes:
@@ -426,22 +524,28 @@ class KdcCore:
         moment = draft.time
         draft.client = format_principal(body.cname, body.realm)
         draft.server = format_principal(body.sname, body.realm)
+        draft.options = _option_names(body.kdc_options)
         if body.realm.upper() != self.realm:
             raise _Refusal(ErrorCode.KDC_ERR_WRONG_REALM, f"this KDC serves {self.realm}, not {body.realm}")
         client = self.directory.find_client(body.cname)
         if client is None:
             raise _Refusal(ErrorCode.KDC_ERR_C_PRINCIPAL_UNKNOWN, f"no account named {body.cname}")
-        if not client.enabled:
-            raise _Refusal(ErrorCode.KDC_ERR_CLIENT_REVOKED, f"account {client.sam_account_name} is disabled")
+        self._check_account(client, moment)
         service = self._one_service(body.sname)
 
-        usable = [e for e in body.etypes if e in client.key_enctypes]
+        keys = self.policy.usable(client.key_enctypes)
+        usable = [e for e in body.etypes if e in keys]
         if not usable:
-            des_note = " (the account uses DES keys only: USE_DES_KEY_ONLY)" if client.use_des_key_only else ""
+            des_note = ""
+            if client.use_des_key_only:
+                des_note = (" (the account uses DES keys only: USE_DES_KEY_ONLY" +
+                            (")" if self.policy.des_enabled else ", and the domain's policy does not allow DES)"))
+            target = body.sname.components[0] if self.directory.is_krbtgt(body.sname) else str(body.sname)
             raise _Refusal(ErrorCode.KDC_ERR_ETYPE_NOSUPP,
                            f"the client asked for {[enctype_name(e) for e in body.etypes]}; account "
-                           f"{client.sam_account_name} has keys for "
-                           f"{[enctype_name(e) for e in client.key_enctypes]}{des_note}")
+                           f"{client.sam_account_name} has usable keys for "
+                           f"{[enctype_name(e) for e in keys]}{des_note}",
+                           ad_event=as_no_key(target, client.sam_account_name, body.etypes, keys))
         etype_info2 = PaData(PaDataType.ETYPE_INFO2, encode_etype_info2(
             [self._etype_info2_entry(client, e) for e in usable]))
 
@@ -454,9 +558,10 @@ class KdcCore:
             reply_etype = usable[0]
             draft.preauthenticated = False
         else:
-            reply_etype = self._verify_timestamp(timestamp, client, moment)
+            reply_etype = self._verify_timestamp(timestamp, client, keys, moment)
             draft.preauthenticated = True
         draft.reply_etype = reply_etype
+        self._check_password(client)
 
         session_etype = self._session_enctype(body.etypes, client, service)
         if session_etype is None:
@@ -466,30 +571,51 @@ class KdcCore:
         draft.session_etype = session_etype
         session_key = random_key(session_etype, self._rng)
 
-        endtime, renew_till = self._times(moment, body.till, body.rtime, body.kdc_options, None, None)
+        # RFC 4120 §3.1.3: a start beyond the clock-skew window needs POSTDATED, and then
+        # makes an INVALID ticket that must be validated once the start has come.
+        start, postdated = moment, False
+        if body.from_ is not None and body.from_ > moment + self.max_skew:
+            if not body.kdc_options & KdcOption.POSTDATED:
+                raise _Refusal(ErrorCode.KDC_ERR_CANNOT_POSTDATE,
+                               f"the request starts at {body.from_.isoformat()} without the POSTDATED option")
+            start, postdated = body.from_, True
+        endtime, renew_till = self._times(start, body.till, body.rtime, body.kdc_options, None, None)
         flags = TicketFlag.INITIAL
         if draft.preauthenticated:
             flags |= TicketFlag.PRE_AUTHENT
-        if body.kdc_options & KdcOption.FORWARDABLE:
-            flags |= TicketFlag.FORWARDABLE
-        if body.kdc_options & KdcOption.PROXIABLE:
-            flags |= TicketFlag.PROXIABLE
+        for option, flag in ((KdcOption.FORWARDABLE, TicketFlag.FORWARDABLE),
+                             (KdcOption.PROXIABLE, TicketFlag.PROXIABLE),
+                             (KdcOption.ALLOW_POSTDATE, TicketFlag.MAY_POSTDATE)):
+            if body.kdc_options & option:
+                flags |= flag
+        if postdated:
+            flags |= TicketFlag.POSTDATED | TicketFlag.INVALID
         if renew_till is not None:
             flags |= TicketFlag.RENEWABLE
-        ticket = self._issue(moment, client_name=body.cname, client_realm=body.realm, service=service,
-                             sname=body.sname, srealm=body.realm, session_key=session_key, flags=int(flags),
-                             authtime=moment, endtime=endtime, renew_till=renew_till, draft=draft)
+
+        # Rule 5: CANONICALIZE gives the account's own names; otherwise they come back as sent.
+        cname, sname = body.cname, body.sname
+        if body.kdc_options & KdcOption.CANONICALIZE:
+            cname = PrincipalName(NameType.PRINCIPAL, (client.sam_account_name,))
+            if self.directory.is_krbtgt(body.sname):
+                sname = PrincipalName(NameType.SRV_INST, ("krbtgt", self.realm))
+        ticket = self._issue(start, client_name=cname, client_realm=self.realm, service=service,
+                             service_etype=self.policy.usable(service.key_enctypes)[0], sname=sname,
+                             srealm=self.realm, session_key=session_key, flags=int(flags), authtime=moment,
+                             endtime=endtime, renew_till=renew_till, draft=draft)
         reply_key = client.key(reply_etype, self.realm)
         protected = self._protected_negotiation(req, request_bytes, reply_key)
         enc_part = EncKdcRepPart(
             key=session_key, nonce=body.nonce, flags=int(flags | (TicketFlag.ENC_PA_REP if protected else 0)),
-            authtime=moment, starttime=moment, endtime=endtime, renew_till=renew_till, srealm=body.realm,
-            sname=body.sname, last_req=((0, moment),), encrypted_pa_data=protected, application_tag=25,
+            authtime=moment, starttime=start, endtime=endtime, renew_till=renew_till, srealm=self.realm,
+            sname=sname, last_req=((0, moment),), encrypted_pa_data=protected + self._reply_padata(req, service),
+            application_tag=25,
         )
         cipher = encrypt(reply_key, KeyUsage.AS_REP_ENC_PART, enc_part.to_der(), rng=self._rng)
         reply_info = PaData(PaDataType.ETYPE_INFO2, encode_etype_info2([self._etype_info2_entry(client, reply_etype)]))
-        draft.detail = "TGT issued" if self.directory.is_krbtgt(body.sname) else "ticket issued"
-        return KdcRep(MessageType.AS_REP, body.realm, body.cname, ticket,
+        kind = "TGT" if self.directory.is_krbtgt(body.sname) else "ticket"
+        draft.detail = f"{'postdated ' if postdated else ''}{kind} issued"
+        return KdcRep(MessageType.AS_REP, self.realm, cname, ticket,
                       EncryptedData(reply_etype, cipher, kvno=client.kvno), (reply_info,)).to_der()
 
     def _protected_negotiation(self, req: KdcReq, request_bytes: bytes, reply_key: Key) -> tuple[PaData, ...]:
@@ -509,16 +635,17 @@ class KdcCore:
         # RC4's key has no salt (RFC 4757 §2), so its entry carries none.
         return EtypeInfo2Entry(etype, None if etype == Enctype.RC4_HMAC else account.salt(self.realm))
 
-    def _verify_timestamp(self, padata: PaData, client: Account, moment: datetime) -> int:
-        """Check PA-ENC-TIMESTAMP (RFC 4120 §5.2.7.2); returns the enctype the client proved."""
+    def _verify_timestamp(self, padata: PaData, client: Account, keys: tuple[int, ...], moment: datetime) -> int:
+        """Check PA-ENC-TIMESTAMP (RFC 4120 §5.2.7.2) against the usable ``keys``; returns
+        the enctype the client proved."""
         try:
             encrypted = EncryptedData.from_der(padata.value)
         except DecodeError as exc:
             raise _Refusal(ErrorCode.KDC_ERR_PREAUTH_FAILED, f"unreadable PA-ENC-TIMESTAMP: {exc.text}") from exc
-        if encrypted.etype not in client.key_enctypes:
+        if encrypted.etype not in keys:
             raise _Refusal(ErrorCode.KDC_ERR_ETYPE_NOSUPP,
                            f"PA-ENC-TIMESTAMP uses {enctype_name(encrypted.etype)}, which "
-                           f"{client.sam_account_name} has no key for")
+                           f"{client.sam_account_name} has no usable key for")
         try:
             stamp = decode_pa_enc_ts_enc(decrypt(client.key(encrypted.etype, self.realm),
                                                  KeyUsage.AS_REQ_PA_ENC_TIMESTAMP, encrypted.cipher))
@@ -540,6 +667,7 @@ class KdcCore:
         moment = draft.time
         if body.sname is not None:
             draft.server = format_principal(body.sname, body.realm)
+        draft.options = _option_names(body.kdc_options)
         padata = req.padata_of(PaDataType.TGS_REQ)
         if padata is None:
             raise _Refusal(ErrorCode.KDC_ERR_PADATA_TYPE_NOSUPP, "TGS-REQ without PA-TGS-REQ")
@@ -561,47 +689,75 @@ class KdcCore:
             raise _Refusal(ErrorCode.KRB_AP_ERR_SKEW,
                            f"the client's clock is {int(skew.total_seconds())} s off the KDC's "
                            f"(allowed: {int(self.max_skew.total_seconds())} s)")
-        if tgt.endtime < moment:
-            raise _Refusal(ErrorCode.KRB_AP_ERR_TKT_EXPIRED, f"the TGT expired at {tgt.endtime.isoformat()}")
+        renew, validate = body.kdc_options & KdcOption.RENEW, body.kdc_options & KdcOption.VALIDATE
+        self._check_presented_ticket(tgt, bool(renew), bool(validate), moment)
         if self._replay_cache.seen_before(client_text, f"krbtgt/{self.realm}", authenticator.ctime, moment):
             raise _Refusal(ErrorCode.KRB_AP_ERR_REPEAT,
                            f"TGS authenticator from {client_text} at {authenticator.ctime.isoformat()} replayed")
         self._verify_body_checksum(authenticator, session_key, req.raw_body)
 
-        if body.kdc_options & (KdcOption.RENEW | KdcOption.VALIDATE | KdcOption.ENC_TKT_IN_SKEY):
+        if body.kdc_options & (KdcOption.ENC_TKT_IN_SKEY | KdcOption.POSTDATED):
             raise _Refusal(ErrorCode.KDC_ERR_BADOPTION,
-                           "renew, validate and user-to-user requests are not supported by this KDC")
+                           "user-to-user requests and postdated service tickets are not supported by this KDC")
+        if body.sname is None:
+            raise _Refusal(ErrorCode.KDC_ERR_S_PRINCIPAL_UNKNOWN, "TGS-REQ without sname")
+        if (renew or validate) and not self.directory.is_krbtgt(body.sname):
+            raise _Refusal(ErrorCode.KDC_ERR_BADOPTION,
+                           f"renew and validate apply to the TGT presented, not to a ticket for {body.sname}")
         client = self.directory.find_client(tgt.cname)
         if client is None:
             raise _Refusal(ErrorCode.KDC_ERR_C_PRINCIPAL_UNKNOWN, f"the TGT's client {client_text} no longer exists")
-        if not client.enabled:
-            raise _Refusal(ErrorCode.KDC_ERR_CLIENT_REVOKED, f"account {client.sam_account_name} is disabled")
-        if body.sname is None:
-            raise _Refusal(ErrorCode.KDC_ERR_S_PRINCIPAL_UNKNOWN, "TGS-REQ without sname")
+        self._check_account(client, moment)
         service = self._one_service(body.sname)
 
+        keys = self.policy.usable(service.key_enctypes)
+        account = f"{service.sam_account_name}@{self.realm}"
+        if not keys:
+            raise _Refusal(ErrorCode.KDC_ERR_ETYPE_NOSUPP,
+                           f"{service.sam_account_name} has no key the domain's policy allows "
+                           f"(its keys: {[enctype_name(e) for e in service.key_enctypes]})",
+                           ad_event=tgs_no_key(str(body.sname), account, body.etypes, keys))
         session_etype = self._session_enctype(body.etypes, client, service)
         if session_etype is None:
             raise _Refusal(ErrorCode.KDC_ERR_ETYPE_NOSUPP,
                            f"the client asked for {[enctype_name(e) for e in body.etypes]}; "
-                           f"{service.sam_account_name} supports {[enctype_name(e) for e in service.key_enctypes]}")
+                           f"{service.sam_account_name} supports {[enctype_name(e) for e in keys]}",
+                           ad_event=tgs_unsupported_etype(str(body.sname), account, body.etypes, keys))
         draft.session_etype = session_etype
-        endtime, renew_till = self._times(moment, body.till, body.rtime, body.kdc_options, tgt.endtime, tgt.renew_till)
-        flags = TicketFlag(tgt.flags & TicketFlag.PRE_AUTHENT)
-        if body.kdc_options & KdcOption.FORWARDABLE and tgt.flags & TicketFlag.FORWARDABLE:
-            flags |= TicketFlag.FORWARDABLE
-        if renew_till is not None and tgt.flags & TicketFlag.RENEWABLE:
-            flags |= TicketFlag.RENEWABLE
+        if renew:
+            # RFC 4120 §3.3.3.1: the same ticket, its lifetime counted again from now,
+            # never beyond its renew-till.
+            flags = TicketFlag(tgt.flags)
+            start = tgt.starttime or tgt.authtime
+            renew_till = tgt.renew_till
+            endtime = min(moment + (tgt.endtime - start), renew_till) if renew_till else tgt.endtime
+            draft.detail = "TGT renewed"
+        elif validate:
+            # RFC 4120 §3.3.3: the postdated ticket, valid from now (MIT's KDC sets the
+            # start to the time of validation, measured).
+            flags = TicketFlag(tgt.flags) & ~TicketFlag.INVALID
+            endtime, renew_till = tgt.endtime, tgt.renew_till
+            draft.detail = "TGT validated"
         else:
-            renew_till = None
+            endtime, renew_till = self._times(moment, body.till, body.rtime, body.kdc_options, tgt.endtime,
+                                              tgt.renew_till)
+            flags = TicketFlag(tgt.flags & TicketFlag.PRE_AUTHENT)
+            if body.kdc_options & KdcOption.FORWARDABLE and tgt.flags & TicketFlag.FORWARDABLE:
+                flags |= TicketFlag.FORWARDABLE
+            if renew_till is not None and tgt.flags & TicketFlag.RENEWABLE:
+                flags |= TicketFlag.RENEWABLE
+            else:
+                renew_till = None
+            draft.detail = "ticket issued"
         new_session_key = random_key(session_etype, self._rng)
         ticket = self._issue(moment, client_name=tgt.cname, client_realm=tgt.crealm, service=service,
-                             sname=body.sname, srealm=body.realm, session_key=new_session_key, flags=int(flags),
-                             authtime=tgt.authtime, endtime=endtime, renew_till=renew_till, draft=draft)
+                             service_etype=keys[0], sname=body.sname, srealm=self.realm,
+                             session_key=new_session_key, flags=int(flags), authtime=tgt.authtime, endtime=endtime,
+                             renew_till=renew_till, draft=draft)
         enc_part = EncKdcRepPart(
             key=new_session_key, nonce=body.nonce, flags=int(flags), authtime=tgt.authtime, starttime=moment,
-            endtime=endtime, renew_till=renew_till, srealm=body.realm, sname=body.sname,
-            last_req=((0, tgt.authtime),), application_tag=26,
+            endtime=endtime, renew_till=renew_till, srealm=self.realm, sname=body.sname,
+            last_req=((0, tgt.authtime),), encrypted_pa_data=self._reply_padata(req, service), application_tag=26,
         )
         # RFC 4120 §5.4.2: with a subkey in the authenticator, the reply uses it (usage 9).
         if authenticator.subkey is not None:
@@ -610,9 +766,37 @@ class KdcCore:
             reply_key, usage = session_key, KeyUsage.TGS_REP_ENC_PART_SESSION_KEY
         draft.reply_etype = reply_key.enctype
         cipher = encrypt(reply_key, usage, enc_part.to_der(), rng=self._rng)
-        draft.detail = "ticket issued"
         return KdcRep(MessageType.TGS_REP, tgt.crealm, tgt.cname, ticket,
                       EncryptedData(reply_key.enctype, cipher)).to_der()
+
+    def _check_presented_ticket(self, tgt: EncTicketPart, renew: bool, validate: bool, moment: datetime) -> None:
+        """Whether the TGT may be used for this request: expiry, renewability, validity.
+
+        RENEW needs a RENEWABLE ticket (else KDC_ERR_BADOPTION, MIT's answer to ``kinit
+        -R`` then: "KDC can't fulfill requested option", measured) whose renew-till has not
+        passed (KRB_AP_ERR_TKT_EXPIRED); it may have expired itself. VALIDATE needs an
+        INVALID ticket (13, as MIT's KDC answers, measured) whose start has come
+        (KRB_AP_ERR_TKT_NYV); any other request with an INVALID ticket is 33 too.
+        """
+        if renew and validate:
+            raise _Refusal(ErrorCode.KDC_ERR_BADOPTION, "RENEW and VALIDATE in one request")
+        if renew:
+            if not tgt.flags & TicketFlag.RENEWABLE or tgt.renew_till is None:
+                raise _Refusal(ErrorCode.KDC_ERR_BADOPTION, "the TGT is not renewable")
+            if tgt.renew_till < moment:
+                raise _Refusal(ErrorCode.KRB_AP_ERR_TKT_EXPIRED,
+                               f"the TGT was renewable until {tgt.renew_till.isoformat()}")
+        elif tgt.endtime < moment:
+            raise _Refusal(ErrorCode.KRB_AP_ERR_TKT_EXPIRED, f"the TGT expired at {tgt.endtime.isoformat()}")
+        start = tgt.starttime or tgt.authtime
+        if validate:
+            if not tgt.flags & TicketFlag.INVALID:
+                raise _Refusal(ErrorCode.KDC_ERR_BADOPTION, "the TGT is not postdated: there is nothing to validate")
+            if start > moment:
+                raise _Refusal(ErrorCode.KRB_AP_ERR_TKT_NYV, f"the postdated TGT starts at {start.isoformat()}")
+        elif tgt.flags & TicketFlag.INVALID:
+            raise _Refusal(ErrorCode.KRB_AP_ERR_TKT_NYV,
+                           f"the TGT is postdated to {start.isoformat()} and not validated yet")
 
     def _open_tgt(self, ap_req: ApReq, draft: _Draft) -> tuple[EncTicketPart, Authenticator, Key]:
         """Decrypt the TGT and its authenticator; refuse what this KDC did not issue."""
@@ -667,3 +851,13 @@ class KdcCore:
                            f"the req-body does not match the authenticator's checksum (type {checksum.cksumtype})") from exc
         except KerberosError as exc:  # unsupported type, or a keyed type that does not fit the key
             raise _Refusal(exc.code, exc.text) from exc
+
+
+# The KDC options that change what is issued, by the names the evidence records use.
+_NAMED_OPTIONS = ((KdcOption.RENEW, "renew"), (KdcOption.VALIDATE, "validate"),
+                  (KdcOption.CANONICALIZE, "canonicalize"), (KdcOption.POSTDATED, "postdated"),
+                  (KdcOption.RENEWABLE, "renewable"), (KdcOption.ENC_TKT_IN_SKEY, "enc-tkt-in-skey"))
+
+
+def _option_names(options: int) -> tuple[str, ...]:
+    return tuple(name for option, name in _NAMED_OPTIONS if options & option)

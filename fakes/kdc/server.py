@@ -8,7 +8,8 @@ In a lab::
     await server.close()
 
 Alone: ``python -m fakes.kdc --realm COMPANYA.COM --account ocs-ucc:PASSWORD
---account fe01svc:PASSWORD:sip/fe01.companya.com`` (or ``--accounts accounts.json``)
+--account fe01svc:PASSWORD:sip/fe01.companya.com`` (or ``--accounts accounts.json``;
+``--des-enabled`` for a domain that still allows single DES)
 prints ``{"realm", "host", "udp_port", "tcp_port"}`` as one JSON line on stdout and serves
 until SIGINT or SIGTERM, logging each request on stderr.
 
@@ -49,10 +50,11 @@ from fakes._cli import connection_count, os_error_text, port_number, seconds
 from fakes._evidence import EvidenceLog
 from fakes.kerberos import SUPPORTED_ENCTYPES
 
-from ._accounts import Account
+from ._accounts import Account, DomainPolicy
 from ._core import KdcCore, KdcEvent
 
-__all__ = ["KdcServer", "main", "parse_account_spec", "load_accounts_file", "DEFAULT_MAX_TCP_REQUEST"]
+__all__ = ["KdcServer", "main", "parse_account_spec", "load_accounts_file", "account_field_error",
+           "DEFAULT_MAX_TCP_REQUEST"]
 
 log = logging.getLogger("fakes.kdc")
 
@@ -87,12 +89,14 @@ class _UdpKdc(asyncio.DatagramProtocol):
 class KdcServer:
     """A KDC on 127.0.0.1 (by default), UDP and TCP on the same port number when possible.
 
-    ``core`` is a ready :class:`KdcCore`, or the accounts to build one for ``realm``.
-    ``tcp_idle_timeout``, ``tcp_message_timeout`` (seconds) and ``max_tcp_connections``
-    bound TCP clients (see the module's docstring).
+    ``core`` is a ready :class:`KdcCore`, or the accounts to build one for ``realm``
+    under the domain's ``policy`` (default: single DES off, as on a Windows Server 2008 R2
+    or later DC). ``tcp_idle_timeout``, ``tcp_message_timeout`` (seconds) and
+    ``max_tcp_connections`` bound TCP clients (see the module's docstring).
     """
 
     def __init__(self, core: KdcCore | Iterable[Account], *, realm: str = "COMPANYA.COM",
+                 policy: DomainPolicy | None = None,
                  max_tcp_request: int = DEFAULT_MAX_TCP_REQUEST, event_log_path: Path | None = None,
                  tcp_idle_timeout: float = DEFAULT_TCP_IDLE_TIMEOUT,
                  tcp_message_timeout: float = DEFAULT_TCP_MESSAGE_TIMEOUT,
@@ -105,7 +109,12 @@ class KdcServer:
         self.tcp_idle_timeout = tcp_idle_timeout
         self.tcp_message_timeout = tcp_message_timeout
         self.max_tcp_connections = max_tcp_connections
-        self.core = core if isinstance(core, KdcCore) else KdcCore(realm, core)
+        if isinstance(core, KdcCore):
+            if policy is not None:
+                core.policy = policy
+            self.core = core
+        else:
+            self.core = KdcCore(realm, core, policy=policy)
         #: The KDC's evidence: one record per request, its ``type`` the request's kind
         #: (``AS-REQ``, ``TGS-REQ``, ``malformed``, ...), ``time`` the DC's clock.
         self.evidence = EvidenceLog(now=time.time, path=event_log_path)
@@ -294,11 +303,13 @@ def parse_account_spec(spec: str) -> Account:
 # The JSON shape each account field takes in an accounts file.
 _ACCOUNT_FIELDS = {"sam_account_name": "text", "password": "password", "upn": "optional text",
                    "spns": "texts", "use_des_key_only": "flag", "dont_require_preauth": "flag",
-                   "enabled": "flag", "enctypes": "enctypes", "kvno": "count"}
+                   "enabled": "flag", "enctypes": "enctypes", "kvno": "count", "locked_out": "flag",
+                   "account_expires": "optional text", "must_change_password": "flag",
+                   "password_expired": "flag"}
 
 
-def _field_error(name: str, value: Any) -> str | None:
-    """Why ``value`` (from JSON) cannot be the account field ``name``, or None."""
+def account_field_error(name: str, value: Any) -> str | None:
+    """What the account field ``name`` must be when ``value`` (from JSON) cannot be it, or None."""
     kind = _ACCOUNT_FIELDS[name]
     if kind == "text":
         return None if isinstance(value, str) and value else "a non-empty string"
@@ -338,7 +349,7 @@ def load_accounts_file(path: Path) -> list[Account]:
         if unknown:
             raise ValueError(f"{path}: account #{index + 1} has unknown fields {sorted(unknown)}")
         for name, value in item.items():
-            wanted = _field_error(name, value)
+            wanted = account_field_error(name, value)
             if wanted is not None:
                 raise ValueError(f"{path}: account #{index + 1}: {name} must be {wanted}, not {value!r}")
         try:
@@ -383,6 +394,10 @@ def _build_parser() -> argparse.ArgumentParser:
                         help='set "Use Kerberos DES encryption for this account" on NAME; repeatable')
     parser.add_argument("--dont-require-preauth", action="append", default=[], metavar="NAME",
                         help='set "Do not require Kerberos preauthentication" on NAME; repeatable')
+    parser.add_argument("--des-enabled", action="store_true",
+                        help="allow single DES (des-cbc-crc, des-cbc-md5) in the domain, as a GPO can; by default "
+                             "it is off, as on Windows Server 2008 R2 and later DCs, and a DES-only account gets "
+                             "KDC_ERR_ETYPE_NOSUPP (14) whatever the client offers")
     limits = parser.add_argument_group("TCP limits", "how long and how many TCP clients are served")
     limits.add_argument("--tcp-idle-timeout", type=seconds, default=DEFAULT_TCP_IDLE_TIMEOUT, metavar="SECONDS",
                         help="seconds of silence between requests before a connection is closed "
@@ -439,7 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     accounts = _accounts_from(parser, args)
     try:
-        server = KdcServer(KdcCore(args.realm, accounts), tcp_idle_timeout=args.tcp_idle_timeout,
+        server = KdcServer(KdcCore(args.realm, accounts, policy=DomainPolicy(des_enabled=args.des_enabled)),
+                           tcp_idle_timeout=args.tcp_idle_timeout,
                            tcp_message_timeout=args.tcp_message_timeout,
                            max_tcp_connections=args.max_tcp_connections)
     except ValueError as exc:

@@ -15,7 +15,9 @@ from ``now`` callables and randomness from ``rng`` callables.
   and RFC 4757 (RC4) MIC tokens;
 - the client (:mod:`._client`): :class:`AsExchange`, :class:`TgsExchange`,
   :func:`make_initial_context_token`, :class:`KerberosClient`;
-- the acceptor (:mod:`._acceptor`): :func:`accept_sec_context`, :class:`ReplayCache`.
+- the acceptor (:mod:`._acceptor`): :func:`accept_sec_context`, :class:`ReplayCache`;
+- Active Directory's additions (:mod:`._kile`): KERB-EXT-ERROR (an NTSTATUS in a
+  KRB-ERROR's e-data) and PA-SUPPORTED-ENCTYPES.
 
 In a minute, against the lab's KDC::
 
@@ -82,6 +84,16 @@ from ._gssapi import (
     unwrap_initial_token,
     verify_mic,
     wrap_initial_token,
+)
+from ._kile import (
+    KERB_ERR_TYPE_EXTENDED,
+    NTSTATUS,
+    NtStatus,
+    decode_kerb_ext_error,
+    decode_supported_enctypes,
+    encode_kerb_ext_error,
+    encode_supported_enctypes,
+    ntstatus,
 )
 from ._messages import (
     ApOption,
@@ -176,6 +188,15 @@ __all__ = [
     "decode_method_data",
     "encode_pa_enc_ts_enc",
     "decode_pa_enc_ts_enc",
+    # Active Directory's additions (MS-KILE)
+    "NtStatus",
+    "NTSTATUS",
+    "ntstatus",
+    "KERB_ERR_TYPE_EXTENDED",
+    "encode_kerb_ext_error",
+    "decode_kerb_ext_error",
+    "encode_supported_enctypes",
+    "decode_supported_enctypes",
     # GSS-API
     "KRB5_OID",
     "MS_KRB5_OID",

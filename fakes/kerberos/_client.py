@@ -127,7 +127,7 @@ def _nonce(rng: Rng) -> int:
 
 def _raise_krb_error(reply: bytes) -> None:
     error = KrbError.from_der(reply)
-    raise KerberosError(error.error_code, error.e_text or "")
+    raise KerberosError(error.error_code, error.e_text or "", e_data=error.e_data)
 
 
 def _same_name(a: PrincipalName, b: PrincipalName) -> bool:
@@ -191,7 +191,7 @@ class AsExchange:
             error = KrbError.from_der(reply)
             if error.error_code == ErrorCode.KDC_ERR_PREAUTH_REQUIRED and not self._preauth_sent:
                 return self._preauth_request(error)
-            raise KerberosError(error.error_code, error.e_text or "")
+            raise KerberosError(error.error_code, error.e_text or "", e_data=error.e_data)
         if kind != MessageType.AS_REP:
             raise DecodeError(f"the KDC answered an AS-REQ with APPLICATION {kind}")
         return self._credential(KdcRep.from_der(reply))

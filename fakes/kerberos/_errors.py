@@ -27,9 +27,11 @@ class ErrorCode(IntEnum):
     """The RFC 4120 §7.5.9 error codes this package produces or reports by name."""
 
     KDC_ERR_NONE = 0
+    KDC_ERR_NAME_EXP = 1
     KDC_ERR_C_PRINCIPAL_UNKNOWN = 6
     KDC_ERR_S_PRINCIPAL_UNKNOWN = 7
     KDC_ERR_PRINCIPAL_NOT_UNIQUE = 8
+    KDC_ERR_CANNOT_POSTDATE = 10
     KDC_ERR_NEVER_VALID = 11
     KDC_ERR_POLICY = 12
     KDC_ERR_BADOPTION = 13
@@ -37,6 +39,7 @@ class ErrorCode(IntEnum):
     KDC_ERR_SUMTYPE_NOSUPP = 15
     KDC_ERR_PADATA_TYPE_NOSUPP = 16
     KDC_ERR_CLIENT_REVOKED = 18
+    KDC_ERR_KEY_EXPIRED = 23
     KDC_ERR_PREAUTH_FAILED = 24
     KDC_ERR_PREAUTH_REQUIRED = 25
     KRB_AP_ERR_BAD_INTEGRITY = 31
@@ -73,13 +76,16 @@ class KerberosError(Exception):
 
     ``text`` says what went wrong in this case ("the ticket was issued for
     sip/fe02.companya.com"); ``str(error)`` reads like Java's messages:
-    ``Clock skew too great (37): <text>``.
+    ``Clock skew too great (37): <text>``. ``e_data`` is the KRB-ERROR's e-data, when the
+    error is one a KDC sent (or will send) with some: AD puts an NTSTATUS there
+    (:func:`~fakes.kerberos.decode_kerb_ext_error`).
     """
 
-    def __init__(self, code: int, text: str = "") -> None:
+    def __init__(self, code: int, text: str = "", *, e_data: bytes | None = None) -> None:
         self.code = int(code)
         self.name = error_name(self.code)
         self.text = text or error_text(self.code)
+        self.e_data = e_data
         super().__init__(self.code, self.name, self.text)
 
     def __str__(self) -> str:

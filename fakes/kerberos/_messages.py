@@ -120,6 +120,7 @@ class PaDataType(IntEnum):
     ETYPE_INFO = 11
     ETYPE_INFO2 = 19
     REQ_ENC_PA_REP = 149  # RFC 6806 §11: "prove that my request reached you unmodified"
+    SUPPORTED_ENCTYPES = 165  # [MS-KILE] §2.2.8: the enctypes the KDC (or the service) supports
 
 
 def _bit(n: int) -> int:

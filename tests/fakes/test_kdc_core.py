@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fakes.kdc import Account, Directory, KdcCore
+from fakes.kdc import Account, Directory, DomainPolicy, KdcCore
 from fakes.kerberos import (
     JAVA_DEFAULT_ENCTYPES,
     JAVA_WEAK_CRYPTO_ENCTYPES,
@@ -144,12 +144,13 @@ def test_wrong_password_unknown_client_disabled_and_wrong_realm(clock: Clock) ->
 
 def test_names_are_matched_as_ad_matches_them(kdc: KdcCore, clock: Clock) -> None:
     assert login(kdc, clock, user="OCS-UCC").client_principal == "OCS-UCC@COMPANYA.COM"
-    # A lower-case realm is the same realm; replies keep the client's spelling.
+    # A lower-case realm is the same realm; replies name the account's realm as AD spells
+    # it (Samba's as_canonicalization_tests: crealm and srealm are the domain's realm).
     exchange = AsExchange("ocs-ucc", "companya.com", UCC_PASSWORD, now=clock)
     step = exchange.receive(kdc.handle(exchange.request()) or b"")
     tgt = exchange.receive(kdc.handle(step) or b"") if isinstance(step, bytes) else step
-    assert isinstance(tgt, Credential) and tgt.client_principal == "ocs-ucc@companya.com"
-    assert service_ticket(kdc, clock, tgt).server_principal == "sip/fe01.companya.com@companya.com"
+    assert isinstance(tgt, Credential) and tgt.client_principal == "ocs-ucc@COMPANYA.COM"
+    assert service_ticket(kdc, clock, tgt).server_principal == "sip/fe01.companya.com@COMPANYA.COM"
     directory = kdc.directory
     assert directory.find_client(PrincipalName(NameType.ENTERPRISE, ("ocs-ucc@companya.com",))) is not None
     assert directory.find_client(PrincipalName(NameType.ENTERPRISE, ("OCS-UCC@COMPANYA.COM",))) is not None
@@ -174,11 +175,33 @@ def test_unknown_and_duplicate_spn(clock: Clock) -> None:
     assert kdc.events[-1].detail == "SPN sip/fe01.companya.com is registered on FE01$, lyncsvc"
 
 
-def test_des_only_account(kdc: KdcCore, clock: Clock) -> None:
+def test_des_only_account_on_a_modern_dc(kdc: KdcCore, clock: Clock) -> None:
+    """Single DES is off on a 2008 R2+ DC: the page's DES option fails whatever the client offers."""
+    for enctypes in (JAVA_DEFAULT_ENCTYPES, JAVA_WEAK_CRYPTO_ENCTYPES, (1,)):
+        error = refused(lambda: login(kdc, clock, user="ocs-des", password=DES_PASSWORD, enctypes=enctypes))
+        assert error.code == ErrorCode.KDC_ERR_ETYPE_NOSUPP
+        event = kdc.events[-1]
+        assert "the domain's policy does not allow DES" in event.detail and event.ntstatus is None
+        assert event.ad_event is not None and event.ad_event.id == 14
+        assert event.ad_event.text == (
+            "While processing an AS request for target service krbtgt, the account ocs-des did not have a suitable "
+            "key for generating a Kerberos ticket (the missing key has an ID of 1). The requested etypes : "
+            f"{' '.join(str(e) for e in enctypes)}. The accounts available etypes : . Changing or resetting the "
+            "password of ocs-des will generate a proper key.")
+    assert kdc.events[-1].to_dict()["ad_event"] == {
+        "id": 14, "source": "Microsoft-Windows-Kerberos-Key-Distribution-Center", "log": "System",
+        "level": "Error", "text": kdc.events[-1].ad_event.text}
+
+
+def test_des_only_account_in_a_domain_that_allows_des(clock: Clock) -> None:
+    kdc = KdcCore(REALM, lab_accounts(), now=clock, policy=DomainPolicy(des_enabled=True))
     # A client that refuses single DES (JDK 17's defaults, MIT): no common enctype.
     error = refused(lambda: login(kdc, clock, user="ocs-des", password=DES_PASSWORD))
     assert error.code == ErrorCode.KDC_ERR_ETYPE_NOSUPP
     assert "USE_DES_KEY_ONLY" in kdc.events[-1].detail
+    assert kdc.events[-1].ad_event is not None and kdc.events[-1].ad_event.text.endswith(
+        "The requested etypes : 18 17. The accounts available etypes : 3 1. Changing or resetting the password "
+        "of ocs-des will generate a proper key.")
     # With allow_weak_crypto the reply comes under the DES key; the TGT's session key is
     # still AES (the client offers it), and so is the Front End's ticket.
     tgt = login(kdc, clock, user="ocs-des", password=DES_PASSWORD, enctypes=JAVA_WEAK_CRYPTO_ENCTYPES)
@@ -191,15 +214,34 @@ def test_des_only_account(kdc: KdcCore, clock: Clock) -> None:
     assert des_tgt.session_key.enctype == 1
     error = refused(lambda: service_ticket(kdc, clock, des_tgt, enctypes=(1,)))
     assert error.code == ErrorCode.KDC_ERR_ETYPE_NOSUPP
+    event = kdc.events[-1]
+    assert event.ad_event is not None and event.ad_event.id == 27
+    assert event.ad_event.text == (
+        "While processing a TGS request for the target server sip/fe01.companya.com, the account "
+        "FE01$@COMPANYA.COM did not have a suitable key for generating a Kerberos ticket (the missing key has an "
+        "ID of 9). The requested etypes were 1. The accounts available etypes were 18  17  23.")
+    # Turning DES off again (a GPO change) takes effect on the next request.
+    kdc.policy = DomainPolicy()
+    assert refused(lambda: login(kdc, clock, user="ocs-des", password=DES_PASSWORD, enctypes=(1,))).code == 14
 
 
 def test_des_session_keys_and_java_rsa_md5_checksum(clock: Clock) -> None:
     legacy = Account("legacysvc", "pw", spns=("http/old.companya.com",), use_des_key_only=True)
-    kdc = KdcCore(REALM, lab_accounts() + [legacy], now=clock)
+    kdc = KdcCore(REALM, lab_accounts() + [legacy], now=clock, policy=DomainPolicy(des_enabled=True))
     tgt = login(kdc, clock, user="ocs-des", password=DES_PASSWORD, enctypes=(3,))
     assert tgt.session_key.enctype == 3
     ticket = service_ticket(kdc, clock, tgt, "http/old.companya.com", enctypes=(3,), checksum_type=7)
     assert (ticket.ticket_enctype, ticket.session_key.enctype) == (3, 3)
+    # The same service once the domain turns DES off: no key to encrypt its ticket (event 16).
+    kdc.policy = DomainPolicy()
+    aes_tgt = login(kdc, clock)
+    assert refused(lambda: service_ticket(kdc, clock, aes_tgt, "http/old.companya.com")).code == 14
+    event = kdc.events[-1]
+    assert event.ad_event is not None and event.ad_event.text == (
+        "While processing a TGS request for the target server http/old.companya.com, the account "
+        "legacysvc@COMPANYA.COM did not have a suitable key for generating a Kerberos ticket (the missing key has "
+        "an ID of 9). The requested etypes were 18  17. The accounts available etypes were . Changing or "
+        "resetting the password of legacysvc@COMPANYA.COM will generate a proper key.")
 
 
 def test_dont_require_preauth_issues_at_once(clock: Clock) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from fakes.kdc import Account, KdcCore
+from fakes.kdc import Account, DomainPolicy, KdcCore
 from fakes.kerberos import (
     JAVA_WEAK_CRYPTO_ENCTYPES,
     ApReq,
@@ -44,7 +44,8 @@ def legacy_service() -> Account:
 
 @pytest.fixture(scope="module")
 def kdc() -> Iterator[RunningKdc]:
-    running = RunningKdc(KdcCore(REALM, lab_accounts() + [legacy_service()]))
+    # A domain whose policy allows single DES, so DES keys travel end to end here.
+    running = RunningKdc(KdcCore(REALM, lab_accounts() + [legacy_service()], policy=DomainPolicy(des_enabled=True)))
     yield running
     running.stop()
 

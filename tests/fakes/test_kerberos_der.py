@@ -186,13 +186,23 @@ def test_mits_requests_to_the_stand_in_and_every_part_inside_them() -> None:
 def test_the_kdc_answers_mits_captured_requests_as_it_did() -> None:
     krbtgt = Account("krbtgt", MANIFEST["standin"]["krbtgt_password"], enabled=False)
     kdc = KdcCore(REALM, [*lab_accounts(), krbtgt], now=lambda: CAPTURED_AT)
+    subkey = _tgs_chain("standin", krbtgt.key(18, REALM))["authenticator"].subkey
+    assert subkey is not None
     for request, answer in exchanges("standin"):
         reply = kdc.handle(request, peer="127.0.0.1:1")
         assert reply is not None and message_type(reply) == message_type(answer)
+        if message_type(answer) == MessageType.TGS_REP:
+            # MIT's TGS-REQ asks to canonicalize, and the reply now says which enctypes the
+            # service supports (PA-SUPPORTED-ENCTYPES, [MS-KILE] §2.2.8); all else as captured.
+            then, now = (EncKdcRepPart.from_der(decrypt(subkey, KeyUsage.TGS_REP_ENC_PART_SUBKEY,
+                                                         KdcRep.from_der(m).enc_part.cipher)) for m in (answer, reply))
+            assert now.encrypted_pa_data == (PaData(PaDataType.SUPPORTED_ENCTYPES, bytes([0x1C, 0, 0, 0])),)
+            assert replace(now, key=then.key, encrypted_pa_data=()) == then
+            continue
         assert len(reply) == len(answer)  # same fields, same sizes; keys and times differ
         if message_type(answer) == MessageType.KRB_ERROR:
-            then, now = KrbError.from_der(answer), KrbError.from_der(reply)
-            assert replace(now, stime=then.stime) == then
+            then_error, now_error = KrbError.from_der(answer), KrbError.from_der(reply)
+            assert replace(now_error, stime=then_error.stime) == then_error
     assert [e.request for e in kdc.events] == ["AS-REQ", "AS-REQ", "TGS-REQ"]
     assert [e.error_code for e in kdc.events] == [25, None, None]
 
