@@ -31,12 +31,16 @@ from datetime import UTC, datetime
 from fakes.kerberos import Enctype, Key, NameType, PrincipalName, Rng, string_to_key
 
 __all__ = ["Account", "Directory", "DomainPolicy", "krbtgt_account", "domain_controller_account",
-           "AD_DEFAULT_ENCTYPES", "DES_ENCTYPES", "HOST_SPN_ALIASES"]
+           "AD_DEFAULT_ENCTYPES", "DES_ENCTYPES", "HOST_SPN_ALIASES", "CHANGEPW_SPN"]
 
 #: Keys AD uses for an account without msDS-SupportedEncryptionTypes (domain functional
 #: level 2008 or later), strongest first. AD never implemented des3-cbc-sha1.
 AD_DEFAULT_ENCTYPES: tuple[int, ...] = (Enctype.AES256_CTS_HMAC_SHA1_96, Enctype.AES128_CTS_HMAC_SHA1_96,
                                         Enctype.RC4_HMAC)
+#: The service a client asks a ticket for to change an expired password (RFC 3244); in AD
+#: an SPN of the krbtgt account.
+CHANGEPW_SPN = "kadmin/changepw"
+
 #: The only keys of a USE_DES_KEY_ONLY account.
 DES_ENCTYPES: tuple[int, ...] = (Enctype.DES_CBC_MD5, Enctype.DES_CBC_CRC)
 
@@ -170,8 +174,9 @@ def _expiry(text: str | None) -> datetime | None:
 
 
 def krbtgt_account(rng: Rng = os.urandom) -> Account:
-    """The domain's krbtgt account: disabled (as in AD), with a random password."""
-    return Account("krbtgt", rng(32).hex(), enabled=False)
+    """The domain's krbtgt account: disabled (as in AD), with a random password, holding
+    AD's ``kadmin/changepw`` SPN (the password-change service's tickets)."""
+    return Account("krbtgt", rng(32).hex(), enabled=False, spns=(CHANGEPW_SPN,))
 
 
 def domain_controller_account(host: str, domain: str, password: str) -> Account:

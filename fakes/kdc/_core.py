@@ -123,7 +123,7 @@ from fakes.kerberos import (
     verify_checksum,
 )
 
-from ._accounts import DES_ENCTYPES, Account, Directory, DomainPolicy
+from ._accounts import CHANGEPW_SPN, DES_ENCTYPES, Account, Directory, DomainPolicy
 from ._adevents import AdEvent, as_no_key, tgs_no_key, tgs_unsupported_etype
 
 __all__ = ["KdcCore", "KdcEvent", "AD_TICKET_LIFETIME", "AD_RENEW_LIFETIME", "AD_MAX_UDP_REPLY"]
@@ -140,6 +140,9 @@ AD_MAX_UDP_REPLY = 1465
 _LOOKASIDE_TIME = timedelta(minutes=2)
 _LOOKASIDE_ENTRIES = 10_000
 _OPENED_TGTS = 1024  # TGTs kept opened: the clients of the moment
+# Tickets for kadmin/changepw live two minutes: long enough to change a password (Samba's
+# AD KDC, CHANGEPW_LIFETIME; AD's own value is not published: assumed).
+_CHANGEPW_LIFETIME = timedelta(minutes=2)
 
 # NTSTATUS values of the account and password states ([MS-KILE] §2.2.1's KERB-EXT-ERROR).
 _STATUS_ACCOUNT_DISABLED = 0xC0000072
@@ -561,7 +564,11 @@ class KdcCore:
             reply_etype = self._verify_timestamp(timestamp, client, keys, moment)
             draft.preauthenticated = True
         draft.reply_etype = reply_etype
-        self._check_password(client)
+        # An expired password may still get a ticket for the password-change service,
+        # which is how a client asks for a new one (Samba's AD KDC lets it through so).
+        changepw = "/".join(body.sname.components).lower() == CHANGEPW_SPN
+        if not changepw:
+            self._check_password(client)
 
         session_etype = self._session_enctype(body.etypes, client, service)
         if session_etype is None:
@@ -571,15 +578,17 @@ class KdcCore:
         draft.session_etype = session_etype
         session_key = random_key(session_etype, self._rng)
 
-        # RFC 4120 §3.1.3: a start beyond the clock-skew window needs POSTDATED, and then
-        # makes an INVALID ticket that must be validated once the start has come.
+        # RFC 4120 §3.1.3: a future start with POSTDATED makes an INVALID ticket that must be
+        # validated once the start has come; beyond the clock-skew window, without
+        # POSTDATED, it is refused.
         start, postdated = moment, False
-        if body.from_ is not None and body.from_ > moment + self.max_skew:
-            if not body.kdc_options & KdcOption.POSTDATED:
-                raise _Refusal(ErrorCode.KDC_ERR_CANNOT_POSTDATE,
-                               f"the request starts at {body.from_.isoformat()} without the POSTDATED option")
+        if body.from_ is not None and body.from_ > moment and body.kdc_options & KdcOption.POSTDATED:
             start, postdated = body.from_, True
-        endtime, renew_till = self._times(start, body.till, body.rtime, body.kdc_options, None, None)
+        elif body.from_ is not None and body.from_ > moment + self.max_skew:
+            raise _Refusal(ErrorCode.KDC_ERR_CANNOT_POSTDATE,
+                           f"the request starts at {body.from_.isoformat()} without the POSTDATED option")
+        endtime, renew_till = self._times(start, body.till, body.rtime, body.kdc_options,
+                                          start + _CHANGEPW_LIFETIME if changepw else None, None)
         flags = TicketFlag.INITIAL
         if draft.preauthenticated:
             flags |= TicketFlag.PRE_AUTHENT

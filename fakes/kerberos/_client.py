@@ -134,11 +134,13 @@ def _same_name(a: PrincipalName, b: PrincipalName) -> bool:
     return tuple(c.lower() for c in a.components) == tuple(c.lower() for c in b.components)
 
 
-def _check_reply(part: EncKdcRepPart, rep: KdcRep, nonce: int, client: PrincipalName, server: PrincipalName) -> None:
-    """RFC 4120 §3.1.5 / §3.3.4: the reply must answer this request, for these principals."""
+def _check_reply(part: EncKdcRepPart, rep: KdcRep, nonce: int, client: PrincipalName, server: PrincipalName,
+                 *, canonicalize: bool = False) -> None:
+    """RFC 4120 §3.1.5 / §3.3.4: the reply must answer this request, for these principals
+    (with ``canonicalize`` the KDC may name the client otherwise, RFC 6806 §5)."""
     if part.nonce != nonce:
         raise KerberosError(ErrorCode.KRB_AP_ERR_MODIFIED, "KDC reply did not match expectations: nonce differs")
-    if not _same_name(rep.cname, client):
+    if not canonicalize and not _same_name(rep.cname, client):
         raise KerberosError(ErrorCode.KRB_AP_ERR_MODIFIED,
                             f"KDC reply did not match expectations: issued to {rep.cname}, not {client}")
     if not _same_name(part.sname, server) or not _same_name(rep.ticket.sname, server):
@@ -151,12 +153,15 @@ class AsExchange:
 
     The first request goes without pre-authentication, as MIT and Java send it; a
     KDC_ERR_PREAUTH_REQUIRED answer's ETYPE-INFO2 tells which key (enctype, salt) to
-    prove, and the second request carries PA-ENC-TIMESTAMP.
+    prove, and the second request carries PA-ENC-TIMESTAMP. ``kdc_options`` replaces the
+    default FORWARDABLE and RENEWABLE-OK (with CANONICALIZE the reply may name the client
+    otherwise); ``start`` asks for a later start time (with the POSTDATED option).
     """
 
     def __init__(self, client: str | PrincipalName, realm: str, password: str, *,
                  enctypes: Sequence[int] = JAVA_DEFAULT_ENCTYPES, server: str | None = None,
-                 lifetime: timedelta = _DEFAULT_LIFETIME, now: Clock = utc_now, rng: Rng = os.urandom) -> None:
+                 lifetime: timedelta = _DEFAULT_LIFETIME, now: Clock = utc_now, rng: Rng = os.urandom,
+                 kdc_options: int | None = None, start: datetime | None = None) -> None:
         self.client = client if isinstance(client, PrincipalName) else parse_principal(client)[0]
         self.realm = realm
         self.server = PrincipalName.from_text(server or f"krbtgt/{realm}")
@@ -168,16 +173,20 @@ class AsExchange:
         self._nonce = _nonce(rng)
         self._key: Key | None = None  # the key proven in PA-ENC-TIMESTAMP
         self._preauth_sent = False
+        self.kdc_options = int(KdcOption.FORWARDABLE | KdcOption.RENEWABLE_OK) if kdc_options is None \
+            else int(kdc_options)
+        self._start = start
 
     def _body(self) -> KdcReqBody:
         return KdcReqBody(
-            kdc_options=int(KdcOption.FORWARDABLE | KdcOption.RENEWABLE_OK),
+            kdc_options=self.kdc_options,
             realm=self.realm,
-            till=read_clock(self._now) + self._lifetime,
+            till=(self._start or read_clock(self._now)) + self._lifetime,
             nonce=self._nonce,
             etypes=self.enctypes,
             cname=self.client,
             sname=self.server,
+            from_=self._start,
         )
 
     def request(self) -> bytes:
@@ -238,7 +247,8 @@ class AsExchange:
         except IntegrityError as exc:
             raise KerberosError(ErrorCode.KRB_AP_ERR_BAD_INTEGRITY,
                                 "the AS-REP does not decrypt with the password's key (password incorrect)") from exc
-        _check_reply(part, rep, self._nonce, self.client, self.server)
+        _check_reply(part, rep, self._nonce, self.client, self.server,
+                     canonicalize=bool(self.kdc_options & KdcOption.CANONICALIZE))
         return Credential(rep.cname, rep.crealm, part.sname, part.srealm, rep.ticket, part.key, part.flags,
                           part.authtime, part.endtime, part.starttime, part.renew_till)
 
@@ -249,11 +259,14 @@ class TgsExchange:
     The authenticator carries a checksum over the req-body (the session key's checksum
     type, or ``checksum_type`` — 7, rsa-md5, is what Java sends with DES session keys) and
     a fresh subkey, so the reply comes back under the subkey with key usage 9, as MIT does.
+    ``kdc_options`` replaces FORWARDABLE, RENEWABLE-OK and CANONICALIZE (RENEW or VALIDATE
+    with the TGT's own ``krbtgt/REALM`` as ``service`` renews or validates the TGT).
     """
 
     def __init__(self, tgt: Credential, service: str | PrincipalName, *,
                  enctypes: Sequence[int] = JAVA_DEFAULT_ENCTYPES, checksum_type: int | None = None,
-                 subkey: bool = True, now: Clock = utc_now, rng: Rng = os.urandom) -> None:
+                 subkey: bool = True, now: Clock = utc_now, rng: Rng = os.urandom,
+                 kdc_options: int | None = None) -> None:
         self.tgt = tgt
         self.server, realm = (service, None) if isinstance(service, PrincipalName) else parse_principal(service)
         self.realm = realm or tgt.client_realm
@@ -263,11 +276,13 @@ class TgsExchange:
         self._now = now
         self._rng = rng
         self._nonce = _nonce(rng)
+        self.kdc_options = int(KdcOption.FORWARDABLE | KdcOption.RENEWABLE_OK | KdcOption.CANONICALIZE) \
+            if kdc_options is None else int(kdc_options)
 
     def request(self) -> bytes:
         """The TGS-REQ: PA-TGS-REQ (an AP-REQ with the TGT) and the body it signs."""
         body = KdcReqBody(
-            kdc_options=int(KdcOption.FORWARDABLE | KdcOption.RENEWABLE_OK | KdcOption.CANONICALIZE),
+            kdc_options=self.kdc_options,
             realm=self.realm,
             till=self.tgt.endtime,
             nonce=self._nonce,
