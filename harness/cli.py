@@ -544,6 +544,47 @@ def down_command(
     err.print(escape(removed.summary()))
 
 
+@app.command("host")
+def host_command(
+    host: Annotated[str, typer.Argument(help="The Windows host: labdc01, fe01 or ucc01 (or its FQDN).")],
+    line: Annotated[Optional[list[str]], typer.Argument(help="The PowerShell line, as one quoted argument after --.")] = None,
+    workdir: Annotated[Path, typer.Option(help="Folder of the running lab (its lab.json).")] = Path("lab"),
+) -> None:
+    """Run one PowerShell line on a Windows host of a running lab: ucclab host fe01 -- 'Get-ChildItem Cert:\\LocalMachine\\My'."""
+    from .attach import AttachedLab
+    from .lab import WINDOWS_ROLES
+    from .powershell import run_line
+
+    if not line or len(line) != 1:
+        raise _fail_usage("give the PowerShell line as one argument after --, in single quotes: "
+                          "ucclab host fe01 -- 'Get-ChildItem Cert:\\LocalMachine\\My'")
+
+    async def run() -> int:
+        async with AttachedLab(workdir) as lab:
+            names = {}
+            for role in WINDOWS_ROLES:
+                short = lab.host_name(role)
+                names[short.lower()] = names[lab.topology.fqdn(short).lower()] = role
+            if host.lower() not in names:
+                raise _fail_usage(f"no Windows host {host!r} in this lab: its hosts are "
+                                  f"{', '.join(lab.host_name(r) for r in WINDOWS_ROLES)}")
+            result = await run_line(lab, names[host.lower()], line[0])
+        if result.stdout:
+            print(result.stdout)
+        if result.stderr:
+            sys.stderr.write(result.stderr + "\n")
+        return result.exit_code
+
+    try:
+        code = asyncio.run(run())
+    except LabError as exc:
+        raise _fail_usage(str(exc)) from None
+    except (AdminUnavailable, HostDown) as exc:
+        err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    raise typer.Exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
     try:
