@@ -107,7 +107,9 @@ DIAGNOSES: dict[str, Diagnosis] = dict(
         _d("secure-port-missing", f"{PORT}, step 1", "Add a SIP port with Listening Mode Secured on the Application's Server Info tab."),
         _d("secure-port-not-secured", f"{PORT}, step 1", "Set the SIP port's Listening Mode to Secured."),
         _d("secure-port-busy", f"{PORT}, step 1", "Pick a free Communication Port for the Secured SIP port."),
-        _d("krb-des-disabled", f"{KERBEROS_AD}, step 3", "Clear 'Use Kerberos DES encryption for this account': single DES is disabled in modern Kerberos (RFC 6649), then reset the password so AES keys exist."),
+        _d("krb-des-disabled", f"{KERBEROS_AD}, step 3", "Clear 'Use Kerberos DES encryption for this account': single DES is disabled in modern Kerberos (RFC 6649) and on Windows Server 2008 R2 and later DCs, then reset the password so AES keys exist."),
+        _d("krb-account-revoked", f"{KERBEROS_AD}, step 3", "On the OCS user's Account tab enable the account, unlock it, or extend 'Account expires' (the KDC's NTSTATUS says which)."),
+        _d("krb-password-expired", f"{KERBEROS_PASSWORD}, prerequisites", "Reset the OCS user's password without 'User must change password at next logon' (or set 'Password never expires'), then put it in Microsoft-OCS/password."),
         _d("krb-weak-crypto-enabled", f"{KRB5_CONF}, step 2", "Remove allow_weak_crypto = true once the account has AES keys: it re-enables DES, RC4 and 3DES.", severity="warning"),
         _d("krb-preauth-failed", f"{KERBEROS_PASSWORD}, step 3", "Set Microsoft-OCS/password to the OCS user's current Active Directory password."),
         _d("krb-clock-skew", f"{ENABLING_KERBEROS}", "Synchronize the UC Connector host's clock with the domain (Kerberos allows 5 minutes)."),
@@ -211,6 +213,8 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("java", r"Client not found in Kerberos database \(6\)", "krb-principal-unknown"),
     _p("java", r"Server not found in Kerberos database \(7\)", "krb-service-unknown"),
     _p("java", r"KDC has no support for encryption type \(14\)", "krb-des-disabled"),
+    _p("java", r"Clients credentials have been revoked \(18\)", "krb-account-revoked"),
+    _p("java", r"Password has expired - change password to reset \(23\)", "krb-password-expired"),
     # 17.0.15: "out of 2 default etypes no supported etypes found for configuration
     # default_tkt_enctypes"; earlier 17 builds: "no supported default etypes for default_tkt_enctypes".
     _p("java", r"no supported (?:default )?etypes", "krb-des-disabled"),
@@ -284,6 +288,9 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("ad", r"KDC_ERR_C_PRINCIPAL_UNKNOWN", "krb-principal-unknown"),
     _p("ad", r"KDC_ERR_S_PRINCIPAL_UNKNOWN", "krb-service-unknown"),
     _p("ad", r"KRB_AP_ERR_SKEW", "krb-clock-skew"),
+    # KERB-EXT-ERROR NTSTATUS of the account states (ntstatus.h; MS-KILE 3.3.5.7.1 maps them to 18 and 23).
+    _p("ad", r"KDC_ERR_CLIENT_REVOKED|STATUS_ACCOUNT_(?:DISABLED|LOCKED_OUT|EXPIRED)|0xC0000(?:072|234|193)\b", "krb-account-revoked"),
+    _p("ad", r"KDC_ERR_KEY_EXPIRED|STATUS_PASSWORD_(?:MUST_CHANGE|EXPIRED)|0xC0000(?:224|071)\b", "krb-password-expired"),
     # -- MIT Kerberos 1.20 kinit/kvno (run here against a k5test realm; the messages are
     # MIT's krb5_err.et / k5e1_err.et texts after "<tool>: ").
     _p("mit", r"Password incorrect while getting initial credentials|Preauthentication failed", "krb-preauth-failed"),
@@ -293,6 +300,10 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("mit", r"Cannot contact any KDC for realm", "krb-kdc-unreachable"),
     _p("mit", r"No supported encryption types \(config file error\?\)|KDC has no support for encryption type", "krb-des-disabled"),
     _p("mit", r"Clock skew too great", "krb-clock-skew"),
+    # Against the lab's KDC: a disabled, locked-out or expired account; "User must change
+    # password at next logon" (kinit then asks for a new one).
+    _p("mit", r"Client's credentials have been revoked", "krb-account-revoked"),
+    _p("mit", r"Password expired\.\s+You must change it now|Password has expired", "krb-password-expired"),
 )
 
 

@@ -35,6 +35,16 @@ unknown user                               LoginException: Client not found in K
 SPN not registered                         GSSException: No valid credentials provided (Mechanism
                                            level: Server not found in Kerberos database (7))
 DES-only account, no allow_weak_crypto     LoginException: KDC has no support for encryption type (14)
+DES-only account on a DC without DES       the same, with allow_weak_crypto = true too (the KDC's
+                                           policy, not the client's: event 14 in the DC's log)
+default_tkt_enctypes lists only DES        LoginException: out of 1 default etypes no supported
+(no allow_weak_crypto)                     etypes found for configuration default_tkt_enctypes
+                                           (17.0.15; N counts every name listed, unknown ones
+                                           too; earlier JDK 17 builds: "no supported default
+                                           etypes for default_tkt_enctypes"); nothing is sent
+account disabled, locked out or expired    LoginException: Clients credentials have been revoked (18)
+"User must change password at next logon"  LoginException: Password has expired - change password
+or an expired password                     to reset (23)
 default_realm not served by the KDC        LoginException: null (68) — Java has no text for 68
 realm missing from [realms]                LoginException: Cannot locate KDC
 no default_realm, or no krb5.conf at all   LoginException: KrbException: Cannot locate default realm
@@ -48,6 +58,17 @@ krb5.conf with an unclosed ``{``           LoginException: Not closed
 
 With ``allow_weak_crypto = true`` JDK 17 offers ``18 17 20 19 16 23 1 3`` and picks
 des-cbc-crc for a DES-only account (its ``-Dsun.security.krb5.debug`` trace).
+
+``default_tkt_enctypes`` (the AS exchange) and ``default_tgs_enctypes`` (the TGS
+exchange) are read as ``sun.security.krb5.Config.defaultEtype`` reads them (measured with
+17.0.15): when absent, ``permitted_enctypes`` stands in; the names split on commas if the
+value has one, else on spaces; names are case-insensitive; single DES, 3DES and RC4 are
+dropped unless ``allow_weak_crypto`` is true (or ``yes``); an empty result is the
+exception above, which names the option asked for and counts the other's names when
+``permitted_enctypes`` stood in. Java's KDC error texts are ``KrbException(code)``'s
+(``sun.security.krb5.internal.Krb5``), which differ from RFC 4120's for 1, 11, 23, 52
+and 68. Java does not read AD's KERB-EXT-ERROR; the report's ``detail`` names the
+NTSTATUS the KDC sent, which the lab's own log also holds.
 """
 
 from __future__ import annotations
@@ -69,6 +90,7 @@ from cryptography import x509
 from fakes.kerberos import (
     JAVA_DEFAULT_ENCTYPES,
     JAVA_WEAK_CRYPTO_ENCTYPES,
+    SUPPORTED_ENCTYPES,
     WEAK_ENCTYPES,
     AsExchange,
     Credential,
@@ -78,10 +100,12 @@ from fakes.kerberos import (
     KerberosClient,
     KerberosError,
     PrincipalName,
+    decode_kerb_ext_error,
     enctype_name,
     error_text,
     format_principal,
     make_initial_context_token,
+    ntstatus,
     parse_principal,
 )
 from fakes.sip import SipStream, make_request
@@ -121,6 +145,7 @@ _REGISTER_EXPIRES = 3600
 
 _PAGE_KRB5 = "Creating the Configuration File for Kerberos security, step 2"
 _PAGE_PASSWORD = "Creating a Password for Kerberos Security, step 3"
+_PAGE_PASSWORD_PREREQUISITES = "Creating a Password for Kerberos Security, prerequisites"
 _PAGE_AD = "Configuring Kerberos Security in Active Directory, step 3"
 _PAGE_COMMAND_LINE = "Modifying Command Line Parameters for TLS, step 2"
 
@@ -185,18 +210,70 @@ class _LoginFailed(Exception):
 
 @dataclass(frozen=True)
 class KerberosSettings:
-    """What the login takes from krb5.conf for one realm."""
+    """What the login takes from krb5.conf for one realm.
+
+    ``enctype_options`` holds the ``[libdefaults]`` values of ``default_tkt_enctypes``,
+    ``default_tgs_enctypes`` and ``permitted_enctypes`` that are set.
+    """
 
     realm: str
     kdcs: tuple[tuple[str, int], ...]
     kdc_entries: tuple[str, ...]
     allow_weak_crypto: bool
     udp_preference_limit: int
+    enctype_options: dict[str, str] = field(default_factory=dict)
 
     @property
     def enctypes(self) -> tuple[int, ...]:
-        """What Java offers: JDK 17's defaults, plus 3DES, RC4 and DES with allow_weak_crypto."""
+        """What Java offers without enctype options: JDK 17's defaults, plus 3DES, RC4 and
+        DES with allow_weak_crypto."""
         return JAVA_WEAK_CRYPTO_ENCTYPES if self.allow_weak_crypto else JAVA_DEFAULT_ENCTYPES
+
+    def java_enctypes(self, option: str) -> tuple[int, ...]:
+        """The enctypes Java uses for ``default_tkt_enctypes`` or ``default_tgs_enctypes``.
+
+        Raises the module's internal failure with JDK 17.0.15's text when the option (or
+        ``permitted_enctypes`` in its place) names no enctype Java will use.
+        """
+        value = self.enctype_options.get(option)
+        if value is None:
+            value = self.enctype_options.get("permitted_enctypes")
+        if value is None:
+            return self.enctypes
+        # java.util.StringTokenizer on "," when the value has one, else on " ": no empty
+        # names, and no stripping (", aes128-cts" names " aes128-cts", which is unknown).
+        names = [name for name in value.split("," if "," in value else " ") if name]
+        chosen = []
+        for name in names:
+            enctype = _JAVA_ENCTYPE_NAMES.get(name.lower())
+            if enctype is not None and (self.allow_weak_crypto or enctype not in _JAVA_WEAK):
+                chosen.append(enctype)
+        if not chosen:
+            raise _LoginFailed(
+                "krb-des-disabled",
+                f"out of {len(names)} default etypes no supported etypes found for configuration {option}",
+                hint=f"{option} in krb5.conf names no enctype JDK 17 uses without allow_weak_crypto (single DES, "
+                     f"3DES and RC4 are off): remove the line, or list aes256-cts and aes128-cts ({_PAGE_KRB5}).",
+                detail=f"{option} = {value}; Java sends nothing to the KDC")
+        modelled = tuple(e for e in chosen if e in SUPPORTED_ENCTYPES)
+        if not modelled:
+            raise _LoginFailed("krb-login-failed", f"{option} = {value}: Java would offer "
+                               f"{[enctype_name(e) for e in chosen]}, which this stand-in does not implement",
+                               exception=None)
+        return modelled
+
+
+# sun.security.krb5.Config.getType's names (case-insensitive), measured with JDK 17.0.15;
+# any other name (e.g. "des", "aes", "rc4") is counted but unknown.
+_JAVA_ENCTYPE_NAMES = {
+    "des-cbc-crc": 1, "des-cbc-md5": 3, "des3-cbc-sha1": 16, "des3-hmac-sha1": 16, "des3-cbc-sha1-kd": 16,
+    "rc4-hmac": 23, "arcfour-hmac": 23, "arcfour-hmac-md5": 23,
+    "aes128-cts": 17, "aes128-cts-hmac-sha1-96": 17, "aes256-cts": 18, "aes256-cts-hmac-sha1-96": 18,
+    "aes128-sha2": 19, "aes128-cts-hmac-sha256-128": 19, "aes256-sha2": 20, "aes256-cts-hmac-sha384-192": 20,
+}
+# What JDK 17 drops unless allow_weak_crypto is true (JDK-8273670 took 3DES and RC4 out of the defaults).
+_JAVA_WEAK = frozenset({1, 3, 16, 23})
+_ENCTYPE_OPTIONS = ("default_tkt_enctypes", "default_tgs_enctypes", "permitted_enctypes")
 
 
 def _java_boolean(value: str | None) -> bool:
@@ -245,6 +322,7 @@ def krb5_settings(conf: Krb5Conf, realm: str | None) -> KerberosSettings:
         kdc_entries=tuple(entries),
         allow_weak_crypto=_java_boolean(conf.libdefaults.get("allow_weak_crypto")),
         udp_preference_limit=min(limit, _UDP_PREFERENCE_MAX),
+        enctype_options={o: conf.libdefaults[o] for o in _ENCTYPE_OPTIONS if o in conf.libdefaults},
     )
 
 
@@ -276,12 +354,42 @@ def _read_conf(shown_path: str | None, resolve_path: Callable[[str], Path]) -> K
 # -- Kerberos errors, in Java's words and the lab's diagnoses --------------------------------------
 
 
+# Where KrbException(code).getMessage() of JDK 17.0.15 differs from RFC 4120's words (measured);
+# Java has no message for 68 and prints "null (68)".
+_JAVA_KRB_TEXTS = {
+    ErrorCode.KDC_ERR_NAME_EXP: "Client's entry in database expired",
+    ErrorCode.KDC_ERR_NEVER_VALID: "Requested start time is later than end time",
+    ErrorCode.KDC_ERR_KEY_EXPIRED: "Password has expired - change password to reset",
+    ErrorCode.KRB_ERR_RESPONSE_TOO_BIG: "Response too big for UDP, retry with TCP",
+    ErrorCode.KDC_ERR_WRONG_REALM: "null",
+}
+
+
+def _java_text(code: int) -> str:
+    """Java's message for a KDC error code: ``Clients credentials have been revoked (18)``."""
+    return f"{_JAVA_KRB_TEXTS.get(code) or error_text(code)} ({code})"
+
+
+def _kdc_detail(error: KerberosError) -> str | None:
+    """What the KDC said beyond its code: its e-text, and AD's NTSTATUS (KERB-EXT-ERROR)."""
+    parts = [error.text] if error.text != error_text(error.code) else []
+    try:
+        status = decode_kerb_ext_error(error.e_data)
+    except KerberosError as bad:
+        parts.append(f"unreadable e-data ({bad.text})")
+    else:
+        if status is not None:
+            known = ntstatus(status)
+            parts.append(f"the KDC's KERB-EXT-ERROR: {known.name} (0x{status:08X})"
+                         + (f": {known.text}" if known.text else ""))
+    return "; ".join(parts) or None
+
+
 def _as_failure(error: KerberosError, principal: str, settings: KerberosSettings) -> _LoginFailed:
     """The failure of the AS exchange (Java: Krb5LoginModule.login)."""
     code = error.code
-    # Java has no message for 68 and prints "null (68)" (measured).
-    text = "null (68)" if code == ErrorCode.KDC_ERR_WRONG_REALM else f"{error_text(code)} ({code})"
-    detail = error.text if error.text != error_text(code) else None
+    text = _java_text(code)
+    detail = _kdc_detail(error)
     if code in (ErrorCode.KDC_ERR_PREAUTH_FAILED, ErrorCode.KRB_AP_ERR_BAD_INTEGRITY):
         return _LoginFailed("krb-preauth-failed", text, krb_error_code=code, detail=detail,
                             hint=f"The Microsoft-OCS password option is not the AD password of {principal} "
@@ -302,15 +410,35 @@ def _as_failure(error: KerberosError, principal: str, settings: KerberosSettings
         return _LoginFailed("krb-des-disabled", text, krb_error_code=code, detail=detail,
                             hint=f"The account has single-DES keys only — the page's 'Use Kerberos DES encryption "
                                  f"for this account' ({_PAGE_AD}). Single DES is deprecated (RFC 6649) and disabled "
-                                 "in JDK 17 and MIT Kerberos: clear the option and reset the password so that AD "
-                                 "makes AES keys. allow_weak_crypto = true in krb5.conf works but is insecure.")
+                                 "in JDK 17, MIT Kerberos and Windows Server 2008 R2 and later DCs: clear the option "
+                                 "and reset the password so that AD makes AES keys.")
+    if code == ErrorCode.KDC_ERR_ETYPE_NOSUPP:
+        # The client offered DES (allow_weak_crypto) and the KDC still found no key: the
+        # domain controller does not allow DES (its System log has KDC event 14).
+        return _LoginFailed("krb-des-disabled", text, krb_error_code=code, detail=detail,
+                            hint=f"krb5.conf allows weak crypto, yet the domain controller refused: DES is off on "
+                                 f"Windows Server 2008 R2 and later DCs unless a GPO turns it on, so the page's 'Use "
+                                 f"Kerberos DES encryption for this account' ({_PAGE_AD}) cannot work there (KDC "
+                                 "event 14). Clear the option, reset the password so that AD makes AES keys, and "
+                                 "remove allow_weak_crypto.")
+    if code == ErrorCode.KDC_ERR_CLIENT_REVOKED:
+        return _LoginFailed("krb-account-revoked", text, krb_error_code=code, detail=detail,
+                            hint=f"{principal} is disabled, locked out or expired in Active Directory (the detail "
+                                 f"names which): enable it, unlock it or extend 'Account expires' on its Account tab "
+                                 f"({_PAGE_AD}).")
+    if code == ErrorCode.KDC_ERR_KEY_EXPIRED:
+        return _LoginFailed("krb-password-expired", text, krb_error_code=code, detail=detail,
+                            hint=f"The password of {principal} must be changed before it can log in: 'User must "
+                                 f"change password at next logon' was left ticked when it was reset, or it expired "
+                                 f"({_PAGE_PASSWORD_PREREQUISITES}). Reset it without that option (or set 'Password "
+                                 f"never expires') and put the new one in Microsoft-OCS/password.")
     return _LoginFailed("krb-login-failed", text, krb_error_code=code, detail=detail)
 
 
 def _tgs_failure(error: KerberosError, targetname: str, settings: KerberosSettings) -> _LoginFailed:
     """The failure of the TGS exchange (Java: GSSContext.initSecContext)."""
     code = error.code
-    text = f"No valid credentials provided (Mechanism level: {error_text(code)} ({code}))"
+    text = f"No valid credentials provided (Mechanism level: {_java_text(code)})"
     if code == ErrorCode.KDC_ERR_S_PRINCIPAL_UNKNOWN:
         return _LoginFailed("krb-service-unknown", text, exception=GSS_EXCEPTION, krb_error_code=code,
                             hint=f"No account in {settings.realm} holds the SPN {targetname} that the Front End's "
@@ -320,7 +448,7 @@ def _tgs_failure(error: KerberosError, targetname: str, settings: KerberosSettin
         return _LoginFailed("krb-clock-skew", text, exception=GSS_EXCEPTION, krb_error_code=code,
                             hint="Synchronize the UC Connector host's clock with the domain controller.")
     return _LoginFailed("krb-login-failed", text, exception=GSS_EXCEPTION, krb_error_code=code,
-                        detail=error.text if error.text != error_text(code) else None)
+                        detail=_kdc_detail(error))
 
 
 # -- the login ----------------------------------------------------------------------------------------
@@ -430,17 +558,16 @@ class KerberosLogin:
         conf = _read_conf(self.krb_conf_file, self.resolve_path)
         settings = krb5_settings(conf, explicit_realm)
         full_principal = format_principal(name, settings.realm)
+        tkt_enctypes = settings.java_enctypes("default_tkt_enctypes")
         self._report.update(principal=full_principal, realm=settings.realm, kdc=list(settings.kdc_entries),
-                            enctypes_offered=list(settings.enctypes), targetname=challenge.targetname)
+                            enctypes_offered=list(tkt_enctypes), targetname=challenge.targetname)
         password = self.microsoft_ocs.get("password")
         if not password:
             raise _LoginFailed("ocs-password-missing", "Unable to obtain password from user",
                                hint=f"Set the Microsoft-OCS password option ({_PAGE_PASSWORD}).",
                                detail="the Application object's Microsoft-OCS section has no password option")
-        kdc = KerberosClient(settings.realm, settings.kdcs, udp_preference_limit=settings.udp_preference_limit,
-                             enctypes=settings.enctypes, timeout=min(timeout, 3.0), now=self._now,
-                             rng=self._rng.randbytes)
-        tgt = await self._tgt(kdc, name, password, settings, full_principal)
+        tgt = await self._tgt(name, password, settings, full_principal, tkt_enctypes, timeout)
+        kdc = self._kdc_client(settings, settings.java_enctypes("default_tgs_enctypes"), timeout)
         try:
             ticket = await kdc.get_service_ticket(tgt, challenge.targetname)
         except KerberosError as error:
@@ -451,9 +578,14 @@ class KerberosLogin:
         token, context = make_initial_context_token(ticket, now=self._now, rng=self._rng.randbytes)
         return SipaeClient(challenge, context, token, rng=self._rng.randbytes)
 
-    async def _tgt(self, kdc: KerberosClient, name: PrincipalName, password: str, settings: KerberosSettings,
-                   principal: str) -> Credential:
+    def _kdc_client(self, settings: KerberosSettings, enctypes: tuple[int, ...], timeout: float) -> KerberosClient:
+        return KerberosClient(settings.realm, settings.kdcs, udp_preference_limit=settings.udp_preference_limit,
+                              enctypes=enctypes, timeout=min(timeout, 3.0), now=self._now, rng=self._rng.randbytes)
+
+    async def _tgt(self, name: PrincipalName, password: str, settings: KerberosSettings, principal: str,
+                   enctypes: tuple[int, ...], timeout: float) -> Credential:
         """The AS exchange, driven here so the reply's enctype (the password key's) is seen."""
+        kdc = self._kdc_client(settings, enctypes, timeout)
         for host, _port in settings.kdcs:
             try:
                 socket.getaddrinfo(host, None)
@@ -463,7 +595,7 @@ class KerberosLogin:
                                    exception="java.net.UnknownHostException",
                                    hint=f"kdc = in krb5.conf must name the domain controller ({_PAGE_KRB5}); the "
                                         "page's SERVER1.YOUR-OCS-DOMAIN.COM is a placeholder.") from None
-        exchange = AsExchange(name, settings.realm, password, enctypes=settings.enctypes, now=self._now,
+        exchange = AsExchange(name, settings.realm, password, enctypes=enctypes, now=self._now,
                               rng=self._rng.randbytes)
         request = exchange.request()
         try:

@@ -24,7 +24,7 @@ from cryptography import x509
 
 from fakes.configserver import CfgApplication, CfgPortInfo, ListeningMode
 from fakes.frontend import FrontendServer
-from fakes.kdc import KdcServer
+from fakes.kdc import Account, DomainPolicy, KdcServer
 from harness.artifacts import Krb5Conf, keytool_import, page_krb5_conf, write_krb5_conf
 from harness.connector import (
     MICROSOFT_OCS,
@@ -92,12 +92,15 @@ def _connector(lab: Lab, files: dict[str, Path], *, arguments: ConnectorArgument
 def login(lab: Lab, tmp_path: Path, *, conf: Callable[[int], Krb5Conf | None] | None = None,
           options: dict[str, str] | None = None, clock: Callable[[], float] = time.time,
           principal: str | None = None, frontend_changes: dict[str, Any] | None = None,
-          arguments: ConnectorArguments = TLS_ARGUMENTS) -> Run:
-    """Start a KDC and a Kerberos Front End, write the krb5.conf (``conf(kdc_port)``; by
-    default the page's file with the lab's KDC), and log the connector in."""
+          arguments: ConnectorArguments = TLS_ARGUMENTS, accounts: list[Account] | None = None,
+          policy: DomainPolicy | None = None) -> Run:
+    """Start a KDC (the page's ``accounts`` under the domain's ``policy``: by default a
+    modern DC's, without DES) and a Kerberos Front End, write the krb5.conf
+    (``conf(kdc_port)``; by default the page's file with the lab's KDC), and log the
+    connector in."""
 
     async def scenario() -> Run:
-        kdc = KdcServer(lab_accounts(), realm=REALM)
+        kdc = KdcServer(lab_accounts() if accounts is None else accounts, realm=REALM, policy=policy)
         await kdc.start()
         changes: dict[str, Any] = {"kerberos": frontend_kerberos()}
         changes.update(frontend_changes or {})
@@ -117,9 +120,17 @@ def login(lab: Lab, tmp_path: Path, *, conf: Callable[[int], Krb5Conf | None] | 
     return asyncio.run(scenario())
 
 
-def _page_conf(port: int) -> Krb5Conf:
-    """The page's krb5.conf with the lab's realm and KDC in it."""
-    return page_krb5_conf(REALM, f"127.0.0.1:{port}", DOMAIN)
+def _page_conf(port: int, **libdefaults: str) -> Krb5Conf:
+    """The page's krb5.conf with the lab's realm and KDC in it, and ``libdefaults`` added."""
+    conf = page_krb5_conf(REALM, f"127.0.0.1:{port}", DOMAIN)
+    conf.libdefaults.update(libdefaults)
+    return conf
+
+
+def _ucc_with(**state: Any) -> list[Account]:
+    """The page's accounts with the OCS user in another state (disabled, locked out ...)."""
+    return [Account(a.sam_account_name, a.password, upn=a.upn, spns=a.spns, **state)
+            if a.sam_account_name == UCC_USER else a for a in lab_accounts()]
 
 
 # -- the page's procedure, done right -----------------------------------------------------------
@@ -183,13 +194,26 @@ def test_des_only_account_fails_with_14_when_weak_crypto_is_off(lab: Lab, tmp_pa
     assert not run.fe("sipae-authenticated") and not run.fe("sipae-rejected")
 
 
-def test_des_only_account_with_allow_weak_crypto_is_confirmed_and_flagged(lab: Lab, tmp_path: Path) -> None:
-    def weak(port: int) -> Krb5Conf:
-        conf = _page_conf(port)
-        conf.libdefaults["allow_weak_crypto"] = "true"
-        return conf
+def test_des_only_account_with_allow_weak_crypto_fails_at_a_modern_dc(lab: Lab, tmp_path: Path) -> None:
+    """The page's literal DES option: allow_weak_crypto makes Java offer DES, the DC refuses it."""
+    run = login(lab, tmp_path, conf=lambda port: _page_conf(port, allow_weak_crypto="true"),
+                options={"password": DES_PASSWORD, "user": DES_USER})
+    report = run.report
+    assert (report.outcome, report.code, report.krb_error_code) == ("error", "krb-des-disabled", 14)
+    assert report.error == "KDC has no support for encryption type (14)"
+    assert 1 in report.enctypes_offered and 3 in report.enctypes_offered
+    assert report.hint is not None and "KDC event 14" in report.hint and "allow_weak_crypto" in report.hint
+    [refused] = [e for e in run.kdc.evidence if e.get("error_code") == 14]
+    assert refused["ad_event"]["id"] == 14 and refused["ad_event"]["text"].startswith(
+        f"While processing an AS request for target service krbtgt, the account {DES_USER} did not have a "
+        "suitable key for generating a Kerberos ticket (the missing key has an ID of 1). The requested etypes : "
+        "18 17 16 23 1 3.")
+    assert not run.fe("sipae-authenticated")
 
-    run = login(lab, tmp_path, conf=weak, options={"password": DES_PASSWORD, "user": DES_USER})
+
+def test_des_only_account_with_allow_weak_crypto_in_a_domain_that_allows_des(lab: Lab, tmp_path: Path) -> None:
+    run = login(lab, tmp_path, conf=lambda port: _page_conf(port, allow_weak_crypto="true"),
+                options={"password": DES_PASSWORD, "user": DES_USER}, policy=DomainPolicy(des_enabled=True))
     report = run.report
     assert report.outcome == "confirmed", report
     assert report.as_rep_enctype in (1, 3) and 3 in report.enctypes_offered and 1 in report.enctypes_offered
@@ -197,6 +221,80 @@ def test_des_only_account_with_allow_weak_crypto_is_confirmed_and_flagged(lab: L
     assert (finding.code, finding.severity) == ("krb-weak-crypto-enabled", "warning")
     assert "single-DES keys only" in finding.message and "RFC 6649" in finding.hint
     assert run.fe("sipae-authenticated")[0]["principal"] == f"{DES_USER}@{REALM}"
+
+
+# -- krb5.conf's enctype lists, as JDK 17.0.15 reads them -------------------------------------------
+
+
+@pytest.mark.parametrize("libdefaults, error", [
+    ({"default_tkt_enctypes": "des-cbc-crc"},
+     "out of 1 default etypes no supported etypes found for configuration default_tkt_enctypes"),
+    ({"default_tkt_enctypes": "des-cbc-crc des-cbc-md5"},
+     "out of 2 default etypes no supported etypes found for configuration default_tkt_enctypes"),
+    # Unknown names count; a comma anywhere makes it the only separator, spaces stay in names.
+    ({"default_tkt_enctypes": "des nonsense rc4-hmac"},
+     "out of 3 default etypes no supported etypes found for configuration default_tkt_enctypes"),
+    ({"default_tkt_enctypes": "des-cbc-crc, aes128-cts"},
+     "out of 2 default etypes no supported etypes found for configuration default_tkt_enctypes"),
+    # permitted_enctypes stands in for a missing default_tkt_enctypes, under the latter's name.
+    ({"permitted_enctypes": "des-cbc-md5 des3-cbc-sha1"},
+     "out of 2 default etypes no supported etypes found for configuration default_tkt_enctypes"),
+], ids=["one-des", "two-des", "unknown-names", "comma", "permitted"])
+def test_weak_only_enctype_lists_fail_before_any_kdc_request(lab: Lab, tmp_path: Path, libdefaults: dict[str, str],
+                                                               error: str) -> None:
+    run = login(lab, tmp_path, conf=lambda port: _page_conf(port, **libdefaults))
+    report = run.report
+    assert (report.outcome, report.code, report.error) == ("error", "krb-des-disabled", error)
+    assert report.exception == "javax.security.auth.login.LoginException" and report.krb_error_code is None
+    assert run.kdc.events == []  # Java sends nothing
+
+
+def test_enctype_lists_choose_what_is_offered(lab: Lab, tmp_path: Path) -> None:
+    run = login(lab, tmp_path, conf=lambda port: _page_conf(port, default_tkt_enctypes="des-cbc-crc,AES128-CTS",
+                                                            default_tgs_enctypes="aes256-cts"))
+    assert run.report.outcome == "confirmed", run.report
+    assert run.report.enctypes_offered == [17] and run.report.as_rep_enctype == 17
+    as_req, tgs_req = (next(e for e in run.kdc.events if e.request == kind and e.ok) for kind in ("AS-REQ", "TGS-REQ"))
+    assert as_req.requested_etypes == (17,) and tgs_req.requested_etypes == (18,)
+
+
+def test_default_tgs_enctypes_is_read_at_the_tgs_exchange(lab: Lab, tmp_path: Path) -> None:
+    run = login(lab, tmp_path, conf=lambda port: _page_conf(port, default_tgs_enctypes="des-cbc-md5"))
+    report = run.report
+    assert (report.code, report.error) == (
+        "krb-des-disabled", "out of 1 default etypes no supported etypes found for configuration default_tgs_enctypes")
+    assert [(e.request, e.ok) for e in run.kdc.events] == [("AS-REQ", False), ("AS-REQ", True)]
+
+
+# -- the OCS user's account state -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state, status", [
+    ({"enabled": False}, "STATUS_ACCOUNT_DISABLED (0xC0000072)"),
+    ({"locked_out": True}, "STATUS_ACCOUNT_LOCKED_OUT (0xC0000234)"),
+    ({"account_expires": "2020-01-01T00:00:00Z"}, "STATUS_ACCOUNT_EXPIRED (0xC0000193)"),
+], ids=["disabled", "locked-out", "expired"])
+def test_revoked_accounts_fail_with_18(lab: Lab, tmp_path: Path, state: dict[str, Any], status: str) -> None:
+    run = login(lab, tmp_path, accounts=_ucc_with(**state))
+    report = run.report
+    assert (report.outcome, report.code, report.krb_error_code) == ("error", "krb-account-revoked", 18)
+    assert report.error == "Clients credentials have been revoked (18)"
+    assert report.detail is not None and f"the KDC's KERB-EXT-ERROR: {status}" in report.detail
+    assert report.hint is not None and "Account tab" in report.hint
+    assert run.kdc.events[-1].ntstatus is not None and run.kdc.events[-1].ntstatus.name in status
+
+
+def test_user_must_change_password_at_next_logon_fails_with_23(lab: Lab, tmp_path: Path) -> None:
+    run = login(lab, tmp_path, accounts=_ucc_with(must_change_password=True))
+    report = run.report
+    assert (report.outcome, report.code, report.krb_error_code) == ("error", "krb-password-expired", 23)
+    assert report.error == "Password has expired - change password to reset (23)"
+    assert report.detail is not None and "STATUS_PASSWORD_MUST_CHANGE (0xC0000224)" in report.detail
+    assert report.hint is not None and "User must change password at next logon" in report.hint
+    # With a wrong password the same account is a wrong password: 23 needs the right one.
+    wrong = login(lab, tmp_path, accounts=_ucc_with(must_change_password=True),
+                  options={"password": "not-the-password", "user": UCC_USER})
+    assert (wrong.report.code, wrong.report.krb_error_code, wrong.report.detail) == ("krb-preauth-failed", 24, None)
 
 
 # -- the negative cases ---------------------------------------------------------------------------
