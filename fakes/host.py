@@ -135,10 +135,10 @@ async def _start_ca(host: RunningHost, spec: Mapping[str, Any], *, root: Path, b
     ca = CertificationAuthority.open(_path(root, spec.get("state_dir"), "ca.state_dir"))
     host.on_close(ca.close)
     certsrv = CertsrvServer(ca, accounts=dict(spec.get("accounts", {})), event_log_path=logs / "ca-events.jsonl")
-    await certsrv.start(bind, int(spec.get("port", 0)))
+    await certsrv.start(bind, int(spec.get("port", 0)), crl_port=int(spec.get("crl_port", 0)))
     host.on_close(certsrv.close)
     host.objects.update(ca=ca, certsrv=certsrv)
-    host.ports["ca"] = certsrv.port
+    host.ports.update(ca=certsrv.port, crl=certsrv.crl_port)
     host.services["ca"] = ca_admin(ca, evidence=certsrv.evidence, certsrv_url=certsrv.url)
 
 

@@ -16,6 +16,21 @@ by default), with what the page relies on and the ways it really fails:
 * **Two shapes.** One tier: the CA is a self-signed enterprise root. Two tier: an
   offline root (``companya-ROOT-CA``) signs the issuing CA (path length 0), and it is
   the issuing CA that web enrollment hands out as "the CA certificate".
+* **A CA manager's work.** Requests for a template that needs "CA certificate manager
+  approval" wait as pending ("Taken Under Submission") until :meth:`approve`
+  (``certutil -resubmit``) issues them or :meth:`deny` (``certutil -deny``) refuses them.
+  :meth:`revoke` is ``certutil -revoke SERIAL [REASON]``.
+* **CRLs where the certificates say.** Issued certificates point to
+  ``http://<host>/CertEnroll/<CA name>.crl`` — AD CS's default HTTP CDP,
+  ``http://%1/CertEnroll/%3%8%9.crl`` with %1 the CA host's DNS name, %3 the CA name and
+  %8/%9 empty for a CA with its first key and no delta CRLs. The CA publishes a base CRL
+  there (see :mod:`fakes.ca._crl` for its validity and contents) when it is created, on
+  schedule (checked whenever the CRL is asked for: when its Next CRL Publish time has
+  passed) and — unlike AD CS, which waits for its schedule or ``certutil -CRL`` — at once
+  after each revocation, so a test sees the revocation on the CRL without waiting. A
+  two-tier CA also publishes the offline root's CRL and certificate there, as an
+  administrator copies them from the offline root. :attr:`crl_publication` can freeze an
+  expired CRL or take the CDP down for scenarios.
 
 Everything is written into one state folder (keys 0600) so the CA survives restarts:
 
@@ -27,6 +42,8 @@ Everything is written into one state folder (keys 0600) so the CA survives resta
 ``https.key``      key of the CA host's HTTPS certificate (0600)
 ``https.pem``      that certificate, followed by the issuing CA in two-tier
 ``ca.sqlite``      the request database
+``CertEnroll/``    what IIS serves on ``http://<host>/CertEnroll/``: the CRLs and
+                   CA certificates named by the CDP and AIA URLs
 =================  =========================================================
 
 No networking here; the clock is injected (``now``) so tests can stand anywhere in time.
@@ -37,7 +54,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import secrets
+import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -56,16 +75,41 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from fakes._files import write_private_file, write_public_file
 
 from . import _der
-from ._database import DENIED, ISSUED, RequestDatabase, RequestRecord, RequestResult
+from ._crl import (
+    CERTIFICATE_HOLD,
+    OID_NEXT_CRL_PUBLISH,
+    CertutilError,
+    CrlSchedule,
+    RevokedEntry,
+    build_crl,
+    parse_reason,
+    parse_serial,
+    reason_name,
+    releases_hold,
+)
+from ._database import (
+    DENIED,
+    ISSUED,
+    PENDING,
+    REVOKED,
+    RequestDatabase,
+    RequestRecord,
+    RequestResult,
+)
 from ._errors import CAError, CAStateError
 from ._policy import (
+    CERTSRV_E_ADMIN_DENIED_REQUEST,
+    CERTSRV_E_BAD_REQUESTSTATUS,
     CERTSRV_E_BAD_REQUESTSUBJECT,
     CERTSRV_E_KEY_LENGTH,
     CERTSRV_E_NO_CERT_TYPE,
+    CERTSRV_E_PROPERTY_EMPTY,
     CERTSRV_E_TEMPLATE_DENIED,
     CERTSRV_E_UNSUPPORTED_CERT_TYPE,
+    CRYPT_E_NOT_FOUND,
     Denied,
     account_name,
+    describe_status,
     is_computer,
     key_size,
     load_request,
@@ -73,7 +117,7 @@ from ._policy import (
 )
 from ._templates import DEFAULT_TEMPLATES, OID_CA_VERSION, Template
 
-__all__ = ["CertificationAuthority"]
+__all__ = ["CertificationAuthority", "CrlPublication", "Revocation"]
 
 Clock = Callable[[], datetime]
 
@@ -85,6 +129,10 @@ _HOST_FQDN = "labdc01.companya.com"
 _ROOT_COMMON_NAME = "companya-ROOT-CA"
 
 _BACKDATE = timedelta(minutes=10)  # AD CS's ClockSkewMinutes default
+#: An offline root publishes rarely and by hand; a CRL valid for half a year is the
+#: usual choice for one (assumed: AD CS's own default would be a week).
+_OFFLINE_ROOT_CRL = CrlSchedule(period=timedelta(weeks=26))
+_PENDING_MESSAGE = "Taken Under Submission"  # CR_DISP_UNDER_SUBMISSION, as certsrv.msc shows it
 _ROOT_VALIDITY = timedelta(days=5 * 365)  # AD CS's default for a new root CA
 _OFFLINE_ROOT_VALIDITY = timedelta(days=10 * 365)
 _ISSUING_VALIDITY = timedelta(days=5 * 365)
@@ -124,6 +172,34 @@ def _serial_number() -> int:
     return (1 << 150) | secrets.randbits(150)
 
 
+@dataclass(frozen=True)
+class CrlPublication:
+    """How the CA's base CRL is published, as a scenario may bend it.
+
+    ``next_update_offset``: None publishes on AD CS's schedule; a duration gives the CRL
+    published now that nextUpdate instead (negative: already expired) and stops
+    scheduled publication, so the CRL stays as it is until the next revocation or
+    ``certutil -CRL``. ``serving``: False takes the CDP web site down (the CRL cannot be
+    fetched; its files stay published).
+    """
+
+    next_update_offset: timedelta | None = None
+    serving: bool = True
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """What ``certutil -revoke`` did: the certificate, its new state and the CRL now
+    published (``reason`` -1 or 8: released from hold)."""
+
+    serial: str
+    request_id: int
+    subject: str
+    reason: int
+    revoked_at: datetime | None
+    crl: x509.CertificateRevocationList
+
+
 class CertificationAuthority:
     """An enterprise AD CS certification authority with its state folder.
 
@@ -152,6 +228,7 @@ class CertificationAuthority:
         https_certificate: x509.Certificate,
         database: RequestDatabase,
         now: Clock,
+        root_key: CertificateIssuerPrivateKeyTypes | None = None,
     ) -> None:
         # Use create()/open(); this only wires the parts together.
         self.state_dir = state_dir
@@ -165,8 +242,16 @@ class CertificationAuthority:
         self.https_private_key = https_private_key
         self.https_certificate = https_certificate
         self._key = key
+        self._root_key = root_key if root_key is not None else key
         self._database = database
         self._now = now
+        self.crl_schedule = CrlSchedule()
+        self._publication = CrlPublication()
+        # CertEnroll file name -> bytes; revocation and publication hold the lock (the
+        # certsrv loop and a test or harness thread may both call in).
+        self._published: dict[str, bytes] = {}
+        self._crls: dict[str, x509.CertificateRevocationList] = {}
+        self._lock = threading.RLock()
 
     # -- life cycle ------------------------------------------------------------------
 
@@ -238,12 +323,14 @@ class CertificationAuthority:
             https_certificate=certificate,
             database=database,
             now=clock,
+            root_key=root_key if two_tier else key,
         )
         ca.https_certificate = ca._issue_https_certificate(https_key)
         write_private_file(state_dir / "https.key", _pem_key(https_key))
         write_public_file(state_dir / "https.pem", b"".join(
             _pem(c) for c in [ca.https_certificate, *ca.chain[:-1]]
         ))
+        ca._publish_certificates()
         # ca.json last: its presence marks a complete state folder.
         write_public_file(state_dir / "ca.json", json.dumps(ca._describe(), indent=2).encode())
         return ca
@@ -274,16 +361,17 @@ class CertificationAuthority:
         https_certificate = _read_certificate(state_dir / "https.pem")
         _check_pair(key, certificate, state_dir / "ca.key", state_dir / "ca.pem")
         _check_pair(https_key, https_certificate, state_dir / "https.key", state_dir / "https.pem")
+        root_key = key
         if two_tier:
-            _check_pair(_read_key(state_dir / "root.key"), root,
-                        state_dir / "root.key", state_dir / "root.pem")
+            root_key = _read_key(state_dir / "root.key")
+            _check_pair(root_key, root, state_dir / "root.key", state_dir / "root.pem")
         try:
             certificate.verify_directly_issued_by(root)
         except (ValueError, TypeError, InvalidSignature) as exc:
             raise CAStateError(
                 f"{state_dir / 'ca.pem'}: not issued by the root in {state_dir / 'root.pem'}"
             ) from exc
-        return cls(
+        ca = cls(
             state_dir=state_dir,
             common_name=common_name,
             host_fqdn=host_fqdn,
@@ -297,7 +385,14 @@ class CertificationAuthority:
             https_certificate=https_certificate,
             database=RequestDatabase.open(state_dir / "ca.sqlite"),
             now=now or _utc_now,
+            root_key=root_key,
         )
+        try:
+            ca._publish_certificates()
+        except BaseException:
+            ca.close()
+            raise
+        return ca
 
     @classmethod
     def open_or_create(
@@ -414,6 +509,21 @@ class CertificationAuthority:
         """PEM file (0600) of the HTTPS server's private key."""
         return self.state_dir / "https.key"
 
+    @property
+    def crl_name(self) -> str:
+        """The base CRL's file name: ``<CA name>.crl`` (AD CS's ``%3%8%9.crl``)."""
+        return f"{self.common_name}.crl"
+
+    @property
+    def cdp_url(self) -> str:
+        """The CRL distribution point issued certificates carry."""
+        return f"http://{self.host_fqdn}/CertEnroll/{self.crl_name}"
+
+    @property
+    def cert_enroll_dir(self) -> Path:
+        """The folder IIS serves as ``/CertEnroll/`` (``%windir%\\System32\\CertSvc\\CertEnroll``)."""
+        return self.state_dir / "CertEnroll"
+
     # -- requests --------------------------------------------------------------------
 
     def submit(
@@ -471,6 +581,14 @@ class CertificationAuthority:
             )
             return RequestResult(request_id, DENIED, denial.status, denial.message, None,
                                  template_name)
+        if chosen.requires_approval:
+            # The policy module passed it; the template says a CA manager decides.
+            request_id = self._database.add(
+                submitted_at=submitted_at, requester=requester, template=chosen.name,
+                disposition=PENDING, status=0, message=_PENDING_MESSAGE, subject=requested_subject,
+                csr=raw, attributes=attribute_map, certificate=None,
+            )
+            return RequestResult(request_id, PENDING, 0, _PENDING_MESSAGE, None, chosen.name)
         certificate = self._sign(chosen, request.public_key(), subject, alt_names, submitted_at)
         request_id = self._database.add(
             submitted_at=submitted_at, requester=requester, template=chosen.name,
@@ -486,6 +604,228 @@ class CertificationAuthority:
     def requests(self) -> list[RequestRecord]:
         """All requests, oldest first."""
         return self._database.all()
+
+    def find_certificate(self, serial: str) -> RequestRecord | None:
+        """The request whose certificate has this serial number (certutil's hex, any
+        spacing or case), or None; CertutilError if it is not hex at all."""
+        return self._database.find_serial(parse_serial(serial))
+
+    # -- a CA manager's work -----------------------------------------------------------
+
+    @property
+    def default_manager(self) -> str:
+        """The CA manager named when none is given: ``<DOMAIN>\\Administrator``."""
+        return f"{self.netbios_domain}\\Administrator"
+
+    def _pending_request(self, request_id: int) -> RequestRecord:
+        record = self._database.get(request_id)
+        if record is None:
+            # [MS-CSRA] 3.1.4.1.3: an unknown request ID is 0x80094004.
+            raise CertutilError(CERTSRV_E_PROPERTY_EMPTY,
+                                f"{describe_status(CERTSRV_E_PROPERTY_EMPTY)}: there is no request {request_id}")
+        if record.disposition != PENDING:
+            raise CertutilError(
+                CERTSRV_E_BAD_REQUESTSTATUS,
+                f"{describe_status(CERTSRV_E_BAD_REQUESTSTATUS)}: request {request_id} is {record.disposition},"
+                " not pending")
+        return record
+
+    def approve(self, request_id: int, *, by: str | None = None) -> RequestResult:
+        """Issue a pending request, as ``certutil -resubmit ID`` (or "Issue" in
+        certsrv.msc's Pending Requests) does; ``by`` is the CA manager (default
+        ``<DOMAIN>\\Administrator``).
+
+        The certificate is made now, as the policy module makes it on resubmission; the
+        disposition message becomes "Resubmitted by <manager>" (assumed wording, shaped
+        like the documented "Denied by {username}" of [MS-CSRA] 3.1.4.1.4). CertutilError
+        when the request does not exist (0x80094004) or is not pending (0x80094003).
+        """
+        with self._lock:
+            record = self._pending_request(request_id)
+            template = self._find_template(record.template)
+            if template is None:
+                raise CertutilError(
+                    CERTSRV_E_BAD_REQUESTSTATUS,
+                    f"{describe_status(CERTSRV_E_BAD_REQUESTSTATUS)}: request {request_id}'s template"
+                    f" {record.template!r} is no longer published on this CA")
+            try:
+                request = load_request(record.csr)
+                subject, alt_names = self._subject_for(template, request, record.requester)
+            except Denied as denial:  # it passed at submission: only a changed template fails here
+                raise CertutilError(denial.status, denial.message) from None
+            certificate = self._sign(template, request.public_key(), subject, alt_names, _checked_now(self._now))
+            message = f"Resubmitted by {by or self.default_manager}"
+            if not self._database.resolve(request_id, disposition=ISSUED, status=0, message=message,
+                                          subject=subject.rfc4514_string(), certificate=certificate):
+                raise CertutilError(CERTSRV_E_BAD_REQUESTSTATUS,
+                                    f"{describe_status(CERTSRV_E_BAD_REQUESTSTATUS)}: request {request_id}"
+                                    " was settled meanwhile")
+        return RequestResult(request_id, ISSUED, 0, message, certificate, template.name)
+
+    def deny(self, request_id: int, *, by: str | None = None) -> RequestResult:
+        """Deny a pending request, as ``certutil -deny ID`` does: disposition denied,
+        status CERTSRV_E_ADMIN_DENIED_REQUEST, message "Denied by <manager>"
+        ([MS-CSRA] 3.1.4.1.4). CertutilError as for :meth:`approve`."""
+        with self._lock:
+            record = self._pending_request(request_id)
+            message = f"Denied by {by or self.default_manager}"
+            self._database.resolve(request_id, disposition=DENIED, status=CERTSRV_E_ADMIN_DENIED_REQUEST,
+                                   message=message)
+        return RequestResult(request_id, DENIED, CERTSRV_E_ADMIN_DENIED_REQUEST, message, None, record.template)
+
+    def revoke(self, serial: str, reason: object = 0) -> Revocation:
+        """``certutil -revoke SERIAL [REASON]``: revoke (or, with reason -1 "Unrevoke" or 8,
+        release from hold) the certificate with this serial number, then publish a new
+        base CRL at once (see the module docstring for why at once).
+
+        ``reason`` is a code or name of :data:`fakes.ca._crl.REVOCATION_REASONS`
+        (default 0, Unspecified). CertutilError, certutil's words: a serial or reason
+        that is not one (0x80070057), no such certificate (0x80092004), a certificate
+        already revoked other than on hold, or released when not on hold (0x80094003).
+        """
+        wanted = parse_serial(serial)
+        code = parse_reason(reason)
+        with self._lock:
+            record = self._database.find_serial(wanted)
+            if record is None:
+                raise CertutilError(
+                    CRYPT_E_NOT_FOUND,
+                    f"{describe_status(CRYPT_E_NOT_FOUND)}: {self.config_string} issued no certificate"
+                    f" with serial number {wanted}")
+            on_hold = record.disposition == REVOKED and record.revocation_reason == CERTIFICATE_HOLD
+            if releases_hold(code) and not on_hold:
+                raise CertutilError(
+                    CERTSRV_E_BAD_REQUESTSTATUS,
+                    f"{describe_status(CERTSRV_E_BAD_REQUESTSTATUS)}: certificate {wanted} is not on hold"
+                    f" ({record.disposition}), so it cannot be released; only a certificate revoked with"
+                    " reason 6 (Certificate Hold) can be unrevoked")
+            if not releases_hold(code) and record.disposition != ISSUED and not on_hold:
+                raise CertutilError(
+                    CERTSRV_E_BAD_REQUESTSTATUS,
+                    f"{describe_status(CERTSRV_E_BAD_REQUESTSTATUS)}: certificate {wanted} is already"
+                    f" {record.disposition} ({reason_name(record.revocation_reason or 0)})")
+            revoked_at = None if releases_hold(code) else _checked_now(self._now)
+            self._database.set_revocation(wanted, revoked_at, None if revoked_at is None else code)
+            crl = self._publish_crl()
+        return Revocation(wanted, record.request_id, record.subject, code, revoked_at, crl)
+
+    # -- CRL publication -------------------------------------------------------------------
+
+    @property
+    def crl_publication(self) -> CrlPublication:
+        """How the base CRL is published now (see :class:`CrlPublication`)."""
+        return self._publication
+
+    def set_crl_publication(self, publication: CrlPublication) -> x509.CertificateRevocationList:
+        """Publish as ``publication`` says from now on, and publish a base CRL at once
+        (with the new nextUpdate); returns that CRL."""
+        with self._lock:
+            self._publication = publication
+            return self._publish_crl()
+
+    def publish_crl(self) -> x509.CertificateRevocationList:
+        """Publish a new base CRL now (``certutil -CRL``) and return it."""
+        with self._lock:
+            return self._publish_crl()
+
+    @property
+    def crl(self) -> x509.CertificateRevocationList:
+        """The base CRL published now (published first if it is due)."""
+        with self._lock:
+            self._publish_if_due()
+            return self._crls[self.crl_name]
+
+    def published_file(self, name: str) -> bytes | None:
+        """A file of the CertEnroll folder by name (case-insensitive, as IIS serves
+        them), after publishing a CRL that is due; None if there is no such file."""
+        with self._lock:
+            self._publish_if_due()
+            for published, data in self._published.items():
+                if published.casefold() == name.casefold():
+                    return data
+        return None
+
+    def published_files(self) -> list[str]:
+        """The names of the files in the CertEnroll folder."""
+        with self._lock:
+            return sorted(self._published)
+
+    def _publish_certificates(self) -> None:
+        """The CertEnroll folder as AD CS leaves it: the CA certificate under its AIA
+        name (``%1_%3%4.crt``), the offline root's certificate and CRL (two tier), and a
+        current base CRL (the one in the folder if it is still current)."""
+        with self._lock:
+            self._put(f"{self.host_fqdn}_{self.common_name}.crt", self.certificate.public_bytes(serialization.Encoding.DER))
+            if self.two_tier:
+                root_name = self.root_common_name
+                self._put(f"{root_name}.crt", self.root_certificate.public_bytes(serialization.Encoding.DER))
+                self._load_or_publish(f"{root_name}.crl", self.root_certificate, self._root_key,
+                                      _OFFLINE_ROOT_CRL, revoked=())
+            self._load_or_publish(self.crl_name, self.certificate, self._key, self.crl_schedule, revoked=None)
+
+    def _load_or_publish(
+        self, name: str, issuer: x509.Certificate, key: CertificateIssuerPrivateKeyTypes,
+        schedule: CrlSchedule, *, revoked: tuple[RevokedEntry, ...] | None,
+    ) -> None:
+        try:
+            crl = x509.load_der_x509_crl((self.cert_enroll_dir / name).read_bytes())
+            current = crl.is_signature_valid(issuer.public_key()) and not self._due(crl)
+        except (OSError, ValueError, TypeError):
+            current = False
+        if current:
+            self._crls[name] = crl
+            self._published[name] = crl.public_bytes(serialization.Encoding.DER)
+        else:
+            self._sign_crl(name, issuer, key, schedule, revoked)
+
+    def _due(self, crl: x509.CertificateRevocationList) -> bool:
+        """Whether a CRL's Next CRL Publish time (else its nextUpdate) has come."""
+        try:
+            raw = crl.extensions.get_extension_for_oid(OID_NEXT_CRL_PUBLISH).value
+            due = _der.read_utc_time(raw.value) if isinstance(raw, x509.UnrecognizedExtension) else None
+        except (x509.ExtensionNotFound, ValueError):
+            due = None
+        due = due or crl.next_update_utc
+        return due is None or _checked_now(self._now) >= due
+
+    def _publish_if_due(self) -> None:
+        if self._publication.next_update_offset is not None:
+            return  # frozen by a scenario: stays as published
+        if self._due(self._crls[self.crl_name]):
+            self._publish_crl()
+        if self.two_tier:
+            root_crl_name = f"{self.root_common_name}.crl"
+            if self._due(self._crls[root_crl_name]):
+                self._sign_crl(root_crl_name, self.root_certificate, self._root_key, _OFFLINE_ROOT_CRL, ())
+
+    def _publish_crl(self) -> x509.CertificateRevocationList:
+        return self._sign_crl(self.crl_name, self.certificate, self._key, self.crl_schedule, None,
+                              next_update_offset=self._publication.next_update_offset)
+
+    def _sign_crl(
+        self, name: str, issuer: x509.Certificate, key: CertificateIssuerPrivateKeyTypes,
+        schedule: CrlSchedule, revoked: tuple[RevokedEntry, ...] | None, *,
+        next_update_offset: timedelta | None = None,
+    ) -> x509.CertificateRevocationList:
+        if revoked is None:  # the issuing CA's own revocations
+            revoked = tuple(
+                RevokedEntry(int(r.serial, 16), r.revoked_at, r.revocation_reason or 0)
+                for r in self._database.revoked() if r.serial and r.revoked_at is not None
+            )
+        moment = _checked_now(self._now)
+        crl = build_crl(
+            issuer, key,
+            number=self._database.next_crl_number(issuer.subject.rfc4514_string()),
+            entries=revoked,
+            times=schedule.times(moment, next_update_offset=next_update_offset),
+        )
+        self._crls[name] = crl
+        self._put(name, crl.public_bytes(serialization.Encoding.DER))
+        return crl
+
+    def _put(self, name: str, data: bytes) -> None:
+        write_public_file(self.cert_enroll_dir / name, data)
+        self._published[name] = data
 
     # -- policy ----------------------------------------------------------------------
 

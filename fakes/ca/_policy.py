@@ -21,13 +21,17 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
 __all__ = [
+    "CERTSRV_E_ADMIN_DENIED_REQUEST",
+    "CERTSRV_E_BAD_REQUESTSTATUS",
     "CERTSRV_E_BAD_REQUESTSUBJECT",
     "CERTSRV_E_KEY_LENGTH",
     "CERTSRV_E_NO_CERT_TYPE",
+    "CERTSRV_E_PROPERTY_EMPTY",
     "CERTSRV_E_TEMPLATE_DENIED",
     "CERTSRV_E_UNSUPPORTED_CERT_TYPE",
     "CRYPT_E_ASN1_BADTAG",
     "CRYPT_E_ASN1_EOD",
+    "CRYPT_E_NOT_FOUND",
     "NTE_BAD_SIGNATURE",
     "Denied",
     "account_name",
@@ -45,6 +49,10 @@ __all__ = [
 # tables and CA event logs quote them), shown the way certutil and the CA event log show
 # them: "<text> 0x<code> (<signed decimal> <symbol>)", ASN.1 errors as "(ASN: <n> ...)".
 CERTSRV_E_BAD_REQUESTSUBJECT = 0x80094001
+CERTSRV_E_BAD_REQUESTSTATUS = 0x80094003
+CERTSRV_E_PROPERTY_EMPTY = 0x80094004
+CERTSRV_E_ADMIN_DENIED_REQUEST = 0x80094014
+CRYPT_E_NOT_FOUND = 0x80092004
 CERTSRV_E_TEMPLATE_DENIED = 0x80094012
 CERTSRV_E_UNSUPPORTED_CERT_TYPE = 0x80094800
 CERTSRV_E_NO_CERT_TYPE = 0x80094801
@@ -56,6 +64,13 @@ NTE_BAD_SIGNATURE = 0x80090006
 _STATUS_TEXT: dict[int, tuple[str, str]] = {
     CERTSRV_E_BAD_REQUESTSUBJECT: (
         "CERTSRV_E_BAD_REQUESTSUBJECT", "The request subject name is invalid or too long."),
+    CERTSRV_E_BAD_REQUESTSTATUS: (
+        "CERTSRV_E_BAD_REQUESTSTATUS", "The request's current status does not allow this operation."),
+    CERTSRV_E_PROPERTY_EMPTY: ("CERTSRV_E_PROPERTY_EMPTY", "The requested property value is empty."),
+    CERTSRV_E_ADMIN_DENIED_REQUEST: (
+        "CERTSRV_E_ADMIN_DENIED_REQUEST",
+        "The request was denied by a certificate manager or CA administrator."),
+    CRYPT_E_NOT_FOUND: ("CRYPT_E_NOT_FOUND", "Cannot find object or property."),
     CERTSRV_E_TEMPLATE_DENIED: (
         "CERTSRV_E_TEMPLATE_DENIED",
         "The permissions on the certificate template do not allow the current user to"

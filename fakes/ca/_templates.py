@@ -6,17 +6,28 @@ asks for* (a CSR asking ``clientAuth`` from "Web Server" still gets ``serverAuth
 only). That one rule explains a real trap of the page: a Front End certificate made from
 "Web Server" cannot act as a TLS *client* certificate.
 
-The four templates published on the lab CA are the defaults of a Windows Server CA,
-plus the copy of "Web Server" that the page's CA Web Access procedure asks for:
+The templates published on the lab CA are the defaults of a Windows Server CA, the copy
+of "Web Server" that the page's CA Web Access procedure asks for, and two copies made the
+ways a customer's administrator also makes them:
 
-===================  =======================  ================================  ========  ======
-cn (``name``)        display name             extended key usages               validity  export
-===================  =======================  ================================  ========  ======
-WebServer            Web Server               serverAuth                        2 years   no
-User                 User                     EFS, emailProtection, clientAuth  1 year    yes
-Machine              Computer                 clientAuth, serverAuth            1 year    no
-WebServerExportable  Web Server (Exportable)  serverAuth                        2 years   yes
-===================  =======================  ================================  ========  ======
+=========================  ========================================  =======  ================  =====  =======
+cn (``name``)              display name                              schema   EKU               valid  export
+=========================  ========================================  =======  ================  =====  =======
+WebServer                  Web Server                                1        serverAuth        2 y    no
+User                       User                                      1        EFS, email, cli.  1 y    yes
+Machine                    Computer                                  1        cli., serverAuth  1 y    no
+WebServerExportable        Web Server (Exportable)                   2        serverAuth        2 y    yes
+WebServerApproval          Web Server (CA Manager Approval)          2        serverAuth        2 y    yes
+WebServerExportable2016    Web Server (Exportable, Windows Server    4        serverAuth        2 y    yes
+                           2016)
+=========================  ========================================  =======  ================  =====  =======
+
+``WebServerApproval`` has "CA certificate manager approval" ticked (``msPKI-Enrollment-Flag``
+``CT_FLAG_PEND_ALL_REQUESTS``, 0x2): its requests wait, "Taken Under Submission", until a
+CA manager issues or denies them. ``WebServerExportable2016`` is the page's copy made with
+certtmpl.msc's Compatibility tab set to Windows Server 2012 or later, which saves the
+template as schema version 4: certsrv's advanced request page does not list it (see
+:attr:`Template.web_enrollment`), while the Management Shell and the MMC can still use it.
 
 Sources (attributes as ``certutil -dstemplate`` and LDAP dumps of default templates show
 them in public material): WebServer ``pKIExtendedKeyUsage`` 1.3.6.1.5.5.7.3.1,
@@ -81,6 +92,14 @@ class Template:
     DNS name, and web enrollment does not offer the template to users. ``oid`` is set for
     version 2+ templates (any duplicate made in certtmpl.msc); version 1 templates are
     identified by name only.
+
+    ``schema_version`` is ``msPKI-Template-Schema-Version`` ([MS-CRTD] 2.16): 1 for the
+    built-in version 1 templates, 2 to 4 for duplicates (certtmpl.msc saves 2 with the
+    Compatibility tab at Windows Server 2003, 3 at 2008/2008 R2, 4 at 2012 and later —
+    the snap-in's behaviour as administrators describe it, assumed); left at 0 it is
+    derived, 1 without an OID and 2 with one. ``requires_approval`` is "CA
+    certificate manager approval" (``msPKI-Enrollment-Flag`` ``CT_FLAG_PEND_ALL_REQUESTS``,
+    0x2, [MS-CRTD] 2.26): requests wait for a CA manager.
     """
 
     name: str
@@ -93,6 +112,8 @@ class Template:
     minimum_key_size: int = 2048
     machine_type: bool = False
     oid: str | None = None
+    schema_version: int = 0
+    requires_approval: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.key_usage) - set(_KEY_USAGE_FLAGS)
@@ -101,11 +122,28 @@ class Template:
                 f"template {self.name!r}: unknown key usage flag(s) {sorted(unknown)}; "
                 f"use names among {list(_KEY_USAGE_FLAGS)}"
             )
+        if self.schema_version == 0:  # frozen: set the derived value the dataclass way
+            object.__setattr__(self, "schema_version", 1 if self.oid is None else 2)
+        if self.schema_version not in (1, 2, 3, 4):
+            raise ValueError(f"template {self.name!r}: schema version {self.schema_version} is not 1 to 4")
+        if (self.schema_version == 1) != (self.oid is None):
+            raise ValueError(
+                f"template {self.name!r}: a version 1 template has no OID and a version 2+ template has one"
+            )
 
     @property
-    def schema_version(self) -> int:
-        """1 for the built-in version 1 templates, 2 for a template with its own OID."""
-        return 1 if self.oid is None else 2
+    def web_enrollment(self) -> bool:
+        """Whether certsrv's advanced request page lists this template.
+
+        Users only (computer templates are for the machine's own enrollment), and schema
+        versions 1 and 2 only. Assumed: no Microsoft document says so; administrators widely
+        report that a duplicate saved with Windows Server 2008+ compatibility (version 3 or
+        4) is missing from the page's list while the MMC offers it (Microsoft documents that
+        version 3 templates need Windows Server 2008/Vista-era clients: "Certificate Template
+        Versions", learn.microsoft.com cc725838). Requests naming such a template in their
+        attributes are still served: the list is the page's, the policy is the CA's.
+        """
+        return not self.machine_type and self.schema_version <= 2
 
     def key_usage_extension(self) -> x509.KeyUsage:
         """The KeyUsage extension every certificate from this template carries."""
@@ -142,6 +180,8 @@ class Template:
             "minimum_key_size": self.minimum_key_size,
             "machine_type": self.machine_type,
             "oid": self.oid,
+            "schema_version": self.schema_version,
+            "requires_approval": self.requires_approval,
         }
 
     @classmethod
@@ -160,6 +200,9 @@ class Template:
             minimum_key_size=int(data["minimum_key_size"]),
             machine_type=bool(data["machine_type"]),
             oid=data["oid"],
+            # Absent from state written before these were kept: derived, and no approval.
+            schema_version=int(data.get("schema_version", 0)),
+            requires_approval=bool(data.get("requires_approval", False)),
         )
 
 
@@ -215,6 +258,32 @@ DEFAULT_TEMPLATES: dict[str, Template] = {
             subject_from_request=True,
             validity=timedelta(days=2 * 365),
             oid=f"{_LAB_TEMPLATE_ARC}.4097218.1",
+        ),
+        # The same copy with "CA certificate manager approval" ticked on the Issuance
+        # Requirements tab: issued only once a CA manager approves the request.
+        Template(
+            name="WebServerApproval",
+            display_name="Web Server (CA Manager Approval)",
+            extended_key_usages=(ExtendedKeyUsageOID.SERVER_AUTH,),
+            key_usage=_SIGN_AND_ENCIPHER,
+            allow_private_key_export=True,
+            subject_from_request=True,
+            validity=timedelta(days=2 * 365),
+            oid=f"{_LAB_TEMPLATE_ARC}.4097218.2",
+            requires_approval=True,
+        ),
+        # The page's copy made with today's certtmpl.msc defaults for a 2016 CA: schema
+        # version 4, which web enrollment does not list.
+        Template(
+            name="WebServerExportable2016",
+            display_name="Web Server (Exportable, Windows Server 2016)",
+            extended_key_usages=(ExtendedKeyUsageOID.SERVER_AUTH,),
+            key_usage=_SIGN_AND_ENCIPHER,
+            allow_private_key_export=True,
+            subject_from_request=True,
+            validity=timedelta(days=2 * 365),
+            oid=f"{_LAB_TEMPLATE_ARC}.4097218.3",
+            schema_version=4,
         ),
     )
 }

@@ -1,8 +1,11 @@
 """Run the AD CS stand-in alone: ``python -m fakes.ca --state-dir DIR``.
 
-Opens the CA in ``DIR`` (creating it the first time), serves certsrv over HTTPS until
-SIGINT or SIGTERM, and prints one line once it is serving, which starts with
-``certsrv listening on`` and holds the URL — wait for that line, not for a delay.
+Opens the CA in ``DIR`` (creating it the first time), serves certsrv over HTTPS and the
+CA host's ``/CertEnroll/`` site (the CRLs its certificates point to) over plain HTTP
+until SIGINT or SIGTERM, and prints one line once it is serving, which starts with
+``certsrv listening on`` and holds the URL — wait for that line, not for a delay. A
+following line names the CertEnroll URL (``--crl-port``, default 0: any free port; 80
+is what the certificates' CDP URL means).
 
 The web-enrollment account is ``--username`` (default ``enroll``). Its password comes
 from ``--password``, else the ``UCCLAB_CERTSRV_PASSWORD`` environment variable (not
@@ -49,6 +52,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="folder holding the CA (created on first use)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=0, help="port to bind (default 0: any free)")
+    parser.add_argument("--crl-port", type=port_number, default=0,
+                        help="port of the plain HTTP /CertEnroll/ site with the CRLs (default 0: any free)")
     parser.add_argument("--two-tier", action="store_true",
                         help="when creating: an offline root signs the issuing CA")
     parser.add_argument("--username", type=_user_name, default="enroll", help="web enrollment account name")
@@ -96,9 +101,9 @@ def _password(state_dir: Path, username: str, given: str | None) -> tuple[str, s
     return password, str(path)
 
 
-async def _serve(server: CertsrvServer, host: str, port: int, password_source: str,
+async def _serve(server: CertsrvServer, host: str, port: int, crl_port: int, password_source: str,
                  username: str) -> None:
-    await server.start(host, port)
+    await server.start(host, port, crl_port=crl_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -108,6 +113,7 @@ async def _serve(server: CertsrvServer, host: str, port: int, password_source: s
     print(f"  CA {ca.config_string} ({'two-tier' if ca.two_tier else 'one-tier'}), "
           f"root certificate {ca.root_certificate_path}", flush=True)
     print(f"  account {username}, password from {password_source}", flush=True)
+    print(f"  CRL {ca.cdp_url} served at {server.crl_url}", flush=True)
     try:
         await stop.wait()
     finally:
@@ -139,9 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         server = CertsrvServer(ca, accounts={args.username: password}, header_timeout=args.header_timeout,
                                body_timeout=args.body_timeout, max_connections=args.max_connections)
         try:
-            asyncio.run(_serve(server, args.host, args.port, source, args.username))
+            asyncio.run(_serve(server, args.host, args.port, args.crl_port, source, args.username))
         except OSError as exc:
-            print(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror}",
+            print(f"error: cannot serve on {args.host} (ports {args.port} and {args.crl_port}): {exc.strerror}",
                   file=sys.stderr)
             return 1
     return 0

@@ -71,6 +71,12 @@ def test_serves_the_state_folder_until_sigterm(
         page = requests.get(url + "certcarc.asp", auth=("enroll", "S3cret-pw"),
                             verify=str(state_dir / "root.pem"), timeout=10)
         assert "var nRenewals=0;" in page.text
+        # The next line names the CDP and where this process serves it (plain HTTP).
+        crl_line = process.stdout.readline().decode() if process.stdout else ""
+        cdp, served = crl_line.split("CRL ", 1)[1].strip().split(" served at ")
+        assert cdp == "http://labdc01.companya.com/CertEnroll/companya-LABDC01-CA.crl"
+        assert served.startswith("http://127.0.0.1:") and served.endswith("/CertEnroll/companya-LABDC01-CA.crl")
+        assert requests.get(served, timeout=10).headers["Content-Type"] == "application/pkix-crl"
     finally:
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=20)

@@ -36,9 +36,19 @@ def test_published_templates_are_the_windows_defaults_plus_the_page_copy() -> No
         "User": "User",
         "Machine": "Computer",
         "WebServerExportable": "Web Server (Exportable)",
+        "WebServerApproval": "Web Server (CA Manager Approval)",
+        "WebServerExportable2016": "Web Server (Exportable, Windows Server 2016)",
     }
     exportable = {name for name, t in DEFAULT_TEMPLATES.items() if t.allow_private_key_export}
-    assert exportable == {"User", "WebServerExportable"}
+    assert exportable == {"User", "WebServerExportable", "WebServerApproval", "WebServerExportable2016"}
+    assert {name: t.schema_version for name, t in DEFAULT_TEMPLATES.items()} == {
+        "WebServer": 1, "User": 1, "Machine": 1, "WebServerExportable": 2, "WebServerApproval": 2,
+        "WebServerExportable2016": 4,
+    }
+    assert [name for name, t in DEFAULT_TEMPLATES.items() if t.requires_approval] == ["WebServerApproval"]
+    # certsrv's advanced request lists user templates of schema version 1 and 2 only.
+    assert [name for name, t in DEFAULT_TEMPLATES.items() if t.web_enrollment] == [
+        "WebServer", "User", "WebServerExportable", "WebServerApproval"]
     assert DEFAULT_TEMPLATES["WebServer"].validity == timedelta(days=730)
     assert DEFAULT_TEMPLATES["User"].validity == DEFAULT_TEMPLATES["Machine"].validity == timedelta(
         days=365)
@@ -159,12 +169,10 @@ def test_validity_never_goes_past_the_ca_certificate(
         late.submit(ca_make_csr(), template="WebServer", requester="COMPANYA\\a")
 
 
-def test_the_clock_must_be_timezone_aware(
-    ca_one_tier_dir: Path, ca_copy: CopyState, ca_make_csr: MakeCsr,
-) -> None:
-    naive = CertificationAuthority.open(ca_copy(ca_one_tier_dir), now=datetime.now)
-    with naive, pytest.raises(CAError, match="timezone-aware"):
-        naive.submit(ca_make_csr(), template="WebServer", requester="COMPANYA\\a")
+def test_the_clock_must_be_timezone_aware(ca_one_tier_dir: Path, ca_copy: CopyState) -> None:
+    # Opening the CA already asks the clock whether its CRL is due.
+    with pytest.raises(CAError, match="timezone-aware"):
+        CertificationAuthority.open(ca_copy(ca_one_tier_dir), now=datetime.now)
 
 
 def test_issued_certificates_are_shaped_like_ad_cs_ones(
