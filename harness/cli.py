@@ -3,6 +3,10 @@
 Exit status: 0 confirmed / no problems; 1 not confirmed / problems found; 2 bad usage or
 unreadable input. With ``--json`` exactly one JSON document goes to stdout; progress
 and messages for people go to stderr.
+
+Each command imports what it uses when it runs (the lab, the stand-ins, the artifact
+readers, aiohttp): ``ucclab --help`` and ``ucclab inspect`` load no server, and a replay
+loads no container or report code.
 """
 
 from __future__ import annotations
@@ -16,19 +20,19 @@ import sys
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .artifacts import ArtifactError, inspect_file, render_inspection
-from .console import LabConsole
 from .admin import AdminUnavailable
-from .lab import HOSTS, HostDown, Lab, LabBase, LabError, Topology
-from .procedures import PROCEDURES, OverrideError
-from .replay import REPLAY_OPTIONS, parse_overrides, replay
-from .transcript import TranscriptEntry
+from .errors import HostDown, LabError
+
+if TYPE_CHECKING:  # imported by the commands that use them
+    from .keys import KeyCache
+    from .lab import Lab, LabBase, Topology
+    from .transcript import TranscriptEntry
 
 app = typer.Typer(
     name="ucclab",
@@ -84,8 +88,13 @@ def replay_command(
     list_steps: Annotated[bool, typer.Option("--list-steps", help="List the steps and their parameters, then exit.")] = False,
     report: Annotated[Optional[Path], typer.Option(help="Write a self-contained HTML report (transcript, findings, ladder diagrams).")] = None,
     attach: Annotated[Optional[Path], typer.Option(help="Replay into the lab already running in this folder (ucclab up, --containers, compose), through its lab.json.")] = None,
+    fresh_keys: Annotated[bool, typer.Option("--fresh-keys", help=FRESH_KEYS_HELP)] = False,
 ) -> None:
     """Replay the page's procedures in a lab and report the outcome."""
+    from .lab import Lab, Topology
+    from .procedures import OverrideError
+    from .replay import parse_overrides, replay
+
     if list_steps:
         _list_steps()
         raise typer.Exit(EXIT_OK)
@@ -105,14 +114,16 @@ def replay_command(
             raise _fail_usage(str(exc)) from None
     topology = Topology(two_tier_ca=two_tier)
     folder = attach or workdir or Path(tempfile.mkdtemp(prefix="ucclab-replay-"))
+    keys = _key_cache(fresh_keys)
 
     async def run():
         if attach is not None:
             from .attach import AttachedLab
 
             async with AttachedLab(attach) as attached:
+                attached.keys = keys  # the keys the page's steps make on this machine
                 return await replay(attached, path.value, overrides, client=client.value, progress=_print_entry)
-        async with Lab(folder, topology) as lab:
+        async with Lab(folder, topology, keys=keys) as lab:
             return await replay(lab, path.value, overrides, client=client.value, progress=_print_entry)
 
     try:
@@ -169,7 +180,27 @@ def _summarize(result) -> None:
     err.print(f"outcome: [{colour}]{result.outcome}[/{colour}]   workdir: {result.workdir}", soft_wrap=True)
 
 
+FRESH_KEYS_HELP = ("Make the lab's keys and CA anew instead of taking them from this machine's key cache "
+                   "(~/.cache/ucclab/keys), and keep the new ones there.")
+
+
+def _key_cache(fresh: bool) -> KeyCache:
+    """This machine's key cache (emptied first with ``--fresh-keys``); unusable: a usage error."""
+    from .keys import KeyCache, KeyCacheError
+
+    keys = KeyCache.default()
+    if fresh:
+        try:
+            keys.clear()
+        except (KeyCacheError, OSError) as exc:
+            raise _fail_usage(str(exc)) from None
+    return keys
+
+
 def _list_steps() -> None:
+    from .procedures import PROCEDURES
+    from .replay import REPLAY_OPTIONS
+
     for proc in PROCEDURES.values():
         print(proc.heading)
         for step in proc.steps:
@@ -207,17 +238,19 @@ def scenarios_list(
 def scenarios_run(
     names: Annotated[Optional[list[str]], typer.Argument(help="Scenario names (default: all).")] = None,
     workdir: Annotated[Optional[Path], typer.Option(help="Folder for the scenarios' labs (default: a new temporary folder).")] = None,
-    jobs: Annotated[int, typer.Option(help="Scenarios run at the same time.")] = 2,
+    jobs: Annotated[Optional[int], typer.Option(help="Scenarios run at the same time, each in a process of its own (default: one per core).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
     report: Annotated[Optional[Path], typer.Option(help="Write a self-contained HTML report to this file.")] = None,
+    fresh_keys: Annotated[bool, typer.Option("--fresh-keys", help=FRESH_KEYS_HELP)] = False,
 ) -> None:
     """Run scenarios; each must reach its expected outcome and diagnosis codes."""
     from .scenarios import ScenarioError, run_scenarios
 
     _check_report_path(report)
+    keys = _key_cache(fresh_keys)
     root = workdir or Path(tempfile.mkdtemp(prefix="ucclab-scenarios-"))
     try:
-        results = run_scenarios(names or None, workdir_root=root, jobs=jobs)
+        results = run_scenarios(names or None, workdir_root=root, jobs=jobs, keys=keys)
     except ScenarioError as exc:
         raise _fail_usage(str(exc)) from None
     document = {"scenarios": [r.to_json() for r in results]}
@@ -262,7 +295,7 @@ _END_STATE_ROLES = ("ca-certificate", "ucc-pfx", "lync-trusted-certificate", "tr
 # What each endpoint of lab.json is, for the banner.
 _ENDPOINT_LABELS = {
     "certsrv": "AD CS web enrollment, HTTPS",
-    "configserver": "Configuration Server, HTTP API",
+    "configserver": "Configuration Server: GAX API, and its console at /gax/",
     "frontend": "Front End, SIP over TLS: MTLS, or MS-SIPAE Kerberos without a client certificate",
     "kdc": "Kerberos KDC, UDP and TCP",
     "console": "the lab console, loopback only; log in with lab.json's admin.token",
@@ -312,8 +345,13 @@ def up_command(
     containers: Annotated[bool, typer.Option(help="One container per host (Docker), on a network of their own; returns once they serve (ucclab down stops them).")] = False,
     bind: Annotated[str, typer.Option(help="Address the stand-ins listen on (a LAN address to let other machines in).")] = "127.0.0.1",
     advertise: Annotated[Optional[str], typer.Option(help="Address or name other machines reach the lab by (default: --bind).")] = None,
+    fresh_keys: Annotated[bool, typer.Option("--fresh-keys", help=FRESH_KEYS_HELP)] = False,
 ) -> None:
     """Keep a lab running (the sandbox) until Ctrl-C / SIGTERM; endpoints in WORKDIR/lab.json."""
+    from .console import LabConsole
+    from .lab import Lab, Topology
+    from .replay import replay
+
     topology = Topology(two_tier_ca=two_tier)
     if containers:
         if bind != "127.0.0.1" or advertise is not None:
@@ -321,13 +359,14 @@ def up_command(
         raise typer.Exit(_up_containers(workdir, topology, blank))
     if bind in ("0.0.0.0", "::") and advertise is None:
         raise _fail_usage(f"--bind {bind} listens on every address: say which one other machines use with --advertise")
+    keys = _key_cache(fresh_keys)
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with Lab(workdir, topology, publish=False, keylog=True, host=bind, advertise=advertise) as lab, \
+        async with Lab(workdir, topology, publish=False, keylog=True, host=bind, advertise=advertise, keys=keys) as lab, \
                 LabConsole(lab) as console:
             lab.console_url = console.url
             for note in lab.setup_notes:
@@ -367,6 +406,8 @@ def up_command(
 
 def _print_hosts_file(lab: LabBase) -> None:
     """The lines a Windows host's hosts file needs to reach this lab by the page's names."""
+    from .lab import HOSTS
+
     assert lab.network is not None
     err.print("  for other machines, add to C:\\Windows\\System32\\drivers\\etc\\hosts (or /etc/hosts):")
     for role in HOSTS:
@@ -379,6 +420,8 @@ def _up_containers(workdir: Path, topology: Topology, blank: bool) -> int:
     from .containerlab import up_containers
     from .containers import ContainerError, ContainerFailed, EngineUnavailable
     from .images import ImageBuildError
+    from .lab import HOSTS
+    from .replay import replay
 
     async def run() -> int:
         lab = await up_containers(workdir, topology, progress=lambda line: err.print(escape(line), soft_wrap=True))
@@ -492,6 +535,8 @@ def inspect_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Show what a certificate, PFX, key store or krb5.conf holds (like certutil -dump / keytool -list -v)."""
+    from .artifacts import ArtifactError, inspect_file, render_inspection
+
     try:
         info = inspect_file(file, password)
     except ArtifactError as exc:
@@ -583,6 +628,56 @@ def host_command(
         err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(EXIT_PROBLEMS) from None
     raise typer.Exit(code)
+
+
+_PROGRESS_MARKS = {"done": "[green]done[/green]", "todo": "[dim]todo[/dim]", "wrong": "[red]wrong[/red]"}
+
+
+@app.command("progress")
+def progress_command(
+    workdir: Annotated[Path, typer.Option(help="Folder of the running lab (its lab.json).")] = Path("lab"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+) -> None:
+    """The page's steps as a checklist (done / todo / wrong) and the last handshakes, read from a running lab."""
+    from .attach import AttachedLab
+    from .progress import read_progress
+
+    async def run():
+        async with AttachedLab(workdir) as lab:
+            return await read_progress(lab)
+
+    try:
+        progress = asyncio.run(run())
+    except LabError as exc:
+        raise _fail_usage(str(exc)) from None
+    except (AdminUnavailable, HostDown) as exc:
+        err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    if as_json:
+        print(json.dumps(progress.to_json(), indent=2, default=str))
+    heading = None
+    for step in progress.steps:
+        if step.heading != heading:
+            heading = step.heading
+            err.print(f"[bold]{escape(heading)}[/bold]", soft_wrap=True)
+        err.print(f"  {_PROGRESS_MARKS[step.status]}  step {escape(step.step)}: {escape(step.name.replace('_', ' '))}",
+                  soft_wrap=True)
+        if step.diagnosis:
+            d = step.diagnosis
+            err.print(f"        [red]{escape(d['code'])}[/red]: {escape(d['why'])}\n        fix: {escape(d['fix'] or '-')}",
+                      soft_wrap=True)
+        if step.note:
+            err.print(f"        note: {escape(step.note)}", soft_wrap=True)
+    err.print()
+    for h in progress.handshakes:
+        direction = f" {h['direction']}" if h.get("direction") else ""
+        err.print(escape(f"handshake {h['kind']}{direction}: {h['status']}"), soft_wrap=True)
+        for d in h["diagnoses"]:
+            err.print(f"    [red]{escape(d['code'])}[/red]: {escape(d['message'])}\n    fix: {escape(d['fix'] or '-')}",
+                      soft_wrap=True)
+    counts = {s: sum(step.status == s for step in progress.steps) for s in ("done", "todo", "wrong")}
+    err.print(f"{counts['done']} done, {counts['todo']} to do, {counts['wrong']} wrong   (the PFX by way of: {progress.pfx_source})")
+    raise typer.Exit(progress.exit_code)
 
 
 def main(argv: list[str] | None = None) -> int:
