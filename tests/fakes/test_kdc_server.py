@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 
 from fakes.kdc import Account, KdcCore, load_accounts_file, main, parse_account_spec
-from fakes.kerberos import AsExchange, ErrorCode, KerberosClient, KrbError, TgsExchange
+from fakes.kerberos import (
+    JAVA_WEAK_CRYPTO_ENCTYPES,
+    AsExchange,
+    ErrorCode,
+    KerberosClient,
+    KerberosError,
+    KrbError,
+    TgsExchange,
+)
 from tests.conftest import require_tool
 
 from .kdc_support import FRONTEND_SPN, REALM, UCC_PASSWORD, MitClient, RunningKdc, krb5_conf_text, lab_accounts
@@ -189,3 +197,38 @@ def test_python_m_fakes_kdc_serves_until_sigterm(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.parametrize("des_enabled", [False, True], ids=["modern-dc", "des-enabled"])
+def test_python_m_fakes_kdc_des_enabled(des_enabled: bool) -> None:
+    """``--des-enabled`` is the domain's GPO allowing single DES; without it a DES-only
+    account gets KDC_ERR_ETYPE_NOSUPP even from a client that offers DES."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fakes.kdc", "--account", "ocs-des:des-pw", "--use-des-key-only", "ocs-des",
+         *(["--des-enabled"] if des_enabled else [])],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = json.loads(process.stdout.readline())["udp_port"]
+        client = KerberosClient(REALM, [("127.0.0.1", port)], enctypes=JAVA_WEAK_CRYPTO_ENCTYPES)
+        try:
+            outcome: object = asyncio.run(client.get_tgt("ocs-des", "des-pw")).client_principal
+        except KerberosError as error:
+            outcome = error.code
+        assert outcome == (f"ocs-des@{REALM}" if des_enabled else ErrorCode.KDC_ERR_ETYPE_NOSUPP)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+def test_accounts_file_keeps_account_states(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.json"
+    path.write_text(json.dumps([{"sam_account_name": "ocs-ucc", "password": "p", "locked_out": True,
+                                 "account_expires": "2030-01-01T00:00:00+01:00", "must_change_password": True,
+                                 "password_expired": False}]))
+    [account] = load_accounts_file(path)
+    assert account.locked_out and account.must_change_password and account.expires_at is not None
+    path.write_text(json.dumps([{"sam_account_name": "ocs-ucc", "password": "p", "account_expires": "soon"}]))
+    with pytest.raises(ValueError, match=r"account #1: account_expires must be an ISO 8601 date-time"):
+        load_accounts_file(path)
