@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import inspect
 import json
 import logging
 import secrets
@@ -76,7 +75,7 @@ LADDERS = 3
 # Records one long poll answers with, per service (the script asks again at once).
 EVENTS_PER_POLL = 200
 
-Checklist = Callable[[], Awaitable[dict[str, Any] | None]]
+Checklist = Callable[[], Awaitable[dict[str, Any]]]
 
 # What each stand-in is, for the hosts table.
 _SERVICE_LABELS = {
@@ -86,6 +85,7 @@ _SERVICE_LABELS = {
     "frontend": "Lync Front End (SIP over TLS)",
     "connector": "UC Connector stand-in",
 }
+_SIPAE_EXCHANGE = {"sipae-challenge", "sipae-authenticated", "sipae-verified", "sipae-rejected", "sipae-bad-signature"}
 # Evidence fields worth a glance in the events table, in this order.
 _SUMMARY_FIELDS = ("connection", "peer", "method", "uri", "status", "reason", "principal", "request", "client",
                    "server", "error_code", "error_name", "version", "names", "detail", "error")
@@ -95,17 +95,12 @@ def _e(value: Any) -> str:
     return escape(str(value), quote=True)
 
 
-async def lab_checklist(lab: LabBase) -> dict[str, Any] | None:
-    """The checklist of ``ucclab progress`` for ``lab`` (``{"steps": [...], "handshakes":
-    [...]}``), or ``None`` while this installation has no ``harness.progress``."""
-    try:
-        from . import progress
-    except ImportError:
-        return None
-    result = progress.progress(lab)
-    if inspect.isawaitable(result):
-        result = await result
-    return result if isinstance(result, dict) else result.to_json()
+async def lab_checklist(lab: LabBase) -> dict[str, Any]:
+    """The checklist of ``ucclab progress`` for ``lab``: ``{"steps": [{"heading", "step",
+    "name", "status", "diagnosis"}], "handshakes": [...]}`` (it reads, never changes, the lab)."""
+    from .progress import read_progress
+
+    return (await read_progress(lab)).to_json()
 
 
 class LabConsole:
@@ -146,7 +141,8 @@ class LabConsole:
         app.router.add_get("/api/events", self._events)
         app.router.add_get("/api/checklist", self._checklist_json)
         app.router.add_get("/fragments/{name}", self._fragment)
-        runner = web.AppRunner(app, access_log=None)
+        # A browser's long poll may be waiting when the lab stops: ended after a second.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, port).start()
@@ -308,9 +304,11 @@ class LabConsole:
                 for name, task in tasks.items()}
 
     async def _checklist_json(self, request: web.Request) -> web.Response:
-        document = await self._checklist()
-        if document is None:
-            return _json({"error": "this installation has no checklist (ucclab progress)"}, 404)
+        try:
+            document = await self._checklist()
+        except Exception as exc:  # noqa: BLE001 - said in the answer, the console keeps serving
+            log.exception("lab console: the checklist failed")
+            return _json({"error": f"the checklist could not be read: {type(exc).__name__}: {exc}"}, 500)
         return _json(_mask(document))
 
     async def _fragment(self, request: web.Request) -> web.Response:
@@ -342,8 +340,6 @@ class LabConsole:
         except Exception as exc:  # noqa: BLE001 - the checklist's failure is shown, the page still works
             log.exception("lab console: the checklist failed")
             return f'<p class="failure">The checklist could not be read: {_e(type(exc).__name__)}: {_e(exc)}</p>'
-        if document is None:
-            return '<p class="none">This installation has no checklist yet (<code>ucclab progress</code>).</p>'
         return _checklist_table(_mask(document))
 
     async def _ladders_html(self) -> str:
@@ -384,7 +380,9 @@ class LabConsole:
                              "evidence": {"connector": {"log": pushed}, "frontend": {"push": done}}}
                 title = f"{when} · connection {number}: the Front End's push to {port.get('host')}:{port.get('port')}"
             else:
-                kerberos = any(str(r["type"]).startswith("sipae-") for r in log)
+                # Kerberos once the Front End challenged or judged credentials (not merely
+                # said MS-SIPAE is required of a client without a certificate).
+                kerberos = any(r["type"] in _SIPAE_EXCHANGE for r in log)
                 opened = next((r for r in log if r["type"] == "connection-opened"), {})
                 handshake = {"kind": "tls-kerberos" if kerberos else "mtls",
                              "direction": None if kerberos else "connector-to-frontend",
@@ -409,6 +407,8 @@ class LabConsole:
         if endpoints.get("configserver"):
             links.append(f'<a href="{_e(endpoints["configserver"])}gax/" rel="noreferrer">Configuration Server console</a>')
         nonce = secrets.token_urlsafe(16)
+        # A data block is raw text, not HTML: JSON with "<" escaped cannot close it.
+        data = json.dumps(cursors).replace("<", "\\u003c")
         body = (
             f'<header class="report neutral"><h1>ucc-lab console</h1><div class="meta">{_e(self.lab.workdir)} · '
             f'{_e(doc.get("domain", ""))}</div></header><main>'
@@ -421,7 +421,7 @@ class LabConsole:
             '<table class="events"><thead><tr><th>Time</th><th>Stand-in</th><th>#</th><th>Event</th><th>Details</th>'
             f'</tr></thead><tbody id="events">{"".join(_event_row(n, r, new=False) for n, r in rows)}</tbody></table>'
             f'<h2>The last exchanges</h2><div id="ladders">{await self._ladders_html()}</div></main>'
-            f'<script type="application/json" id="cursors">{_e(json.dumps(cursors))}</script>'
+            f'<script type="application/json" id="cursors">{data}</script>'
             f'<script nonce="{nonce}">{_SCRIPT}</script>')
         html = ("<!DOCTYPE html>\n"
                 '<html lang="en"><head><meta charset="utf-8"><title>ucc-lab console</title>'
@@ -435,7 +435,8 @@ class LabConsole:
 
 _POLICY = ("default-src 'none'; script-src 'nonce-{nonce}'; connect-src 'self'; style-src 'unsafe-inline'; "
            "img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+# Referrer-Policy same-origin: under no-referrer a browser's own forms carry "Origin: null".
+_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
                                        "frame-ancestors 'none'; base-uri 'none'"}
 
@@ -598,7 +599,7 @@ def _checklist_table(document: dict[str, Any]) -> str:
             text = diagnosis.get("why") or diagnosis.get("message") or ""
             why = (f'<code class="code">{_e(diagnosis.get("code", ""))}</code> {_e(text)}'
                    + (f'<div class="note-text">fix: {_e(diagnosis["fix"])}</div>' if diagnosis.get("fix") else ""))
-        rows.append(f'<tr data-status="{_e(step.get("status"))}"><td><span class="step-no">{_e(step.get("step"))}</span></td>'
+        rows.append(f'<tr data-heading="{_e(heading)}" data-status="{_e(step.get("status"))}"><td><span class="step-no">{_e(step.get("step"))}</span></td>'
                     f'<td>{_e(step.get("name"))}</td><td>{_status_badge(str(step.get("status")))}</td><td>{why}</td></tr>')
     steps = ('<table class="checklist"><thead><tr><th>Step</th><th>What</th><th>Status</th><th>Why</th></tr></thead>'
              f"<tbody>{''.join(rows)}</tbody></table>")
