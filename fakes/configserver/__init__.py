@@ -13,6 +13,10 @@ warning for a Secured port that has no certificate.
 - :mod:`._json` — request bodies read strictly, every refusal with its reason (sans I/O);
 - :mod:`._store` — the SQLite Configuration Database, each change one transaction;
 - :mod:`.api`, :mod:`.server` — the aiohttp API and the server process;
+- :mod:`.console` — GAX-like pages on the same port (``/gax/``): the Application's Options,
+  Server Info (with the Secured-port Warning) and Start Info, through the same store and
+  model as the API (:mod:`._form` reads their form bodies strictly, :mod:`._sessions` holds
+  the accounts and sessions both share);
 - :mod:`.client` — the async client the harness and the connector use.
 
 There is no built-in account: a server is given its accounts (``users``), and a client

@@ -86,7 +86,10 @@ _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with
+    # its own forms (Fetch Standard, "serializing a request origin"), which the origin
+    # check would refuse.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 _TABS = (("options", "Options"), ("server-info", "Server Info"), ("start-info", "Start Info"))

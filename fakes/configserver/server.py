@@ -163,7 +163,8 @@ async def _serve(db: Path, host: str, port: int, users: dict[str, str], account_
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     print(server.url, flush=True)
-    print(f"Configuration Server (GAX API) at {server.url}, database {db}", file=sys.stderr, flush=True)
+    print(f"Configuration Server (GAX API) at {server.url}, its console at {server.url}gax/, database {db}",
+          file=sys.stderr, flush=True)
     if account_note is not None:
         print(f"configserver: {account_note}", file=sys.stderr, flush=True)
     try:
