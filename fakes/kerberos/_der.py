@@ -40,6 +40,7 @@ __all__ = [
     "integer",
     "int32",
     "uint32",
+    "nonce",
     "microseconds",
     "constant",
     "octets",
@@ -208,6 +209,10 @@ def _ranged(low: int, high: int, kind: str) -> Reader:
 
 int32 = _ranged(-2**31, 2**31 - 1, "Int32")
 uint32 = _ranged(0, 2**32 - 1, "UInt32")
+# RFC 4120 makes the KDC-REQ nonce a UInt32, but Heimdal declares it Int32 (krb5int32) and
+# sends negative nonces (Heimdal 7.8's kgetcred, measured: -1034954466): either is read,
+# and the reply echoes the value as received.
+nonce = _ranged(-2**31, 2**32 - 1, "Int32 or UInt32")
 microseconds = _ranged(0, 999_999, "Microseconds")
 
 

@@ -301,3 +301,14 @@ def test_aliases_do_not_reach_beyond_host_and_an_own_spn_wins(clock: Clock) -> N
     assert directory.find_services(PrincipalName.from_text("sip/labdc01.companya.com")) == []
     assert domain_controller_account("labdc01", "companya.com", "x").spns[:3] == (
         "HOST/labdc01.companya.com", "HOST/LABDC01", "ldap/labdc01.companya.com")
+
+
+def test_a_negative_nonce_as_heimdal_sends_it_is_answered_with_the_same_nonce(clock: Clock) -> None:
+    # Heimdal 7.8's kgetcred sent nonce -1034954466 (its ASN.1 says krb5int32, RFC 4120 UInt32).
+    kdc = kdc_with(clock)
+    tgt = login(kdc, clock)
+    exchange = TgsExchange(tgt, FRONTEND_SPN, now=clock)
+    exchange._nonce = -1034954466  # our client draws 31-bit nonces; Heimdal's may be negative
+    reply = kdc.handle(exchange.request())
+    assert reply is not None and reply[0] == 0x6D  # a TGS-REP, not a dropped request
+    assert exchange.receive(reply).server_principal == f"{FRONTEND_SPN}@{REALM}"  # the nonce came back as sent
