@@ -824,7 +824,13 @@ class CertificationAuthority:
         return crl
 
     def _put(self, name: str, data: bytes) -> None:
-        write_public_file(self.cert_enroll_dir / name, data)
+        path = self.cert_enroll_dir / name
+        try:
+            unchanged = path.read_bytes() == data
+        except OSError:
+            unchanged = False
+        if not unchanged:  # reopening a CA rewrites nothing that is already there
+            write_public_file(path, data)
         self._published[name] = data
 
     # -- policy ----------------------------------------------------------------------

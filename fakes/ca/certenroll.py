@@ -48,7 +48,9 @@ def make_certenroll_app(ca: CertificationAuthority, *, evidence: EvidenceLog) ->
 
 @web.middleware
 async def _record_and_gate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    record = {"site": "CertEnroll", "method": request.method, "path": request.path_qs, "user": None}
+    # The same fields as certsrv's records; nobody logs on here (anonymous, as IIS serves it).
+    record = {"site": "CertEnroll", "method": request.method, "path": request.path_qs, "user": None, "auth": None,
+              "auth_error": None}
     if not request.app[_CA].crl_publication.serving:
         request.app[_EVIDENCE].record("http-request", **record, status=None, dropped=True)
         if request.transport is not None:
