@@ -178,7 +178,8 @@ def test_unknown_and_duplicate_spn(clock: Clock) -> None:
 def test_des_only_account_on_a_modern_dc(kdc: KdcCore, clock: Clock) -> None:
     """Single DES is off on a 2008 R2+ DC: the page's DES option fails whatever the client offers."""
     for enctypes in (JAVA_DEFAULT_ENCTYPES, JAVA_WEAK_CRYPTO_ENCTYPES, (1,)):
-        error = refused(lambda: login(kdc, clock, user="ocs-des", password=DES_PASSWORD, enctypes=enctypes))
+        error = refused(lambda enctypes=enctypes: login(kdc, clock, user="ocs-des", password=DES_PASSWORD,
+                                                        enctypes=enctypes))
         assert error.code == ErrorCode.KDC_ERR_ETYPE_NOSUPP
         event = kdc.events[-1]
         assert "the domain's policy does not allow DES" in event.detail and event.ntstatus is None
