@@ -272,6 +272,7 @@ class Analysis:
         self.web_certs = [e for location in (USER, COMPUTER) for e in state.store("ucc", PERSONAL, location)
                           if e.has_private_key]
         self.pfx_source = self._pfx_source()
+        self.connector = self._connector()
 
     # -- passwords and arguments
     def _passwords(self) -> list[str]:
@@ -354,6 +355,9 @@ class Analysis:
                     opened.pfx = read_pfx(path, password)
                 else:
                     opened.anchors = read_keystore(path, password, detect_format(path)).trust_anchors
+                    # Without a password Java reads a JKS's trusted certificates but nothing
+                    # of a PKCS12 store's (they are encrypted): that one is still locked.
+                    opened.locked = password is None and not opened.anchors
                 opened.password = password
                 return opened
             except WrongPasswordError:
@@ -402,6 +406,7 @@ class Analysis:
                 if value:
                     named.append(self.s.lab.resolve_windows_path(value))
         listed = self.s.manifest.file("truststore")
+        locked: OpenedFile | None = None
         for path in dict.fromkeys(named + ([listed] if listed else []) + self.s.artifact_files()):
             try:
                 if not path.is_file() or detect_format(path) not in ("jks", "pkcs12"):
@@ -411,7 +416,20 @@ class Analysis:
             opened = self._open(path, "store")
             if opened.anchors or path in named or path == listed:
                 return opened
-        return None
+            if opened.locked and locked is None:
+                locked = opened
+        return locked
+
+    def _connector(self) -> UCConnector | None:
+        """The connector as its MTLS arguments (or else the Application's) configure it now:
+        its Secured port, and the PFX chain the handshakes' judge looks at."""
+        app = self.s.app
+        if app is None:
+            return None
+        text = format_arguments(parse_arguments(self.mtls_args or app.command_line_arguments, program=True).arguments)
+        view = CfgApplication(name=app.name, port_infos=app.port_infos, command_line_arguments=text)
+        return UCConnector.from_application(view, resolve_path=self.s.lab.resolve_windows_path, java_home=self.s.java_home,
+                                            frontend_fqdn=self.s.t.frontend_fqdn, ucc_fqdn=self.s.t.ucc_fqdn, mode="mtls")
 
     def _pfx_source(self) -> str:
         """Which of the page's three ways the connector's PFX took (Rule 3)."""
@@ -687,9 +705,10 @@ implied("mtls_command_line.save_arguments", "mtls_command_line.add_parameters")
 
 
 # Configuring Kerberos Security in Active Directory
-def _ocs_account(j: Judge) -> dict[str, Any] | None:
+def _ocs_user(j: Judge) -> str:
+    """The OCS user the connector logs in as: [Microsoft-OCS] user, else the page's ocs-ucc."""
     options = j.s.app.options.get("Microsoft-OCS", {}) if j.s.app else {}
-    return j.s.accounts.get((options.get("user") or j.s.t.ucc_account).split("@")[0].lower())
+    return (options.get("user") or j.s.t.ucc_account).split("@")[0]
 
 
 @rule("kerberos_ad.select_account_options",
@@ -699,6 +718,8 @@ def _account_options(j: Judge) -> Verdict:
     account = j.s.accounts.get(j.s.t.ucc_account.lower())
     if account is None:
         return _wrong("krb-principal-unknown", f"Active Directory has no user {j.s.t.ucc_account}")
+    if _ocs_user(j).lower() in j.s.accounts:
+        account = j.s.accounts[_ocs_user(j).lower()]
     if account.get("use_des_key_only"):
         return _wrong("krb-des-disabled", f"{account['sam_account_name']} has 'Use Kerberos DES encryption for this "
                       "account': single-DES keys only, refused by modern Kerberos")
@@ -733,7 +754,7 @@ def _password_option(j: Judge) -> Verdict:
         if elsewhere:
             return _wrong("ocs-password-missing", f"the password is in section [{elsewhere[0]}], not [Microsoft-OCS]")
         return TODO
-    user = (ocs.get("user") or j.s.t.ucc_account).split("@")[0]
+    user = _ocs_user(j)
     if user.lower() not in j.s.accounts:
         return _wrong("krb-principal-unknown", f"[Microsoft-OCS] user {user!r} is no account of the domain")
     principal = f"{user}@{j.s.t.realm}".lower()
@@ -834,11 +855,9 @@ implied("krb5_conf.save_krb5_conf", "krb5_conf.modify_krb5_conf", "krb5.conf sav
 # Configuring a Secure SIP Port
 @rule("secure_port.add_port", "a sip port with Listening Mode Secured on the Application's Server Info")
 def _secure_port(j: Judge) -> Verdict:
-    app = j.s.app
-    if app is None or not app.port_infos:
+    connector = j.a.connector
+    if connector is None or not j.s.app or not j.s.app.port_infos:
         return TODO
-    connector = UCConnector.from_application(app, resolve_path=j.s.lab.resolve_windows_path, java_home=j.s.java_home,
-                                             frontend_fqdn=j.s.t.frontend_fqdn, ucc_fqdn=j.s.t.ucc_fqdn, mode="mtls")
     if connector.secure_port is not None:
         return DONE
     found = next((f for f in connector.findings if isinstance(f, PortFinding)), None)
@@ -914,22 +933,9 @@ def _match(connector: list[dict[str, Any]], start: float) -> dict[str, Any] | No
                 None)
 
 
-def _connector_view(state: State, analysis: Analysis) -> Setup | None:
-    """The connector as its MTLS arguments (or else the Application's) configure it now: the
-    judge's view of its PFX chain."""
-    if state.app is None:
-        return None
-    text = analysis.mtls_args or state.app.command_line_arguments
-    app = CfgApplication(name=state.app.name, port_infos=state.app.port_infos,
-                         command_line_arguments=format_arguments(parse_arguments(text, program=True).arguments))
-    connector = UCConnector.from_application(app, resolve_path=state.lab.resolve_windows_path, java_home=state.java_home,
-                                             frontend_fqdn=state.t.frontend_fqdn, ucc_fqdn=state.t.ucc_fqdn, mode="mtls")
-    return Setup(app, connector, [])
-
-
 def judge_handshakes(state: State, analysis: Analysis) -> list[dict[str, Any]]:
     """The last connector → Front End, Front End → connector and Kerberos exchanges seen."""
-    setup = _connector_view(state, analysis)
+    setup = Setup(state.app, analysis.connector, []) if state.app is not None and analysis.connector is not None else None
     source = analysis.pfx_source
     connections = _connections(state.frontend)
     attempts: dict[str, list[tuple[float, list[dict[str, Any]], dict[str, Any] | None]]] = {"mtls": [], "tls-kerberos": []}

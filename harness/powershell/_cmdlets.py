@@ -47,15 +47,38 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fakes._files import write_public_file
-from fakes.ca import ShellError, build_cs_certificate_csr, check_ca_config, parse_request_cs_certificate
+from fakes.ca import (
+    ShellError,
+    build_cs_certificate_csr,
+    check_ca_config,
+    parse_request_cs_certificate,
+)
 
 from ..admin import AdminUnavailable
-from ..artifacts import ArtifactError, KeyNotExportableError, export_pfx, read_certificate, write_der_certificate
+from ..artifacts import (
+    ArtifactError,
+    KeyNotExportableError,
+    export_pfx,
+    read_certificate,
+    write_der_certificate,
+)
 from ..diagnosis import FRONTEND, SHELL, WEB
-from ..hosts import COMPUTER, PERSONAL, TRUSTED_ROOTS, USER, CertificateStore, StoredCertificate, WindowsHost
+from ..hosts import (
+    COMPUTER,
+    PERSONAL,
+    TRUSTED_ROOTS,
+    USER,
+    CertificateStore,
+    StoredCertificate,
+    WindowsHost,
+)
 from ..lab import WINDOWS_ROLES, make_private_folder
 from ..manifest import Manifest
-from ..procedures._framework import StepFailed, refuse_long_common_name, rsa_key_size_problem
+from ..procedures._framework import (
+    StepFailed,
+    refuse_long_common_name,
+    rsa_key_size_problem,
+)
 from ._runtime import (
     Cmdlet,
     Evaluator,
@@ -274,7 +297,7 @@ class CertificateObject(PSObject):
         self.source = source
 
     @classmethod
-    def of(cls, entry: StoredCertificate, store: CertificateStore, host: str) -> "CertificateObject":
+    def of(cls, entry: StoredCertificate, store: CertificateStore, host: str) -> CertificateObject:
         location = "LocalMachine" if store.location == COMPUTER else "CurrentUser"
         name = "My" if store.name == PERSONAL else "Root"
         return cls(entry.certificate, location=location, store=name, host=host, friendly_name=entry.friendly_name,
@@ -350,7 +373,7 @@ class FileObject(PSObject):
     def properties(self) -> dict[str, Any]:
         return {"Name": ntpath.basename(self.where.windows), "FullName": self.where.windows,
                 "DirectoryName": ntpath.dirname(self.where.windows), "Length": self.size,
-                "Mode": "-a----", "LastWriteTime": _windows_time(datetime.datetime.now(datetime.timezone.utc))}
+                "Mode": "-a----", "LastWriteTime": _windows_time(datetime.datetime.now(datetime.UTC))}
 
 
 class ContainerObject(PSObject):
@@ -416,6 +439,8 @@ class HostShell(Evaluator):
         self.notes: list[str] = []
 
     def _resolve(self, name: str) -> Cmdlet | None:
+        if name.lower() in ("%", "foreach", "foreach-object"):
+            raise Unsupported("ForEach-Object is not run by the lab's shell: use Where-Object and Select-Object", 0)
         cmdlet = COMMANDS.get(name.lower()) or COMMANDS.get(re.sub(r"(?i)\.exe$", "", name).lower())
         if cmdlet is None or self.role not in cmdlet.hosts:
             return None

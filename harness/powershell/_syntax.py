@@ -134,7 +134,7 @@ class Number:
 class Expandable:
     """A double-quoted string (or a bare word) holding ``$variables`` or ``$(...)``."""
 
-    parts: tuple[Union[str, "Node"], ...]
+    parts: tuple[str | Node, ...]
     offset: int
 
 
@@ -146,7 +146,7 @@ class Variable:
 
 @dataclass(frozen=True)
 class Member:
-    target: "Node"
+    target: Node
     name: str
     offset: int
 
@@ -155,7 +155,7 @@ class Member:
 class Paren:
     """``( pipeline )``: the pipeline's output as a value."""
 
-    pipeline: "Statement"
+    pipeline: Statement
     offset: int
 
 
@@ -163,20 +163,20 @@ class Paren:
 class SubExpression:
     """``$( statements )`` or ``@( statements )`` (``array``): every statement's output."""
 
-    statements: tuple["Statement", ...]
+    statements: tuple[Statement, ...]
     offset: int
     array: bool = False
 
 
 @dataclass(frozen=True)
 class ArrayLiteral:
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
     offset: int
 
 
 @dataclass(frozen=True)
 class ScriptBlock:
-    statements: tuple["Statement", ...]
+    statements: tuple[Statement, ...]
     text: str
     offset: int
 
@@ -184,15 +184,15 @@ class ScriptBlock:
 @dataclass(frozen=True)
 class Unary:
     operator: str  # "not"
-    operand: "Node"
+    operand: Node
     offset: int
 
 
 @dataclass(frozen=True)
 class Binary:
     operator: str  # lower case, without the dash: "eq", "ilike", "and"
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
     offset: int
 
 
@@ -344,6 +344,8 @@ class _Parser:
 
     def starts_command(self) -> bool:
         c = self.peek()
+        if c in ("?", "%") and (self.peek(1) == "" or self.peek(1).isspace()):
+            return True  # the aliases of Where-Object and ForEach-Object
         return bool(c) and (c.isalpha() or c in "_.\\") and not (c == "." and self.peek(1) in ("", " "))
 
     def element(self, *, first: bool) -> Command | Node:
