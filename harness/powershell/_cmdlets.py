@@ -877,6 +877,8 @@ async def _account(shell: HostShell, call: Invocation) -> dict[str, Any]:
         raise call.error(f"Unable to contact the server. {exc}", category="ResourceUnavailable",
                          reason="ADServerDownException") from None
     if account is None:
+        # The AD module's ADIdentityNotFoundException, as public transcripts of Get-ADUser and
+        # Set-AD* show it (its resource text is not published: the exact words are assumed).
         base = ",".join(f"DC={p}" for p in lab.topology.domain.split("."))
         raise call.error(f"Cannot find an object with identity: '{name}' under: '{base}'.", category="ObjectNotFound",
                          reason="ADIdentityNotFoundException", target=f"{name}:{call.cmdlet.params[0].kind.split('.')[-1]}",
@@ -919,6 +921,8 @@ async def set_ad_account_password(shell: HostShell, call: Invocation) -> list[An
     account = await _account(shell, call)
     password = bound["NewPassword"].reveal()
     if not _complex_enough(password, account["sam_account_name"]):
+        # The AD module's ADPasswordComplexityException (quoted e.g. by til.secretgeek.net,
+        # "How to determine password complexity rules"); 1325 is ERROR_PASSWORD_RESTRICTION.
         raise call.error("The password does not meet the length, complexity, or history requirement of the domain.",
                          category="InvalidData", reason="ADPasswordComplexityException",
                          target=f"{account['sam_account_name']}:ADAccount", error_id="ActiveDirectoryServer:1325")
@@ -955,7 +959,7 @@ async def certutil(shell: HostShell, call: Invocation) -> list[Any]:
     lab = shell.lab
     assert lab.authority is not None
     words: list[str] = []
-    for (element, value), node in zip(call.arguments, call.command.elements):
+    for (element, value), node in zip(call.arguments, call.command.elements, strict=True):
         if isinstance(element, Parameter):
             words.append("-" + element.name)
             if element.argument is not None:
@@ -1153,6 +1157,8 @@ def render(values: list[Any]) -> str:
                 i += 1
                 continue
             props = value.properties()
+            # Request-CsCertificate's result as a list (assumed: the fields of the certificate
+            # objects the Lync/Skype for Business certificate cmdlets print).
             shown = {k: props[k] for k in ("Issuer", "NotAfter", "NotBefore", "SerialNumber", "Subject", "Thumbprint")}
             shown["AlternativeNames"] = _shown(props["DnsNameList"])
             width = max(len(k) for k in shown)
@@ -1180,9 +1186,9 @@ def render(values: list[Any]) -> str:
         elif isinstance(value, SelectedObject):
             names = list(value.values)
             widths = [max(len(n), *(len(_shown(v.values.get(n))) for v in group)) for n in names]
-            header = " ".join(n.ljust(w) for n, w in zip(names, widths))
-            rule = " ".join(("-" * len(n)).ljust(w) for n, w in zip(names, widths))
-            rows = [" ".join(_shown(v.values.get(n)).ljust(w) for n, w in zip(names, widths)) for v in group]
+            header = " ".join(n.ljust(w) for n, w in zip(names, widths, strict=True))
+            rule = " ".join(("-" * len(n)).ljust(w) for n, w in zip(names, widths, strict=True))
+            rows = [" ".join(_shown(v.values.get(n)).ljust(w) for n, w in zip(names, widths, strict=True)) for v in group]
             out.append("\n" + "\n".join([header, rule, *rows]) + "\n")
         elif isinstance(value, ListOutput):
             out.extend("\n" + v.text + "\n" for v in group)

@@ -532,7 +532,7 @@ class Evaluator:
         cmdlet = call.cmdlet
         bound: dict[str, Any] = {}
         positional: list[tuple[Node, Any]] = []
-        items = list(zip(elements, call.arguments))
+        items = list(zip(elements, call.arguments, strict=True))
         i = 0
         while i < len(items):
             element, (_, value) = items[i]

@@ -203,7 +203,7 @@ def test_windows_paths_land_in_the_lab_folder(lab: Path) -> None:
     assert f"C:\\temp\\root.cer on fe01 is {local}" in done.stderr
     root = read_certificate(local)
     assert local.read_bytes() == root.public_bytes(Encoding.DER)
-    on_ucc = host(lab, "ucc01", f"Import-Certificate -FilePath \\\\fe01.companya.com\\C$\\temp\\root.cer "
+    on_ucc = host(lab, "ucc01", "Import-Certificate -FilePath \\\\fe01.companya.com\\C$\\temp\\root.cer "
                                 "-CertStoreLocation Cert:\\CurrentUser\\Root")
     assert on_ucc.exit_code == 0, on_ucc.stderr
     assert root.fingerprint(hashes.SHA1()).hex().upper() in on_ucc.stdout
