@@ -958,6 +958,11 @@ def judge_handshakes(state: State, analysis: Analysis) -> list[dict[str, Any]]:
     ]
 
 
+def _when(moment: float) -> str:
+    """An evidence record's time (seconds since the epoch) in ISO 8601, UTC."""
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+
+
 def _not_seen(kind: str, direction: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": kind, "status": "not-seen", "seen": None, "evidence": None, "diagnoses": []}
     if direction:
@@ -984,7 +989,7 @@ def _judge_register(attempt: tuple[float, list[dict[str, Any]], dict[str, Any] |
             diagnoses = [diagnose(code, f"the connector stopped before the Front End judged it ({code})", matched)]
         if not diagnoses:
             diagnoses = [_not_confirmed("the Front End's log shows no REGISTER answered 200 for the connector", seen)]
-    return {**base, "status": "confirmed" if confirmed else "rejected", "seen": start,
+    return {**base, "status": "confirmed" if confirmed else "rejected", "seen": _when(start),
             "evidence": {"frontend": {"peer": handshake.get("peer") if handshake else None,
                                       "peer_trusted_as": trusted.get("peer") if trusted else None,
                                       "requests": [{"method": e.get("method"), "status": e.get("status")}
@@ -1020,7 +1025,7 @@ def _judge_push(state: State, setup: Setup | None, source: str) -> dict[str, Any
             diagnoses.append(_not_confirmed("the connector's Secured port did not answer every request of the push with 200",
                                             {"frontend": mine, "connector": seen}))
     return {"kind": "mtls", "direction": "frontend-to-connector", "status": "confirmed" if confirmed else "rejected",
-            "seen": start["time"],
+            "seen": _when(start["time"]),
             "evidence": {"connector": {"peer": handshake.get("peer_certificate") if handshake else None,
                                        "requests": [{"method": e.get("method"), "status": e.get("status")} for e in answered]},
                          "frontend": {"push": [r for r in mine if r["type"] in ("push-response", "push-failure", "push-done")]}},
@@ -1068,7 +1073,7 @@ def _judge_login(attempt: tuple[float, list[dict[str, Any]], dict[str, Any] | No
                                                                         ("REGISTER answered 200", register),
                                                                         ("rspauth verified by the connector", verified))
                                                         if not ok), None))
-    result = {"kind": "tls-kerberos", "status": "confirmed" if confirmed else "rejected", "seen": start,
+    result = {"kind": "tls-kerberos", "status": "confirmed" if confirmed else "rejected", "seen": _when(start),
               "evidence": {"kdc": {"tgt": tgt, "service_ticket": ticket},
                            "frontend": {"authenticated": authenticated, "register": register},
                            "connector": matched},
