@@ -49,9 +49,11 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from . import _der
+from ._policy import account_name, is_computer
 
 __all__ = [
     "DEFAULT_TEMPLATES",
+    "ENROLL_GROUPS",
     "OID_CA_VERSION",
     "OID_ENCRYPTING_FILE_SYSTEM",
     "OID_ENROLL_CERTTYPE",
@@ -65,6 +67,9 @@ OID_ENCRYPTING_FILE_SYSTEM = x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.4")
 OID_ENROLL_CERTTYPE = x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2")
 #: szOID_CERTSRV_CA_VERSION: put in CA certificates; 0 = no renewal yet.
 OID_CA_VERSION = x509.ObjectIdentifier("1.3.6.1.4.1.311.21.1")
+
+#: The groups whose members the lab knows, for a template's Enroll permission.
+ENROLL_GROUPS = ("Authenticated Users", "Domain Users", "Domain Computers")
 
 # Revision a template duplicated in certtmpl.msc carries once saved (major 100, minor 2).
 _DUPLICATE_REVISION = (100, 2)
@@ -100,6 +105,13 @@ class Template:
     derived, 1 without an OID and 2 with one. ``requires_approval`` is "CA
     certificate manager approval" (``msPKI-Enrollment-Flag`` ``CT_FLAG_PEND_ALL_REQUESTS``,
     0x2, [MS-CRTD] 2.26): requests wait for a CA manager.
+
+    ``enroll`` is who holds Enroll on the template's Security tab: groups among
+    :data:`ENROLL_GROUPS` or accounts written ``COMPANYA\\name``. Empty means the default the
+    lab gives each kind: Domain Computers for computer templates, Domain Users for user
+    templates, both for templates whose subject comes from the request (Windows' own
+    default for "Web Server" is Domain Admins and Enterprise Admins, whose members the lab
+    does not model).
     """
 
     name: str
@@ -114,6 +126,7 @@ class Template:
     oid: str | None = None
     schema_version: int = 0
     requires_approval: bool = False
+    enroll: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.key_usage) - set(_KEY_USAGE_FLAGS)
@@ -130,6 +143,37 @@ class Template:
             raise ValueError(
                 f"template {self.name!r}: a version 1 template has no OID and a version 2+ template has one"
             )
+        groups = {group.casefold() for group in ENROLL_GROUPS}
+        for principal in self.enroll:
+            known_group = isinstance(principal, str) and principal.casefold() in groups
+            account = isinstance(principal, str) and "\\" in principal and all(
+                part.strip() for part in principal.split("\\", 1))
+            if not (known_group or account):
+                raise ValueError(
+                    f"template {self.name!r}: {principal!r} is neither a group whose members the lab knows"
+                    f" ({', '.join(ENROLL_GROUPS)}) nor an account written DOMAIN\\name")
+
+    @property
+    def enrollees(self) -> tuple[str, ...]:
+        """Who holds Enroll: :attr:`enroll`, or the kind's default when that is empty."""
+        if self.enroll:
+            return self.enroll
+        if self.subject_from_request:
+            return ("Domain Users", "Domain Computers")
+        return ("Domain Computers",) if self.machine_type else ("Domain Users",)
+
+    def may_enroll(self, requester: str) -> bool:
+        """Whether ``requester`` (``COMPANYA\\jdoe``, ``COMPANYA\\FE01$``) holds Enroll."""
+        computer = is_computer(requester)
+        account = account_name(requester).casefold()
+        for principal in self.enrollees:
+            group = principal.casefold()
+            if group == "authenticated users" or (group == "domain users" and not computer) \
+                    or (group == "domain computers" and computer):
+                return True
+            if "\\" in principal and account_name(principal).casefold() == account:
+                return True
+        return False
 
     @property
     def web_enrollment(self) -> bool:
@@ -182,6 +226,7 @@ class Template:
             "oid": self.oid,
             "schema_version": self.schema_version,
             "requires_approval": self.requires_approval,
+            "enroll": list(self.enroll),
         }
 
     @classmethod
@@ -203,6 +248,7 @@ class Template:
             # Absent from state written before these were kept: derived, and no approval.
             schema_version=int(data.get("schema_version", 0)),
             requires_approval=bool(data.get("requires_approval", False)),
+            enroll=tuple(data.get("enroll", ())),
         )
 
 

@@ -12,6 +12,11 @@ Settings:
   it there; ``serving: false`` takes the CDP web site down. Changing it publishes a CRL at
   once. Reading (and every change) answers the setting and ``crl``: the CRL now published
   (number, thisUpdate, nextUpdate, its revoked serials, PEM).
+* ``template-permissions`` — who holds Enroll on each template (its Security tab):
+  ``{"<template>": ["Domain Users", "COMPANYA\\jdoe", ...]}``; a change names the
+  templates it changes, ``null`` puts a template back to its kind's default. Groups the
+  lab knows are Authenticated Users, Domain Users and Domain Computers; accounts are
+  written ``DOMAIN\\name``. Requests from others are denied with CERTSRV_E_TEMPLATE_DENIED.
 
 Actions, in certutil's terms (answers are JSON; refusals are 404 when the request or
 certificate does not exist, 409 when its state does not allow it, 400 for bad input,
@@ -38,11 +43,13 @@ record for each request submitted here and for each approve/deny, a
 through this API.
 
 ``reset`` puts the CRL publication back to AD CS's schedule, serving (publishing a CRL if
-it was bent); revocations and requests stay, as in the CA's database.
+it was bent), and the templates' Enroll permissions back to what they were when the API
+started; revocations and requests stay, as in the CA's database.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -88,6 +95,7 @@ def _refusal(error: CertutilError) -> AdminError:
 
 def ca_admin(ca: CertificationAuthority, *, evidence: EvidenceLog, certsrv_url: str | None = None) -> AdminService:
     """The admin service of ``ca``; ``evidence`` is its certsrv's log (shared)."""
+    initial_enroll = {name: template.enroll for name, template in ca.templates.items()}
 
     def authority() -> dict[str, Any]:
         return {
@@ -213,9 +221,35 @@ def ca_admin(ca: CertificationAuthority, *, evidence: EvidenceLog, certsrv_url: 
         published(ca.set_crl_publication(CrlPublication(next_update_offset=offset, serving=serving)))
         return publication()
 
+    def permissions() -> dict[str, list[str]]:
+        return {name: list(template.enrollees) for name, template in ca.templates.items()}
+
+    async def set_permissions(value: Any) -> dict[str, list[str]]:
+        shape = 'template-permissions is {"<template>": ["Domain Users", "COMPANYA\\\\name", ...] or null}'
+        if not isinstance(value, dict) or not value:
+            raise AdminError(400, shape)
+        for name, principals in value.items():
+            if principals is not None and (not isinstance(principals, list)
+                                           or not all(isinstance(p, str) for p in principals)):
+                raise AdminError(400, shape)
+            found = [t for n, t in ca.templates.items() if n.casefold() == name.casefold()]
+            if not found:
+                raise AdminError(404, f"no template {name!r} is published on {ca.config_string}")
+            try:  # all checked before any is changed: nothing is half done
+                dataclasses.replace(found[0], enroll=tuple(principals or ()))
+            except ValueError as exc:
+                raise AdminError(400, str(exc)) from None
+        for name, principals in value.items():
+            changed = ca.set_enroll_permission(name, tuple(principals or ()))
+            evidence.record("template-permissions", template=changed.name, enroll=list(changed.enrollees))
+        return permissions()
+
     async def reset() -> None:
         if ca.crl_publication != CrlPublication():
             published(ca.set_crl_publication(CrlPublication()))
+        for name, enroll in initial_enroll.items():
+            if name in ca.templates and ca.templates[name].enroll != enroll:
+                ca.set_enroll_permission(name, enroll)
 
     return AdminService(
         name="ca",
@@ -224,6 +258,7 @@ def ca_admin(ca: CertificationAuthority, *, evidence: EvidenceLog, certsrv_url: 
         settings={
             "authority": Setting(authority),
             "crl-publication": Setting(publication, set_publication),
+            "template-permissions": Setting(permissions, set_permissions),
         },
         actions={"submit": submit, "approve": approve, "deny": deny, "revoke": revoke, "publish-crl": publish_crl},
         reset=reset,

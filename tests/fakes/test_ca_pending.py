@@ -237,13 +237,54 @@ def test_a_computer_asking_for_the_user_template_is_denied_in_ad_cs_words(
     assert (answer["disposition"], answer["status"], answer["message"]) == ("denied", 0x80094012, TEMPLATE_DENIED)
 
 
+def test_enroll_taken_away_on_the_page_copy_denies_the_account_until_given_back(
+    site: ServerThread, client: Certsrv, ca: CertificationAuthority, ca_make_csr: MakeCsr,
+) -> None:
+    status, now = site.admin("GET", "settings/template-permissions")
+    assert status == 200 and now["WebServerExportable"] == ["Domain Users", "Domain Computers"]
+    assert now["Machine"] == ["Domain Computers"] and now["User"] == ["Domain Users"]
+    status, now = site.admin("PUT", "settings/template-permissions", {"WebServerExportable": ["COMPANYA\\pkiadmin"]})
+    assert status == 200 and now["WebServerExportable"] == ["COMPANYA\\pkiadmin"]
+    with pytest.raises(RequestDeniedException) as denied:
+        client.get_cert(_pem(ca_make_csr), "WebServerExportable")
+    assert str(denied.value) == TEMPLATE_DENIED
+    # Kept with the CA, as the template's Security tab is kept in AD.
+    reopened = CertificationAuthority.open(ca.state_dir)
+    with reopened:
+        assert reopened.templates["WebServerExportable"].enroll == ("COMPANYA\\pkiadmin",)
+    status, now = site.admin("PUT", "settings/template-permissions", {"WebServerExportable": ["COMPANYA\\enroll"]})
+    assert status == 200
+    assert client.get_cert(_pem(ca_make_csr), "WebServerExportable").startswith(b"-----BEGIN CERTIFICATE-----")
+    assert site.admin("POST", "reset")[0] == 200
+    assert site.admin("GET", "settings/template-permissions")[1]["WebServerExportable"] == [
+        "Domain Users", "Domain Computers"]
+
+
+@pytest.mark.parametrize(("body", "status", "words"), [
+    ({"WebServerExportable": ["Domain Admins"]}, 400, "neither a group whose members the lab knows"),
+    ({"WebServerExportable": ["enroll"]}, 400, "nor an account written DOMAIN\\name"),
+    ({"WebServerExportable": "Domain Users"}, 400, "template-permissions is"),
+    ({"NoSuchTemplate": ["Domain Users"]}, 404, "no template 'NoSuchTemplate'"),
+    ({}, 400, "template-permissions is"),
+    ({"User": ["Authenticated Users"], "WebServer": ["Domain Admins"]}, 400, "neither a group"),
+])
+def test_enroll_permissions_the_lab_cannot_judge_are_refused_whole(
+    site: ServerThread, body: object, status: int, words: str,
+) -> None:
+    before = site.admin("GET", "settings/template-permissions")[1]
+    got, answer = site.admin("PUT", "settings/template-permissions", body)
+    assert got == status and words in answer["error"]
+    assert site.admin("GET", "settings/template-permissions")[1] == before  # nothing half done
+
+
 # -- templates as state -----------------------------------------------------------------------------
 
 def test_templates_kept_before_schema_versions_were_stored_read_back_as_before() -> None:
     for template in DEFAULT_TEMPLATES.values():
-        old = {k: v for k, v in template.to_dict().items() if k not in ("schema_version", "requires_approval")}
+        old = {k: v for k, v in template.to_dict().items()
+               if k not in ("schema_version", "requires_approval", "enroll")}
         restored = type(template).from_dict(old)
-        assert restored.requires_approval is False
+        assert restored.requires_approval is False and restored.enroll == ()
         assert restored.schema_version == (1 if template.oid is None else 2)
 
 
