@@ -24,30 +24,35 @@ USER, PASSWORD = "trainer", "Tr4iner-pass"
 API = "gax/api"
 APPS = f"{API}/cfg/objects/CfgApplication"
 _names = itertools.count(1)
+# Seconds a request may take: generous, as the machine may be busy with other work.
+TIMEOUT = 30
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m fakes.configserver`` with an account of its own; its URL."""
-    db = tmp_path_factory.mktemp("console") / "cfg.sqlite"
-    proc = subprocess.Popen([sys.executable, "-m", "fakes.configserver", "--db", str(db)], cwd=REPO,
-                            env={**os.environ, "UCCLAB_CONFIGSERVER_USER": f"{USER}:{PASSWORD}"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder = tmp_path_factory.mktemp("console")
+    # Its log goes to a file: a pipe nobody reads would fill and stop the server mid-test.
+    with open(folder / "server.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "fakes.configserver", "--db", str(folder / "cfg.sqlite")],
+                                cwd=REPO, env={**os.environ, "UCCLAB_CONFIGSERVER_USER": f"{USER}:{PASSWORD}"},
+                                stdout=subprocess.PIPE, stderr=log, text=True)
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if proc.stderr else ""
+    assert url.startswith("http://127.0.0.1:"), (folder / "server.log").read_text()
     yield url
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
+    assert "Traceback" not in (folder / "server.log").read_text()
 
 
 def api_token(url: str) -> str:
-    answer = requests.post(url + f"{API}/session/login", json={"username": USER, "password": PASSWORD}, timeout=5)
+    answer = requests.post(url + f"{API}/session/login", json={"username": USER, "password": PASSWORD}, timeout=TIMEOUT)
     return str(answer.json()["token"])
 
 
 def api_get(url: str, dbid: int) -> dict[str, Any]:
-    answer = requests.get(url + f"{APPS}/{dbid}", headers={"Authorization": f"Bearer {api_token(url)}"}, timeout=5)
+    answer = requests.get(url + f"{APPS}/{dbid}", headers={"Authorization": f"Bearer {api_token(url)}"}, timeout=TIMEOUT)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -58,7 +63,7 @@ def app(server: str) -> int:
     doc = {"type": "CfgApplication", "name": f"UCC_Lync_{next(_names)}",
            "options": {"property": [{"section": "Microsoft-OCS", "key": "user", "value": "ocs-ucc"}]},
            "commandlinearguments": "-host gcfg01.companya.com -port 2020 -app UCC_Lync"}
-    made = requests.post(server + f"{API}/cfg/objects", json=doc, timeout=5,
+    made = requests.post(server + f"{API}/cfg/objects", json=doc, timeout=TIMEOUT,
                          headers={"Authorization": f"Bearer {api_token(server)}"})
     assert made.status_code == 201, made.text
     return int(made.json()["dbid"])
@@ -73,7 +78,7 @@ class Browser:
         self.csrf = ""
 
     def get(self, path: str, **options: Any) -> requests.Response:
-        response = self.http.get(self.url + path.lstrip("/"), timeout=5, **options)
+        response = self.http.get(self.url + path.lstrip("/"), timeout=TIMEOUT, **options)
         found = re.search(r'name="csrf" value="([^"]+)"', response.text)
         if found:
             self.csrf = found.group(1)
@@ -81,7 +86,7 @@ class Browser:
 
     def post(self, path: str, fields: dict[str, str], *, csrf: bool = True, **options: Any) -> requests.Response:
         data = {"csrf": self.csrf, **fields} if csrf else fields
-        return self.http.post(self.url + path.lstrip("/"), data=data, timeout=5, **options)
+        return self.http.post(self.url + path.lstrip("/"), data=data, timeout=TIMEOUT, **options)
 
     def login(self, password: str = PASSWORD) -> requests.Response:
         self.get("gax/login")
@@ -107,7 +112,7 @@ def browser(server: str) -> Browser:
 
 def test_login_sets_a_strict_httponly_session_that_the_api_accepts_too(server: str) -> None:
     b = Browser(server)
-    first = b.http.get(server + "gax/", allow_redirects=False, timeout=5)
+    first = b.http.get(server + "gax/", allow_redirects=False, timeout=TIMEOUT)
     assert first.status_code == 303 and first.headers["Location"] == "/gax/login"
     wrong = b.login(password="password")
     assert wrong.status_code == 401 and alert(wrong) == "login failed: wrong user name or password"
@@ -117,12 +122,12 @@ def test_login_sets_a_strict_httponly_session_that_the_api_accepts_too(server: s
     attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
     assert {"httponly", "samesite=strict", "path=/gax"} <= attributes
     # The console's session is a GAX session: the REST API takes its cookie.
-    assert b.http.get(server + APPS, timeout=5).status_code == 200
+    assert b.http.get(server + APPS, timeout=TIMEOUT).status_code == 200
     # Logging out ends it for both.
     b.get("gax/applications")
     assert b.post("gax/logout", {}, allow_redirects=False).status_code == 303
-    assert b.http.get(server + APPS, timeout=5).status_code == 401
-    assert b.http.get(server + "gax/applications", allow_redirects=False, timeout=5).headers["Location"] == "/gax/login"
+    assert b.http.get(server + APPS, timeout=TIMEOUT).status_code == 401
+    assert b.http.get(server + "gax/applications", allow_redirects=False, timeout=TIMEOUT).headers["Location"] == "/gax/login"
 
 
 def test_a_login_form_not_from_this_page_is_refused(server: str) -> None:
@@ -136,9 +141,9 @@ def test_a_login_form_not_from_this_page_is_refused(server: str) -> None:
 
 def test_pages_need_a_session_and_a_post_without_one_saves_nothing(server: str, app: int) -> None:
     anonymous = requests.Session()
-    page = anonymous.get(server + f"gax/applications/{app}/options", allow_redirects=False, timeout=5)
+    page = anonymous.get(server + f"gax/applications/{app}/options", allow_redirects=False, timeout=TIMEOUT)
     assert page.status_code == 303 and page.headers["Location"] == "/gax/login"
-    posted = anonymous.post(server + f"gax/applications/{app}/options", timeout=5,
+    posted = anonymous.post(server + f"gax/applications/{app}/options", timeout=TIMEOUT,
                             data={"action": "add", "section": "Microsoft-OCS", "key": "password", "value": "x"})
     assert posted.status_code == 401 and "nothing was saved" in alert(posted)
     assert api_get(server, app)["options"]["property"] == [{"section": "Microsoft-OCS", "key": "user", "value": "ocs-ucc"}]
@@ -232,7 +237,7 @@ def test_a_secured_port_asks_the_warning_first_and_yes_saves_it(server: str, bro
     fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', yes.group(2)))
     assert fields["confirm"] == "yes" and fields["csrf"] == browser.csrf
     saved = browser.http.post(server.rstrip("/") + html.unescape(yes.group(1)),
-                              data={k: html.unescape(v) for k, v in fields.items()}, timeout=5)
+                              data={k: html.unescape(v) for k, v in fields.items()}, timeout=TIMEOUT)
     assert saved.status_code == 200 and "Port added." in saved.text
     assert api_get(server, app)["portinfos"]["portinfo"] == [
         {"id": "sip-secure", "port": "5070", "connprotocol": "sip", "transportparams": "tls=1", "appparams": "",
@@ -321,7 +326,7 @@ def test_a_change_applies_to_the_object_as_stored_not_as_the_page_showed_it(serv
     path = f"gax/applications/{app}/options"
     browser.get(path)  # the page shows the object before the API's change below
     token = api_token(server)
-    put = requests.put(server + f"{APPS}/{app}", timeout=5, headers={"Authorization": f"Bearer {token}"},
+    put = requests.put(server + f"{APPS}/{app}", timeout=TIMEOUT, headers={"Authorization": f"Bearer {token}"},
                        json={"commandlinearguments": "-from-the-api"})
     assert put.status_code == 200
     browser.post(path, {"action": "add", "section": "Microsoft-OCS", "key": "password", "value": "Genesys#1"})
@@ -350,7 +355,7 @@ def test_bad_form_bodies_are_refused_in_words(
     path = f"gax/applications/{app}/options"
     browser.get(path)
     before = api_get(server, app)
-    refused = browser.http.post(server + path, data=body.replace(b"CSRF", browser.csrf.encode()), timeout=5,
+    refused = browser.http.post(server + path, data=body.replace(b"CSRF", browser.csrf.encode()), timeout=TIMEOUT,
                                 headers={"Content-Type": content_type})
     assert refused.status_code == status and words in alert(refused)
     assert api_get(server, app) == before
@@ -366,7 +371,7 @@ def test_oversized_forms_unknown_objects_and_pages_are_pages_that_say_so(server:
     nowhere = browser.get("gax/settings")
     assert nowhere.status_code == 404 and "There is no page /gax/settings here." in alert(nowhere)
     # The API's own paths still answer in JSON.
-    assert requests.get(server + f"{API}/nowhere", timeout=5).json()["status"] == 404
+    assert requests.get(server + f"{API}/nowhere", timeout=TIMEOUT).json()["status"] == 404
 
 
 def test_pages_load_nothing_from_elsewhere_and_run_no_script(browser: Browser, app: int) -> None:

@@ -25,6 +25,8 @@ from harness.console import LabConsole
 from harness.pytest_plugin import LabThread
 
 REPO = Path(__file__).resolve().parents[2]
+# Seconds a request may take: generous, as the machine may be busy with other work.
+TIMEOUT = 60
 HOSTS = ("labdc01.companya.com", "gcfg01.companya.com", "fe01.companya.com", "ucc01.companya.com")
 
 
@@ -32,12 +34,14 @@ HOSTS = ("labdc01.companya.com", "gcfg01.companya.com", "fe01.companya.com", "uc
 def running_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``ucclab up --blank`` in a process of its own; its lab.json."""
     workdir = tmp_path_factory.mktemp("console") / "lab"
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--blank", "--workdir", str(workdir)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    output = workdir.parent / "up.log"  # a file: a pipe nobody reads would fill and stop the lab
+    with open(output, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--blank", "--workdir", str(workdir)],
+                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while not (workdir / "lab.json").exists():
         if proc.poll() is not None:
-            raise AssertionError(f"ucclab up exited early: {proc.stderr.read() if proc.stderr else ''}")
+            raise AssertionError(f"ucclab up exited early: {output.read_text()}")
         if time.monotonic() > deadline:
             proc.kill()
             raise AssertionError("ucclab up did not write lab.json in time")
@@ -45,8 +49,8 @@ def running_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     doc = json.loads((workdir / "lab.json").read_text())
     yield {**doc, "workdir": workdir}
     proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=30)
-    assert "Traceback" not in err
+    proc.wait(timeout=TIMEOUT)
+    assert "Traceback" not in output.read_text()
 
 
 @pytest.fixture
@@ -54,7 +58,7 @@ def session(running_lab: dict[str, Any]) -> requests.Session:
     """A browser-like session logged in to the console with the lab's admin token."""
     http = requests.Session()
     answer = http.post(running_lab["endpoints"]["console"] + "login", data={"token": running_lab["admin"]["token"]},
-                       allow_redirects=False, timeout=10)
+                       allow_redirects=False, timeout=TIMEOUT)
     assert answer.status_code == 303 and answer.headers["Location"] == "/"
     return http
 
@@ -67,36 +71,36 @@ def test_up_names_the_console_in_lab_json_on_loopback(running_lab: dict[str, Any
 
 def test_the_console_opens_only_with_the_labs_token(running_lab: dict[str, Any]) -> None:
     url = running_lab["endpoints"]["console"]
-    anonymous = requests.get(url, allow_redirects=False, timeout=10)
+    anonymous = requests.get(url, allow_redirects=False, timeout=TIMEOUT)
     assert anonymous.status_code == 303 and anonymous.headers["Location"] == "/login"
-    assert requests.get(url + "api/events", timeout=10).status_code == 401
-    assert requests.get(url + "fragments/hosts", timeout=10).status_code == 401
-    wrong = requests.post(url + "login", data={"token": "not-the-token"}, timeout=10)
+    assert requests.get(url + "api/events", timeout=TIMEOUT).status_code == 401
+    assert requests.get(url + "fragments/hosts", timeout=TIMEOUT).status_code == 401
+    wrong = requests.post(url + "login", data={"token": "not-the-token"}, timeout=TIMEOUT)
     assert wrong.status_code == 401 and "not this lab's admin token" in html.unescape(wrong.text)
     assert "Set-Cookie" not in wrong.headers
     # The token's link form: exchanged for the cookie, then out of the address bar.
-    link = requests.get(url + "login", params={"token": running_lab["admin"]["token"]}, allow_redirects=False, timeout=10)
+    link = requests.get(url + "login", params={"token": running_lab["admin"]["token"]}, allow_redirects=False, timeout=TIMEOUT)
     assert link.status_code == 303 and link.headers["Location"] == "/"
     cookie = link.headers["Set-Cookie"]
     assert cookie.startswith("ucclab_console=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
     # Tools may send the token itself.
     bearer = {"Authorization": f"Bearer {running_lab['admin']['token']}"}
-    assert requests.get(url + "api/events", headers=bearer, timeout=10).status_code == 200
+    assert requests.get(url + "api/events", headers=bearer, timeout=TIMEOUT).status_code == 200
 
 
 def test_other_sites_and_other_names_are_refused(running_lab: dict[str, Any]) -> None:
     url = running_lab["endpoints"]["console"]
     token = running_lab["admin"]["token"]
-    forged = requests.post(url + "login", data={"token": token}, headers={"Origin": "http://evil.example"}, timeout=10)
+    forged = requests.post(url + "login", data={"token": token}, headers={"Origin": "http://evil.example"}, timeout=TIMEOUT)
     assert forged.status_code == 403 and "another site (http://evil.example)" in forged.text
     # A page whose own name was made to point at 127.0.0.1 (DNS rebinding) sends its name as Host.
     rebound = requests.get(url + "api/events", headers={"Host": "evil.example", "Authorization": f"Bearer {token}"},
-                           timeout=10)
+                           timeout=TIMEOUT)
     assert rebound.status_code == 421 and "not 'evil.example'" in rebound.text
 
 
 def test_the_page_shows_the_hosts_their_services_and_the_links(running_lab: dict[str, Any], session: requests.Session) -> None:
-    page = session.get(running_lab["endpoints"]["console"], timeout=30)
+    page = session.get(running_lab["endpoints"]["console"], timeout=TIMEOUT)
     assert page.status_code == 200
     for host in HOSTS:
         assert f'data-host="{host}"' in page.text
@@ -120,7 +124,7 @@ def test_the_page_shows_the_hosts_their_services_and_the_links(running_lab: dict
 
 def test_events_arrive_by_long_poll_and_the_exchanges_are_drawn(running_lab: dict[str, Any], session: requests.Session) -> None:
     url = running_lab["endpoints"]["console"]
-    now = session.get(url + "api/events", timeout=10).json()["services"]
+    now = session.get(url + "api/events", timeout=TIMEOUT).json()["services"]
     cursors = {name: str(page["cursor"]) for name, page in now.items()}
     answer: dict[str, Any] = {}
 
@@ -141,10 +145,10 @@ def test_events_arrive_by_long_poll_and_the_exchanges_are_drawn(running_lab: dic
     assert "<tr" in doc["rows"]
     # Everything the replay made is read after the first answer's cursors.
     later = session.get(url + "api/events", params={name: str(page["cursor"]) for name, page in doc["services"].items()},
-                        timeout=10).json()["services"]
+                        timeout=TIMEOUT).json()["services"]
     types = {r["type"] for page in (doc["services"], later) for service in page.values() for r in service["records"]}
     assert {"connection-opened", "tls-handshake", "AS-REQ", "TGS-REQ"} <= types
-    ladders = session.get(url + "fragments/ladders", timeout=30).text
+    ladders = session.get(url + "fragments/ladders", timeout=TIMEOUT).text
     kinds = re.findall(r'<svg class="ladder"[^>]*data-kind="([^"]+)"', ladders)
     assert len(kinds) == 3 and "tls-kerberos" in kinds
     assert 'data-name="KDC' in ladders and 'data-label="AS-REQ"' in ladders and 'data-label="REGISTER"' in ladders
@@ -176,20 +180,20 @@ def test_the_checklist_is_ucclab_progress_of_the_running_lab(running_lab: dict[s
 def test_bad_queries_are_refused_in_words(running_lab: dict[str, Any], session: requests.Session, query: str,
                                           status: int, words: str) -> None:
     url = running_lab["endpoints"]["console"]
-    answer = session.get(url + "api/events?" + query, timeout=10)
+    answer = session.get(url + "api/events?" + query, timeout=TIMEOUT)
     assert answer.status_code == status and words in answer.json()["error"]
-    assert session.get(url + "fragments/nothing", timeout=10).status_code == 404
-    assert session.get(url + "fragments/hosts", timeout=30).status_code == 200  # still serving
+    assert session.get(url + "fragments/nothing", timeout=TIMEOUT).status_code == 404
+    assert session.get(url + "fragments/hosts", timeout=TIMEOUT).status_code == 200  # still serving
 
 
 def test_logout_needs_the_pages_token_and_ends_the_session(running_lab: dict[str, Any], session: requests.Session) -> None:
     url = running_lab["endpoints"]["console"]
-    page = session.get(url, timeout=30).text
+    page = session.get(url, timeout=TIMEOUT).text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page)
     assert csrf
-    assert session.post(url + "logout", data={"csrf": "0" * 64}, timeout=10).status_code == 403
-    assert session.post(url + "logout", data={"csrf": csrf.group(1)}, allow_redirects=False, timeout=10).status_code == 303
-    assert session.get(url + "api/events", timeout=10).status_code == 401
+    assert session.post(url + "logout", data={"csrf": "0" * 64}, timeout=TIMEOUT).status_code == 403
+    assert session.post(url + "logout", data={"csrf": csrf.group(1)}, allow_redirects=False, timeout=TIMEOUT).status_code == 303
+    assert session.get(url + "api/events", timeout=TIMEOUT).status_code == 401
 
 
 CHECKLIST = {
@@ -216,8 +220,8 @@ def test_the_checklist_is_drawn_from_the_progress_document(ucclab_lab: LabThread
     console = ucclab_lab.run(LabConsole(ucclab_lab.lab, checklist=checklist).start())
     try:
         bearer = {"Authorization": f"Bearer {ucclab_lab.lab.secrets.admin_token}"}
-        assert requests.get(console.url + "api/checklist", headers=bearer, timeout=10).json() == CHECKLIST
-        drawn = requests.get(console.url + "fragments/checklist", headers=bearer, timeout=10).text
+        assert requests.get(console.url + "api/checklist", headers=bearer, timeout=TIMEOUT).json() == CHECKLIST
+        drawn = requests.get(console.url + "fragments/checklist", headers=bearer, timeout=TIMEOUT).text
         assert re.findall(r'<tr data-heading="[^"]+" data-status="(\w+)">', drawn) == ["done", "wrong", "todo"]
         assert drawn.count('<tr class="heading">') == 2
         assert '<code class="code">args-typo-ket-store-type</code> -ket_store_type is the page&#x27;s typo' in drawn
@@ -234,12 +238,12 @@ def test_a_failing_checklist_is_said_and_the_page_still_serves(ucclab_lab: LabTh
     console = ucclab_lab.run(LabConsole(ucclab_lab.lab, checklist=broken).start())
     try:
         bearer = {"Authorization": f"Bearer {ucclab_lab.lab.secrets.admin_token}"}
-        answer = requests.get(console.url + "api/checklist", headers=bearer, timeout=10)
+        answer = requests.get(console.url + "api/checklist", headers=bearer, timeout=TIMEOUT)
         assert answer.status_code == 500
         assert answer.json()["error"] == "the checklist could not be read: OSError: artifacts/UCC_store.jks: permission denied"
-        drawn = requests.get(console.url + "fragments/checklist", headers=bearer, timeout=10).text
+        drawn = requests.get(console.url + "fragments/checklist", headers=bearer, timeout=TIMEOUT).text
         assert "The checklist could not be read: OSError: artifacts/UCC_store.jks: permission denied" in drawn
-        assert requests.get(console.url + "fragments/hosts", headers=bearer, timeout=10).status_code == 200
+        assert requests.get(console.url + "fragments/hosts", headers=bearer, timeout=TIMEOUT).status_code == 200
     finally:
         ucclab_lab.run(console.close())
 
