@@ -156,7 +156,9 @@ class CertificateStore:
         key_path = self._paths(entry.thumbprint)[2]
         if not key_path.exists():
             raise LookupError(f"{entry.subject_cn}: the store holds no private key for this certificate")
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        # The store's own file, written by add() from a key in hand (0600): it is not checked
+        # again on every read (OpenSSL's RSA check costs ~35 ms a key).
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None, unsafe_skip_rsa_key_validation=True)
         assert isinstance(key, rsa.RSAPrivateKey)
         return key
 

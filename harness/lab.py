@@ -58,20 +58,13 @@ from fakes.kdc.admin import save_accounts
 
 from .admin import AdminClient, local_client
 from .connector.service import ConnectorService, start_connector
+from .errors import HostDown, LabError
 from .hosts import HostStoreError, WindowsHost
+from .keys import KeyCache
 from .labservices import Address, Authority, Domain, Endpoints
 from .manifest import Manifest, ManifestError
 
 __all__ = ["Topology", "LabBase", "Lab", "Deployment", "LabError", "HostDown", "LabSecrets", "free_port", "make_private_folder", "HOSTS", "WINDOWS_ROLES", "WorkdirLock"]
-
-
-class LabError(RuntimeError):
-    """The lab cannot start: an unusable workdir, a corrupt state file."""
-
-
-class HostDown(RuntimeError):
-    """A host of a running lab has stopped (its container exited): the message names it and
-    ends with its last log lines."""
 
 
 @dataclass(frozen=True)
@@ -225,9 +218,13 @@ class LabBase:
     ``lab.json``. The page's steps and the judge see no difference.
     """
 
-    def __init__(self, workdir: Path | str, topology: Topology, *, java_home: Path | None = None) -> None:
+    def __init__(
+        self, workdir: Path | str, topology: Topology, *, java_home: Path | None = None, keys: KeyCache | None = None
+    ) -> None:
         self.workdir = Path(workdir).resolve()
         self.topology = topology
+        # Where the lab's RSA keys come from (None: each made anew, where it is needed).
+        self.keys = keys
         # The JDK whose lib/security holds jssecacerts/cacerts, where the connector looks
         # when it is given no trust store: the machine's own JDK unless told otherwise.
         self.java_home = java_home if java_home is not None else find_java_home()
@@ -255,6 +252,13 @@ class LabBase:
 
     def host(self, role: str) -> WindowsHost:
         return self.hosts[role]
+
+    def rsa_key(self, role: str, bits: int = 2048) -> rsa.RSAPrivateKey:
+        """A new RSA key, as a host of the lab makes one at a step (``role`` says which: its
+        key cache keeps one per role and size; without a cache it is generated now)."""
+        if self.keys is None:
+            return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+        return self.keys.rsa_key(role, bits)
 
     def _open_files(self) -> None:
         """The lab's secrets, manifest and the Windows hosts' certificate stores."""
@@ -395,10 +399,11 @@ class Deployment:
 class Lab(LabBase):
     """The stand-ins of one lab, started together in this process on loopback.
 
-    Use as ``async with Lab(workdir) as lab:``. ``ca_seed`` names a CA state folder to
-    copy when the workdir has none yet: the pytest plugin pays the CA's key generation
-    once per session that way. ``lab.json`` is written once the stand-ins serve (unless
-    ``publish`` is false; the caller then calls :meth:`write_lab_json` when ready).
+    Use as ``async with Lab(workdir) as lab:``. ``keys`` (a :class:`~harness.keys.KeyCache`)
+    gives a new lab its CA and its hosts' keys made once per machine (or per test session)
+    instead of generating them; ``ca_seed`` names a CA state folder to copy when the workdir
+    has none yet. ``lab.json`` is written once the stand-ins serve (unless ``publish`` is
+    false; the caller then calls :meth:`write_lab_json` when ready).
 
     Each host of the topology (:data:`HOSTS`) runs from a config file in
     ``WORKDIR/hosts/`` exactly as ``python -m fakes.host`` runs it in a container, so the
@@ -416,8 +421,9 @@ class Lab(LabBase):
         keylog: bool = False,
         java_home: Path | None = None,
         advertise: str | None = None,
+        keys: KeyCache | None = None,
     ) -> None:
-        super().__init__(workdir, topology, java_home=java_home)
+        super().__init__(workdir, topology, java_home=java_home, keys=keys)
         self.ca_seed = ca_seed
         self.bind_host = host
         # The address others reach the lab's services by (a LAN lab bound to 0.0.0.0).
@@ -484,11 +490,21 @@ class Lab(LabBase):
         return self
 
     async def _start(self) -> None:
-        self.prepare()
+        accounts = self._open_state()
         deployment = Deployment(bind=self.bind_host, java_home=str(self.java_home) if self.java_home else None,
                                 keylog=self.keylog)
         configs = self.host_configs(deployment)
-        for role in ("ca", "configserver", "frontend"):
+        if self._copy_cached_ca():
+            # The key cache made this CA for this topology's CA: its host opens it, once
+            # (opening a CA reads and checks its keys), and fe01 enrolls with it there.
+            self.running["ca"] = await start_host(configs["ca"], root=self.workdir)
+            assert self.ca is not None
+            self._enroll_frontend(self.ca, accounts)
+        else:
+            with self._open_ca() as ca:
+                self._enroll_frontend(ca, accounts)
+            self.running["ca"] = await start_host(configs["ca"], root=self.workdir)
+        for role in ("configserver", "frontend"):
             self.running[role] = await start_host(configs[role], root=self.workdir)
         # The connector reads its Application object from the Configuration Server just started.
         assert self.configserver is not None
@@ -531,14 +547,33 @@ class Lab(LabBase):
         """Bring the workdir to what the stand-ins start from: the lab's secrets, the CA
         (created once), the hosts' stores with fe01's domain certificate, the domain's
         accounts (``state/ad.json``) and the Front End's certificate, key and keys."""
+        accounts = self._open_state()
+        self._copy_cached_ca()
+        with self._open_ca() as ca:
+            self._enroll_frontend(ca, accounts)
+
+    def _open_state(self) -> list[Account]:
+        """The lab's secrets, manifest and hosts' stores, and the domain's accounts (made once)."""
         self._open_files()
         accounts_file = self.state_dir / "ad.json"
         if not accounts_file.exists():
             save_accounts(accounts_file, self._domain_accounts())
-        accounts = load_accounts_file(accounts_file)
-        with self._open_ca() as ca:
-            self._join_domain(ca)
-            self._write_frontend_state(ca, accounts)
+        return load_accounts_file(accounts_file)
+
+    def _copy_cached_ca(self) -> bool:
+        """A new lab's CA copied from the key cache's CA for this topology (see
+        :mod:`harness.keys`); False when the lab has a CA already, is given a ``ca_seed``,
+        or has no key cache."""
+        ca_dir = self.state_dir / "ca"
+        if self.keys is None or self.ca_seed is not None or ca_dir.exists():
+            return False
+        KeyCache.copy_ca_seed(self.keys.ca_seed(self.topology), ca_dir)
+        return True
+
+    def _enroll_frontend(self, ca: CertificationAuthority, accounts: list[Account]) -> None:
+        """fe01 joins the domain (its domain certificate, once) and the Front End's state is written."""
+        key = self._join_domain(ca)
+        self._write_frontend_state(ca, accounts, key)
 
     def host_configs(self, deployment: Deployment) -> dict[str, dict[str, Any]]:
         """The config of each host (:data:`HOSTS`), as :mod:`fakes.host` reads it, by role."""
@@ -657,21 +692,22 @@ class Lab(LabBase):
             root_common_name=t.root_ca_name,
         )
 
-    def _join_domain(self, ca: CertificationAuthority) -> None:
+    def _join_domain(self, ca: CertificationAuthority) -> rsa.RSAPrivateKey | None:
         """What joining the domain gives each host: the root CA trusted, fe01 a domain certificate.
 
         Group policy puts the enterprise root into every member's Trusted Root store, and
         autoenrollment gives a computer its "domain certificate" from the Computer
         (``Machine``) template — the certificate the page's "Generating the Front End
-        Server Certificate" starts from.
+        Server Certificate" starts from. Returns fe01's new key, or None when fe01 had its
+        certificate already.
         """
         for host in self.hosts.values():
             if not host.trusted_roots.find(subject_cn=_cn(ca.root_certificate)):
                 host.trusted_roots.add(ca.root_certificate)
         frontend = self.hosts["frontend"]
         if frontend.personal.find(subject_cn=frontend.fqdn):
-            return
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            return None
+        key = self.rsa_key("frontend-domain")
         csr = (
             x509.CertificateSigningRequestBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, frontend.fqdn)]))
@@ -686,6 +722,7 @@ class Lab(LabBase):
             f"{frontend.fqdn} enrolled its domain certificate (template {self.topology.frontend_template}, request {result.request_id})"
             + (", key marked exportable so the page's Front End export can work" if self.topology.frontend_key_exportable else "")
         )
+        return key
 
     def _domain_accounts(self) -> list[Account]:
         """The accounts a new domain gets: the connector's OCS user, fe01's computer account
@@ -703,18 +740,22 @@ class Lab(LabBase):
             domain_controller_account(t.ca_host, t.domain, secrets.token_urlsafe(24)),
         ]
 
-    def _write_frontend_state(self, ca: CertificationAuthority, accounts: list[Account]) -> None:
+    def _write_frontend_state(
+        self, ca: CertificationAuthority, accounts: list[Account], key: rsa.RSAPrivateKey | None = None
+    ) -> None:
         """What the Front End starts from (``state/frontend/``): fe01's domain certificate
         with its chain and key, the enterprise root it trusts, and the keys of its computer
         account (the keytab of ``sip/<fqdn>``, for MS-SIPAE Kerberos).
 
         Only the root is trusted: a client must send its intermediate CAs itself, which is
-        what "Include all certificates in the certification path" is for.
+        what "Include all certificates in the certification path" is for. ``key`` is fe01's
+        key when it was made just now (else it is read from fe01's store).
         """
         t = self.topology
         frontend = self.hosts["frontend"]
         entry = [e for e in frontend.personal.find(subject_cn=frontend.fqdn) if e.has_private_key][-1]
-        key = frontend.personal.private_key(entry)
+        if key is None:
+            key = frontend.personal.private_key(entry)
         folder = self.state_dir / "frontend"
         pem = serialization.Encoding.PEM
         intermediates = [c for c in ca.chain if c != ca.root_certificate]

@@ -56,25 +56,26 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import multiprocessing
+import os
 import secrets
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jks  # type: ignore[import-untyped]
 import yaml  # type: ignore[import-untyped]
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from fakes.ca import CertificationAuthority
-
-from .artifacts import CACERTS_PASSWORD, export_pfx, issue_certificate, keytool_import, make_root_ca
+from .keys import KeyCache
 from .lab import Lab, LabBase, Topology, make_private_folder
 from .procedures import PATH_PARTS, PATHS, OverrideError
 from .replay import ReplayResult, parse_overrides, replay
+
+if TYPE_CHECKING:  # cryptography is imported by the environments that make certificates
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = [
     "ENVIRONMENT_KEYS",
@@ -328,6 +329,10 @@ def _uses_default_ca(topology: Topology) -> bool:
 
 def _write_cacerts(lab: LabBase, java_home: Path, content: str) -> None:
     """``$JAVA_HOME/lib/security/cacerts`` holding ``content`` (``empty`` or ``lab-ca``)."""
+    import jks  # type: ignore[import-untyped]
+
+    from .artifacts import CACERTS_PASSWORD, keytool_import
+
     assert lab.authority is not None
     path = java_home / "lib" / "security" / "cacerts"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -339,6 +344,11 @@ def _write_cacerts(lab: LabBase, java_home: Path, content: str) -> None:
 
 def _foreign_ca(now: datetime.datetime) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
     """A root CA of the customer's own, which the lab's Front End does not trust."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from .artifacts import make_root_ca
+
     return make_root_ca(x509.Name([
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Not CompanyA"),
         x509.NameAttribute(NameOID.COMMON_NAME, "Not CompanyA Issuing CA"),
@@ -351,6 +361,12 @@ def _connector_certificate(lab: LabBase, kind: str) -> Path:
     Expired and not-yet-valid certificates are signed with the lab CA's own key, read from
     its state folder in the workdir: the CA would never issue them so.
     """
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from .artifacts import export_pfx, issue_certificate
+
     assert lab.authority is not None
     fqdn = lab.topology.ucc_fqdn
     now = datetime.datetime.now(datetime.UTC)
@@ -359,7 +375,9 @@ def _connector_certificate(lab: LabBase, kind: str) -> Path:
         chain = [issuer]
         valid = (now - datetime.timedelta(days=1), now + datetime.timedelta(days=365))
     else:
-        ca_key = load_pem_private_key((lab.state_dir / "ca" / "ca.key").read_bytes(), password=None)
+        # The CA's own key, which its host checked when it opened the CA.
+        ca_key = load_pem_private_key((lab.state_dir / "ca" / "ca.key").read_bytes(), password=None,
+                                      unsafe_skip_rsa_key_validation=True)
         assert isinstance(ca_key, rsa.RSAPrivateKey)
         issuer, issuer_key, chain = lab.authority.certificate, ca_key, lab.authority.chain
         if kind == "expired":
@@ -425,9 +443,12 @@ def _expected(scenario: Scenario) -> dict[str, Any]:
     return {"outcome": scenario.expect_outcome, "codes": list(scenario.expect_codes), "allow": list(scenario.expect_allow)}
 
 
-async def run_scenario(scenario: Scenario, workdir: Path, *, ca_seed: Path | None = None) -> ScenarioResult:
+async def run_scenario(
+    scenario: Scenario, workdir: Path, *, ca_seed: Path | None = None, keys: KeyCache | None = None
+) -> ScenarioResult:
     """Run ``scenario`` in a lab of its own in ``workdir`` (new or empty) and judge it.
 
+    ``keys`` gives the lab its CA and keys (:class:`~harness.keys.KeyCache`); else
     ``ca_seed`` (a CA state folder of the default topology) is copied instead of creating a
     CA when the scenario's topology uses the default CA. A lab that cannot start or a
     replay that raises gives a result with outcome ``error`` and the reason in ``problems``.
@@ -441,6 +462,7 @@ async def run_scenario(scenario: Scenario, workdir: Path, *, ca_seed: Path | Non
         scenario.topology,
         ca_seed=ca_seed if _uses_default_ca(scenario.topology) else None,
         java_home=java_home,
+        keys=keys,
     )
 
     def judged(outcome: str, codes: list[str], warnings: list[str], replay_json: dict[str, Any] | None, problems: list[str]) -> ScenarioResult:
@@ -487,38 +509,47 @@ def run_scenarios(
     names: list[str] | None = None,
     *,
     workdir_root: Path,
-    jobs: int = 1,
+    jobs: int | None = None,
     folder: Path | None = None,
+    keys: KeyCache | None = None,
 ) -> list[ScenarioResult]:
-    """Run the scenarios ``names`` (all by default), ``jobs`` at a time, each in its own lab
-    under ``workdir_root/<name>``; results in the order asked.
+    """Run the scenarios ``names`` (all by default), each in its own lab under
+    ``workdir_root/<name>``, in ``jobs`` worker processes at a time (default: one per core);
+    results in the order asked.
 
-    ``workdir_root`` must not hold those folders yet. A CA of the default topology is made
-    once in ``workdir_root/.ca-seed`` and copied by every scenario that uses it.
+    ``workdir_root`` must not hold those folders yet. The labs take their CAs and keys from
+    ``keys`` (default: a cache of this run's own, ``workdir_root/.keys``); each CA is made
+    before the workers start, so they copy it instead of racing to make it.
     """
     chosen = select_scenarios(load_scenarios(folder), names)
+    if jobs is None:
+        jobs = os.cpu_count() or 1
     if jobs < 1:
         raise ScenarioError(f"jobs: expected at least 1, got {jobs}")
     workdir_root = Path(workdir_root)
     busy = [s.name for s in chosen if (workdir_root / s.name).exists()]
     if busy:
         raise ScenarioError(f"{workdir_root}: already holds {', '.join(busy)}; give an empty folder")
+    # The labs' folders and the run's keys hold CA keys: no other user may read or swap them.
+    make_private_folder(workdir_root)
+    keys = keys or KeyCache(workdir_root / ".keys")
+    for topology in dict.fromkeys(s.topology for s in chosen):
+        keys.ca_seed(topology)
+    work = [(scenario, workdir_root / scenario.name, keys) for scenario in chosen]
+    if jobs == 1 or len(chosen) == 1:
+        return [_run_in_worker(one) for one in work]
+    with ProcessPoolExecutor(max_workers=min(jobs, len(chosen)), mp_context=_worker_context()) as pool:
+        return list(pool.map(_run_in_worker, work))
 
-    async def run_all() -> list[ScenarioResult]:
-        seed = None
-        if any(_uses_default_ca(s.topology) for s in chosen):
-            seed = workdir_root / ".ca-seed"
-            if not seed.exists():
-                t = Topology()
-                # It holds a CA key every scenario's lab copies: no other user may swap it.
-                make_private_folder(seed)
-                CertificationAuthority.create(seed, common_name=t.ca_name, host_fqdn=t.ca_fqdn).close()
-        limit = asyncio.Semaphore(jobs)
 
-        async def one(scenario: Scenario) -> ScenarioResult:
-            async with limit:
-                return await run_scenario(scenario, workdir_root / scenario.name, ca_seed=seed)
+def _run_in_worker(work: tuple[Scenario, Path, KeyCache]) -> ScenarioResult:
+    """One scenario, in a worker process of :func:`run_scenarios` (a lab and an event loop of its own)."""
+    scenario, workdir, keys = work
+    return asyncio.run(run_scenario(scenario, workdir, keys=keys))
 
-        return list(await asyncio.gather(*(one(s) for s in chosen)))
 
-    return asyncio.run(run_all())
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """How worker processes start: forked from this process, which has the lab's modules
+    loaded already, unless it runs threads (a fork copies locks other threads may hold);
+    then from a fork server."""
+    return multiprocessing.get_context("fork" if threading.active_count() == 1 else "forkserver")

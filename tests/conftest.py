@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.pytest_plugin import session_folder
+
 # Reference data the tests read (tests/data/README.md); nothing is read outside the repository.
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -37,6 +39,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     missing = [f"{tool} (apt-get install {pkg})" for tool, pkg in REQUIRED_TOOLS.items() if shutil.which(tool) is None]
     if missing:
         raise pytest.UsageError("UCCLAB_REQUIRE_TOOLS=1 and these tools are missing: " + ", ".join(missing))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ucclab_private_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``ucclab``'s per-machine cache (lab keys, the Java probe's classes) in a folder of this
+    test session, shared by its workers: the ``ucclab`` processes the tests start neither
+    read the user's cache nor leave keys in it."""
+    folder = session_folder(tmp_path_factory, "xdg-cache")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    return folder
 
 
 def require_tool(name: str) -> str:

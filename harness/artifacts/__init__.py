@@ -17,22 +17,26 @@ Errors are :class:`ArtifactError` subclasses whose message names the file and ca
 real tool's words where it has some.
 """
 
-from ._certificates import issue_certificate, make_root_ca, read_certificate, write_der_certificate
-from ._errors import (
-    AliasExistsError,
-    ArtifactError,
-    CorruptFileError,
-    KeyNotExportableError,
-    Krb5ConfSyntaxError,
-    PasswordTooShortError,
-    WrongFormatError,
-    WrongPasswordError,
-)
-from ._formats import detect_format
-from ._inspect import inspect_file, render_inspection
-from ._keystore import CACERTS_PASSWORD, KeyStore, KeyStoreEntry, keytool_import, read_keystore
-from ._krb5 import Krb5Conf, format_krb5_conf, page_krb5_conf, parse_krb5_conf, read_krb5_conf, write_krb5_conf
-from ._pfx import PfxContents, export_pfx, read_pfx
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._certificates import issue_certificate, make_root_ca, read_certificate, write_der_certificate
+    from ._errors import (
+        AliasExistsError,
+        ArtifactError,
+        CorruptFileError,
+        KeyNotExportableError,
+        Krb5ConfSyntaxError,
+        PasswordTooShortError,
+        WrongFormatError,
+        WrongPasswordError,
+    )
+    from ._formats import detect_format
+    from ._inspect import inspect_file, render_inspection
+    from ._keystore import CACERTS_PASSWORD, KeyStore, KeyStoreEntry, keytool_import, read_keystore
+    from ._krb5 import Krb5Conf, format_krb5_conf, page_krb5_conf, parse_krb5_conf, read_krb5_conf, write_krb5_conf
+    from ._pfx import PfxContents, export_pfx, read_pfx
 
 __all__ = [
     "ArtifactError",
@@ -65,3 +69,34 @@ __all__ = [
     "inspect_file",
     "render_inspection",
 ]
+
+# Where each name lives: a name is imported from its module when first used, so that a
+# program that reads krb5.conf files does not load the key store readers (pyjks, pyasn1)
+# or ``inspect``.
+_MODULES = {
+    "issue_certificate": "_certificates", "make_root_ca": "_certificates", "read_certificate": "_certificates",
+    "write_der_certificate": "_certificates",
+    "AliasExistsError": "_errors", "ArtifactError": "_errors", "CorruptFileError": "_errors",
+    "KeyNotExportableError": "_errors", "Krb5ConfSyntaxError": "_errors", "PasswordTooShortError": "_errors",
+    "WrongFormatError": "_errors", "WrongPasswordError": "_errors",
+    "detect_format": "_formats",
+    "inspect_file": "_inspect", "render_inspection": "_inspect",
+    "CACERTS_PASSWORD": "_keystore", "KeyStore": "_keystore", "KeyStoreEntry": "_keystore",
+    "keytool_import": "_keystore", "read_keystore": "_keystore",
+    "Krb5Conf": "_krb5", "format_krb5_conf": "_krb5", "page_krb5_conf": "_krb5", "parse_krb5_conf": "_krb5",
+    "read_krb5_conf": "_krb5", "write_krb5_conf": "_krb5",
+    "PfxContents": "_pfx", "export_pfx": "_pfx", "read_pfx": "_pfx",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # found once, then a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -27,7 +27,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jks
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -185,6 +184,8 @@ def keytool_import(
     if store.entry(alias) is not None:
         raise AliasExistsError(f"Certificate not imported, alias <{alias}> already exists", path)
     if store.real_type == "jks":
+        import jks  # pyjks (and pyasn1) only for a JKS store
+
         existing = jks.KeyStore.loads(data, password, try_decrypt_keys=False)
         entries = dict(existing.entries)
         # JKS keeps aliases lower-case (keytool lists a pyjks "Mixed" alias as "mixed").
@@ -282,6 +283,8 @@ def _truncated(data: bytes) -> bool:
 
 
 def _load_jks(data: bytes, password: str | None, path: Path) -> list[KeyStoreEntry]:
+    import jks  # pyjks (and pyasn1) only for a JKS store
+
     try:
         store = jks.KeyStore.loads(data, password, try_decrypt_keys=password is not None)
     except jks.util.KeystoreSignatureException as exc:
@@ -440,7 +443,11 @@ def _entry(value: _JavaKey | KeyStoreEntry, password: str | None, notes: list[st
     key = None
     if password is not None:
         try:
-            key = serialization.load_der_private_key(_pkcs12.decrypt_shrouded_key(value.bag, password), None)
+            # As Java's PKCS12 KeyStore: the key is decoded, not checked for consistency
+            # (sun.security.rsa.RSAPrivateCrtKeyImpl; OpenSSL's RSA check costs ~35 ms a key).
+            key = serialization.load_der_private_key(
+                _pkcs12.decrypt_shrouded_key(value.bag, password), None, unsafe_skip_rsa_key_validation=True
+            )
         except (_pkcs12.Pkcs12Error, ValueError, UnsupportedAlgorithm):
             notes.append(f"the key of {value.alias.lower()} does not decrypt with the store password")
     return KeyStoreEntry(value.alias.lower(), PRIVATE_KEY_ENTRY, value.chain, key)
@@ -453,6 +460,8 @@ def _new_store(
     real: str, alias: str, certificate: x509.Certificate, der: bytes, password: str, path: Path
 ) -> bytes:
     if real == "jks":
+        import jks  # pyjks (and pyasn1) only for a JKS store
+
         return jks.KeyStore.new("jks", [jks.TrustedCertEntry.new(alias.lower(), der)]).saves(password)
     if real == "pkcs12":
         return _java_truststore([(alias, certificate)], password)

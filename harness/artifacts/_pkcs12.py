@@ -25,8 +25,6 @@ from dataclasses import dataclass
 
 # cryptography's RC2 takes 128-bit keys only; 40-bit RC2 (OpenSSL -legacy, older JDKs'
 # keytool) needs pycryptodomex, which pyjks requires anyway.
-from Cryptodome.Cipher import ARC2
-from Cryptodome.Util.Padding import unpad
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -436,6 +434,10 @@ def _cbc_decrypt(block_cipher: algorithms.AES | TripleDES, iv: bytes, ciphertext
 
 
 def _rc2_cbc_decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes | None:
+    # Imported here: only legacy (RC2-40) files need pycryptodome, which loads cffi.
+    from Cryptodome.Cipher import ARC2
+    from Cryptodome.Util.Padding import unpad
+
     if not ciphertext or len(ciphertext) % 8:
         return None
     padded = ARC2.new(key, ARC2.MODE_CBC, iv=iv, effective_keylen=len(key) * 8).decrypt(ciphertext)

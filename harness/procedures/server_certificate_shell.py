@@ -14,8 +14,6 @@ Two gaps in the page, bridged by the default replay and reproduced by a literal 
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from fakes.ca import ShellError, build_cs_certificate_csr, check_ca_config, parse_request_cs_certificate
 
 from ..hosts import PERSONAL, snapin_location
@@ -72,7 +70,7 @@ async def request_cs_certificate(
         raise StepFailed("shell-command-error", f"Request-CsCertificate : -KeySize {request.key_size}: {problem}", "Leave -KeySize out (2048) as the page does.")
     if request.computer_fqdn:
         refuse_long_common_name(request.computer_fqdn, said_by="Request-CsCertificate : ")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=request.key_size)
+    key = lab.rsa_key("shell-request", request.key_size)
     csr = build_cs_certificate_csr(request, key)
     result = await lab.authority.submit(csr, template=request.template, requester=f"{lab.topology.domain.split('.')[0].upper()}\\Administrator")
     if result.certificate is None:

@@ -14,7 +14,6 @@ import re
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
@@ -109,7 +108,7 @@ async def create_and_submit_request(
     subject = name or lab.topology.ucc_fqdn
     # certsrv shows the CA's refusal as the request's disposition message.
     refuse_long_common_name(subject, said_by="certfnsh.asp: ")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    key = lab.rsa_key("web-request", key_size)
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.keys import KeyCache
 from harness.scenarios import (
     SCENARIOS_DIR,
     Scenario,
@@ -19,18 +20,8 @@ from harness.scenarios import (
 )
 
 SCENARIO_FILES = sorted(SCENARIOS_DIR.glob("*.yaml"))
-
-
-@pytest.mark.parametrize("path", SCENARIO_FILES, ids=[p.stem for p in SCENARIO_FILES])
-def test_scenario(path: Path, tmp_path: Path, ucclab_ca_seed: Path) -> None:
-    scenario = load_scenario(path)
-    result = asyncio.run(run_scenario(scenario, tmp_path / "lab", ca_seed=ucclab_ca_seed))
-    assert result.passed, f"{scenario.name}: {result.problems} (codes {result.codes}, warnings {result.warnings})"
-    doc = result.to_json()
-    assert {"name", "passed", "outcome", "codes"} <= doc.keys()
-    if scenario.expect_outcome != "confirmed":
-        # A failure always names its cause in the page's terms.
-        assert result.codes, f"{scenario.name}: not confirmed, yet no diagnosis"
+# Each scenario file itself runs as a test of its own: the pytest plugin collects
+# scenarios/*.yaml (pyproject.toml's ucclab_scenarios), see test_plugin_collects_each_scenario.
 
 
 def test_there_are_enough_scenarios_and_each_names_its_cause() -> None:
@@ -104,6 +95,17 @@ def test_run_scenarios_by_name_in_fresh_folders(tmp_path: Path) -> None:
         run_scenarios(["wrong-pfx-password"], workdir_root=tmp_path / "runs", folder=tmp_path)
     with pytest.raises(ScenarioError, match="no scenario named 'nope'"):
         run_scenarios(["nope"], workdir_root=tmp_path / "runs", folder=tmp_path)
+
+
+def test_run_scenarios_in_worker_processes_in_the_order_asked(tmp_path: Path, ucclab_keys: KeyCache) -> None:
+    names = ["wrong-pfx-password", "page-as-intended", "kerberos-as-intended"]
+    results = run_scenarios(names, workdir_root=tmp_path / "runs", jobs=2, keys=ucclab_keys)
+    assert [r.name for r in results] == names
+    assert [(r.passed, r.outcome) for r in results] == [(True, "rejected"), (True, "confirmed"), (True, "confirmed")], \
+        [r.problems for r in results]
+    assert all(Path(r.workdir).parent == (tmp_path / "runs").resolve() for r in results)
+    # The labs took their CA from the key cache: the run made none of its own.
+    assert not (tmp_path / "runs" / ".keys").exists()
 
 
 def test_a_mismatch_is_reported_as_problems(tmp_path: Path, ucclab_ca_seed: Path) -> None:

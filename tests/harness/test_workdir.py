@@ -26,9 +26,9 @@ from tests.conftest import require_tool
 UCCLAB = [sys.executable, "-m", "harness.cli"]
 
 
-def ucclab(*args: str, timeout: float = 120, umask: int | None = None) -> subprocess.CompletedProcess[str]:
+def ucclab(*args: str, timeout: float = 120, umask: int | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     preexec = (lambda: os.umask(umask)) if umask is not None else None  # noqa: E731
-    return subprocess.run([*UCCLAB, *args], capture_output=True, text=True, timeout=timeout, preexec_fn=preexec)
+    return subprocess.run([*UCCLAB, *args], capture_output=True, text=True, timeout=timeout, preexec_fn=preexec, env=env)
 
 
 class Up:
@@ -263,7 +263,13 @@ def test_a_secured_port_a_stand_in_holds_after_a_restart_is_moved(ucclab_lab_fac
 
 def test_the_scenarios_folder_and_their_labs_are_0700_under_umask_000(tmp_path: Path) -> None:
     root = tmp_path / "scenarios"
-    run = ucclab("scenarios", "run", "page-taken-literally", "--workdir", str(root), umask=0o000)
+    # The machine's key cache, made by this run: it holds the CA every scenario's lab copies.
+    run = ucclab("scenarios", "run", "page-taken-literally", "--workdir", str(root), umask=0o000,
+                 env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
     assert run.returncode == 0, run.stderr
-    for folder in (root, root / ".ca-seed", root / "page-taken-literally", root / "page-taken-literally" / "artifacts"):
+    keys = tmp_path / "cache" / "ucclab" / "keys"
+    [ca_seed] = keys.glob("ca-*")
+    for folder in (root, keys, ca_seed, root / "page-taken-literally", root / "page-taken-literally" / "artifacts"):
         assert _mode(folder) == 0o700, folder
+    key_files = list(keys.glob("*.pem")) + list(ca_seed.glob("*.key"))
+    assert key_files and all(_mode(key) == 0o600 for key in key_files), key_files

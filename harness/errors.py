@@ -1,0 +1,15 @@
+"""The lab's errors, importable without the lab: the command line names them in its
+``except`` clauses before it has started (or imported) a lab."""
+
+from __future__ import annotations
+
+__all__ = ["HostDown", "LabError"]
+
+
+class LabError(RuntimeError):
+    """The lab cannot start: an unusable workdir, a corrupt state file."""
+
+
+class HostDown(RuntimeError):
+    """A host of a running lab has stopped (its container exited): the message names it and
+    ends with its last log lines."""
