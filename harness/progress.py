@@ -985,8 +985,10 @@ def _judge_register(attempt: tuple[float, list[dict[str, Any]], dict[str, Any] |
         code = matched.get("code") if matched else None
         if seen and setup is not None:
             diagnoses = _why_frontend_refused(seen, setup, code, code, {}, source)
-        elif code:
-            diagnoses = [diagnose(code, f"the connector stopped before the Front End judged it ({code})", matched)]
+        if code and code not in {d["code"] for d in diagnoses}:
+            # What the connector knew (a replay adds its setup's findings the same way).
+            said = "stopped before the Front End judged it" if not seen else "reported"
+            diagnoses.append(diagnose(code, f"the connector {said} {code}", matched))
         if not diagnoses:
             diagnoses = [_not_confirmed("the Front End's log shows no REGISTER answered 200 for the connector", seen)]
     return {**base, "status": "confirmed" if confirmed else "rejected", "seen": _when(start),
