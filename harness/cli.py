@@ -346,6 +346,7 @@ def up_command(
     bind: Annotated[str, typer.Option(help="Address the stand-ins listen on (a LAN address to let other machines in).")] = "127.0.0.1",
     advertise: Annotated[Optional[str], typer.Option(help="Address or name other machines reach the lab by (default: --bind).")] = None,
     fresh_keys: Annotated[bool, typer.Option("--fresh-keys", help=FRESH_KEYS_HELP)] = False,
+    scenario: Annotated[Optional[str], typer.Option(help="A customer's fault in place for a trainee to find: the page replayed with the scenario's deviations (ucclab scenarios list).")] = None,
 ) -> None:
     """Keep a lab running (the sandbox) until Ctrl-C / SIGTERM; endpoints in WORKDIR/lab.json."""
     from .console import LabConsole
@@ -353,6 +354,11 @@ def up_command(
     from .replay import replay
 
     topology = Topology(two_tier_ca=two_tier)
+    staged = _scenario_for_up(scenario, workdir, blank=blank, two_tier=two_tier, containers=containers)
+    java_home = None
+    if staged is not None:
+        topology = staged.topology
+        java_home = workdir.resolve() / "jdk" if "jdk_cacerts" in staged.environment else None
     if containers:
         if bind != "127.0.0.1" or advertise is not None:
             raise _fail_usage("--containers publishes the hosts' ports on this machine's loopback; --bind/--advertise are for a lab in this process")
@@ -366,13 +372,17 @@ def up_command(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with Lab(workdir, topology, publish=False, keylog=True, host=bind, advertise=advertise, keys=keys) as lab, \
+        async with Lab(workdir, topology, publish=False, keylog=True, host=bind, advertise=advertise, keys=keys,
+                       java_home=java_home) as lab, \
                 LabConsole(lab) as console:
             lab.console_url = console.url
             for note in lab.setup_notes:
                 err.print(f"note: {escape(note)}", soft_wrap=True)
-            damage = None if blank else _end_state_damage(lab)
-            if damage == []:
+            damage = None if blank or staged is not None else _end_state_damage(lab)
+            if staged is not None:
+                if not await _stage_for_up(lab, staged, java_home, stop):
+                    return
+            elif damage == []:
                 err.print("the page's artifacts are already in place and read back intact: reusing them")
             elif not blank:
                 for problem in damage or []:
@@ -402,6 +412,61 @@ def up_command(
         asyncio.run(run())
     except LabError as exc:
         raise _fail_usage(str(exc)) from None
+
+
+def _scenario_for_up(name: str | None, workdir: Path, *, blank: bool, two_tier: bool, containers: bool):
+    """The scenario ``up --scenario`` stages, after its usage checks (None without one)."""
+    if name is None:
+        return None
+    from .scenarios import ScenarioError, load_scenarios, select_scenarios
+
+    if blank or two_tier or containers:
+        raise _fail_usage("--scenario sets up its own lab in this process (its topology, the page with its fault): "
+                          "drop --blank, --two-tier and --containers")
+    try:
+        chosen = select_scenarios(load_scenarios(), [name])[0]
+    except ScenarioError as exc:
+        raise _fail_usage(str(exc)) from None
+    record = workdir / "state" / "scenario.json"
+    if (workdir / "state").is_dir():
+        try:
+            staged_before = json.loads(record.read_text())["name"]
+        except (OSError, ValueError, KeyError, TypeError):
+            staged_before = None
+        if staged_before != chosen.name:
+            raise _fail_usage(f"{workdir} holds a lab{f' of scenario {staged_before}' if staged_before else ''}: a "
+                              f"scenario starts in a new folder (give another --workdir)")
+    return chosen
+
+
+async def _stage_for_up(lab, scenario, java_home: Path | None, stop: asyncio.Event) -> bool:
+    """Stage ``scenario`` in ``lab`` once (a restart finds it staged and keeps the trainee's
+    work); False when stopped first."""
+    from fakes._files import write_private_file
+
+    from .scenarios import stage_scenario
+
+    record = lab.state_dir / "scenario.json"
+    if record.is_file():
+        err.print(f"scenario {scenario.name}: staged in this folder before; the lab resumes as it was left")
+    else:
+        err.print(f"staging scenario {scenario.name}: the page with the customer's deviations")
+        staging = asyncio.ensure_future(stage_scenario(lab, scenario, java_home=java_home))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({staging, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            staging.cancel()
+            await asyncio.gather(staging, return_exceptions=True)
+            err.print("stopped before the scenario was in place")
+            return False
+        stopping.cancel()
+        staging.result()
+        write_private_file(record, (json.dumps({"name": scenario.name}) + "\n").encode())
+    err.print(f"the customer says: “{escape(scenario.symptom)}”", soft_wrap=True)
+    err.print(f"find the fault: ucclab progress --workdir {shlex.quote(str(lab.workdir))}; fix it, then run the "
+              f"handshakes again (ucclab replay {scenario.path} --attach {shlex.quote(str(lab.workdir))}, or your own "
+              "clients)", soft_wrap=True)
+    return True
 
 
 def _print_hosts_file(lab: LabBase) -> None:

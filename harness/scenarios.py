@@ -481,10 +481,7 @@ async def run_scenario(
 
     try:
         await lab.start()
-        await _apply_environment(lab, scenario.environment, java_home)
-        # The scenario's own deviations come last, so that they win.
-        overrides = _certificate_overrides(scenario.environment, lab.windows_path(CUSTOMER_PFX)) + list(scenario.sets)
-        result = await replay(lab, scenario.path, parse_overrides(overrides), client=scenario.client)
+        result = await stage_scenario(lab, scenario, java_home=java_home)
     except Exception as exc:  # noqa: BLE001 — any failure of the lab is reported as the scenario's result
         return judged("error", [], [], None, [f"the lab failed: {exc!r}"])
     finally:
@@ -553,3 +550,17 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     loaded already, unless it runs threads (a fork copies locks other threads may hold);
     then from a fork server."""
     return multiprocessing.get_context("fork" if threading.active_count() == 1 else "forkserver")
+
+
+async def stage_scenario(
+    lab: LabBase, scenario: Scenario, *, java_home: Path | None = None, progress: Any = None
+) -> ReplayResult:
+    """Put ``scenario``'s fault in place in a started ``lab``: its site's environment, then
+    its path of the page replayed with its deviations (``ucclab up --scenario`` leaves the
+    lab running so; :func:`run_scenario` judges the result). ``java_home`` is the connector
+    host's JDK when the scenario sets its ``cacerts`` (``jdk_cacerts``); ``progress`` gets
+    each transcript entry as its step ends."""
+    await _apply_environment(lab, scenario.environment, java_home)
+    # The scenario's own deviations come last, so that they win.
+    overrides = _certificate_overrides(scenario.environment, lab.windows_path(CUSTOMER_PFX)) + list(scenario.sets)
+    return await replay(lab, scenario.path, parse_overrides(overrides), client=scenario.client, progress=progress)

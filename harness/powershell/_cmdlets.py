@@ -693,7 +693,7 @@ async def request_cs_certificate(shell: HostShell, call: Invocation) -> list[Any
         refuse_long_common_name(request.computer_fqdn, said_by="")
     except StepFailed as failure:
         raise call.error(failure.message, category="InvalidOperation") from None
-    key = rsa.generate_private_key(public_exponent=65537, key_size=request.key_size)
+    key = lab.rsa_key("shell-request", request.key_size)  # a new key, as the cmdlet makes one
     csr = build_cs_certificate_csr(request, key)
     pending = PendingCertificate(call.command.offset)
     store = shell.windows.personal
