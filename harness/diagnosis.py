@@ -231,7 +231,9 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("openssl", r"certificate revoked", "cert-revoked"),
     _p("openssl", r"unable to get certificate CRL|CRL has expired|CRL is not yet valid", "cert-revocation-offline"),
     _p("openssl", r"unable to get (?:local )?issuer certificate|self[- ]signed certificate|unable to verify the first certificate", "cert-untrusted-ca"),
-    _p("openssl", r"CA signature digest algorithm too weak|ca md too weak", "cert-signature-algorithm-disabled"),
+    # A server whose chain (or key) no signature algorithm the client offers can vouch for:
+    # JSSE leaves java.security's disabled algorithms out of its offer (run here).
+    _p("openssl", r"CA signature digest algorithm too weak|ca md too weak|no suitable signature algorithm", "cert-signature-algorithm-disabled"),
     _p("openssl", r"(?:EE|CA) certificate key too weak|(?:ee|ca) key too small", "cert-key-too-small"),
     _p("openssl", r"hostname mismatch|IP address mismatch", "cert-name-mismatch"),
     _p("openssl", r"peer did not return a certificate", "client-certificate-missing"),

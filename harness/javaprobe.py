@@ -5,7 +5,10 @@ work and JGSS whether its Kerberos login works. :mod:`harness.connector` imitate
 Python; the probe (``harness/java/UccProbe.java``) is the real thing: it takes the
 connector's Command Line Arguments as the page writes them, maps them onto JSSE as a plain
 Java server does and talks to the Front End. See the Java source's header for its rules
-(argument reading, store mapping, endpoint identification). In a minute::
+(argument reading, store mapping, endpoint identification). The connector host's two
+settings reach it as they reach the Python stand-in: ``java_security`` (overrides of the
+JDK's ``java.security``, passed as ``-Djava.security.properties=FILE``) and
+``endpoint_identification`` (``"HTTPS"``, default None: no name check). In a minute::
 
     result = await probe_register(frontend=("127.0.0.1", fe_port), frontend_fqdn="fe01.companya.com",
                                   ucc_fqdn="ucc01.companya.com", arguments=app.command_line_arguments,
@@ -16,6 +19,8 @@ Java server does and talks to the Front End. See the Java source's header for it
                                           files=lab.artifacts_dir) as listener:
         await frontend.push_to_connector("127.0.0.1", listener.port, server_name="ucc01.companya.com")
         report = await listener.result()          # report.json["connections"]
+
+    (await probe_security(java_security={"jdk.tls.disabledAlgorithms": "RC4"})).json["protocols"]
 
 The sources are compiled once per source version with ``javac`` into a cache folder
 (:func:`ensure_compiled`) and each probe is one ``java`` process printing one JSON line
@@ -34,11 +39,13 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+from .connector import format_properties
 
 __all__ = [
     "SOURCE_DIR",
@@ -53,6 +60,7 @@ __all__ = [
     "probe_register",
     "start_probe_listener",
     "probe_login",
+    "probe_security",
 ]
 
 SOURCE_DIR = Path(__file__).resolve().parent / "java"
@@ -184,8 +192,29 @@ def ensure_compiled(cache_dir: Path | None = None) -> Path:
     return final
 
 
-def _command_line(classes: Path, command: Sequence[str]) -> list[str]:
-    return [_require_tool("java"), *JVM_OPTIONS, "-cp", str(classes), MAIN_CLASS, *command]
+def _command_line(classes: Path, command: Sequence[str], security_file: Path | None) -> list[str]:
+    # One "=": the file's properties replace the JDK's, the rest of java.security stays
+    # (java.security's security.overridePropertiesFile=true allows it).
+    security = [f"-Djava.security.properties={security_file}"] if security_file is not None else []
+    return [_require_tool("java"), *JVM_OPTIONS, *security, "-cp", str(classes), MAIN_CLASS, *command]
+
+
+class _SecurityFile:
+    """``java_security`` overrides as a properties file in a private folder, for the JVM's
+    ``-Djava.security.properties``; removed with :meth:`remove` (None: no file)."""
+
+    def __init__(self, java_security: Mapping[str, str] | None) -> None:
+        self._folder: Path | None = None
+        self.path: Path | None = None
+        if java_security:
+            self._folder = Path(tempfile.mkdtemp(prefix="ucclab-java-security-"))
+            self.path = self._folder / "java.security"
+            self.path.write_text(format_properties(java_security), encoding="iso-8859-1")
+
+    def remove(self) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = self.path = None
 
 
 def _parse_report(stdout: bytes, stderr: str, returncode: int | None, command: Sequence[str]) -> ProbeResult:
@@ -205,10 +234,10 @@ def _parse_report(stdout: bytes, stderr: str, returncode: int | None, command: S
     return ProbeResult(report, stderr, returncode if returncode is not None else -1)
 
 
-async def _spawn(command: Sequence[str], cache_dir: Path | None) -> asyncio.subprocess.Process:
+async def _spawn(command: Sequence[str], cache_dir: Path | None, security: _SecurityFile) -> asyncio.subprocess.Process:
     classes = await asyncio.to_thread(ensure_compiled, cache_dir)
     return await asyncio.create_subprocess_exec(
-        *_command_line(classes, command),
+        *_command_line(classes, command, security.path),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -223,21 +252,27 @@ async def _reap(process: asyncio.subprocess.Process) -> None:
     await process.wait()
 
 
-async def run_probe(command: Sequence[str], *, timeout: float, cache_dir: Path | None = None) -> ProbeResult:
+async def run_probe(command: Sequence[str], *, timeout: float, cache_dir: Path | None = None,
+                    java_security: Mapping[str, str] | None = None) -> ProbeResult:
     """Run ``java UccProbe COMMAND...`` and return its report.
 
     ``timeout`` bounds the whole process (JVM start included); when it passes, the process
-    is killed and :class:`ProbeError` raised. Raises :class:`ProbeUsageError` for bad
-    usage and :class:`JavaUnavailableError` without a JDK.
+    is killed and :class:`ProbeError` raised. ``java_security`` overrides properties of the
+    JDK's java.security. Raises :class:`ProbeUsageError` for bad usage and
+    :class:`JavaUnavailableError` without a JDK.
     """
-    process = await _spawn(command, cache_dir)
+    security = _SecurityFile(java_security)
     try:
-        async with asyncio.timeout(timeout):
-            stdout, stderr = await process.communicate()
-    except TimeoutError:
-        raise ProbeError(f"the probe ({command[0]}) did not finish within {timeout} s") from None
+        process = await _spawn(command, cache_dir, security)
+        try:
+            async with asyncio.timeout(timeout):
+                stdout, stderr = await process.communicate()
+        except TimeoutError:
+            raise ProbeError(f"the probe ({command[0]}) did not finish within {timeout} s") from None
+        finally:
+            await _reap(process)
     finally:
-        await _reap(process)
+        security.remove()
     return _parse_report(stdout, stderr.decode("utf-8", "replace"), process.returncode, command)
 
 
@@ -246,6 +281,10 @@ def _common_options(arguments: str, files: Path | None, ucc_fqdn: str, timeout: 
     if files is not None:
         options += ["--files", str(files)]
     return options
+
+
+def _endpoint_option(endpoint_identification: str | None) -> list[str]:
+    return ["--endpoint-identification", endpoint_identification or "none"]
 
 
 async def probe_register(
@@ -257,17 +296,20 @@ async def probe_register(
     files: Path | None,
     timeout: float = 10.0,
     cache_dir: Path | None = None,
+    java_security: Mapping[str, str] | None = None,
+    endpoint_identification: str | None = None,
 ) -> ProbeResult:
     """Connector → Front End over MTLS: OPTIONS then REGISTER, as the Java connector.
 
     ``arguments`` is the Application object's Command Line Arguments; ``files`` the folder
     holding the files its paths name (by file name); ``timeout`` bounds the connection and
-    each answer. The report is the client's view: judge by the Front End's event log.
+    each answer; ``java_security`` and ``endpoint_identification`` are the connector host's
+    settings. The report is the client's view: judge by the Front End's event log.
     """
     host, port = frontend
     command = ["register", "--frontend", f"{host}:{port}", "--frontend-fqdn", frontend_fqdn,
-               *_common_options(arguments, files, ucc_fqdn, timeout)]
-    return await run_probe(command, timeout=timeout + PROCESS_MARGIN, cache_dir=cache_dir)
+               *_common_options(arguments, files, ucc_fqdn, timeout), *_endpoint_option(endpoint_identification)]
+    return await run_probe(command, timeout=timeout + PROCESS_MARGIN, cache_dir=cache_dir, java_security=java_security)
 
 
 async def probe_login(
@@ -282,6 +324,8 @@ async def probe_login(
     realm: str | None = None,
     timeout: float = 10.0,
     cache_dir: Path | None = None,
+    java_security: Mapping[str, str] | None = None,
+    endpoint_identification: str | None = None,
 ) -> ProbeResult:
     """TLS/Kerberos: JAAS login as ``principal`` with the ``Microsoft-OCS`` password, then
     the MS-SIPAE REGISTER (challenge, AP-REQ for the challenge's targetname, signed
@@ -290,15 +334,24 @@ async def probe_login(
     ``arguments`` carries ``-krb_conf_file`` and the trust store (``-cert_store_file/
     -cert_store_pass``); ``realm`` is appended to a principal without one (otherwise
     krb5.conf's ``default_realm`` applies). The password is passed on the probe's command
-    line, like the store passwords in ``arguments``.
+    line, like the store passwords in ``arguments``. ``java_security`` and
+    ``endpoint_identification`` as for :func:`probe_register`.
     """
     host, port = frontend
     command = ["login", "--frontend", f"{host}:{port}", "--frontend-fqdn", frontend_fqdn,
                *_common_options(arguments, files, ucc_fqdn, timeout),
-               "--principal", principal, "--password", password]
+               "--principal", principal, "--password", password, *_endpoint_option(endpoint_identification)]
     if realm is not None:
         command += ["--realm", realm]
-    return await run_probe(command, timeout=timeout + PROCESS_MARGIN, cache_dir=cache_dir)
+    return await run_probe(command, timeout=timeout + PROCESS_MARGIN, cache_dir=cache_dir, java_security=java_security)
+
+
+async def probe_security(*, java_security: Mapping[str, str] | None = None, timeout: float = 30.0,
+                         cache_dir: Path | None = None) -> ProbeResult:
+    """The JDK's policy under ``java_security``: ``json["java_security"]`` (the disabled-algorithm
+    properties in force) and ``json["protocols"]`` (``client``/``server``: the TLS versions a
+    default SSLContext enables)."""
+    return await run_probe(["security"], timeout=timeout, cache_dir=cache_dir, java_security=java_security)
 
 
 class ProbeListener:
@@ -358,25 +411,33 @@ async def start_probe_listener(
     count: int = 1,
     timeout: float = 30.0,
     cache_dir: Path | None = None,
+    java_security: Mapping[str, str] | None = None,
 ) -> ProbeListener:
     """Start the connector's Secured SIP port on the JDK (MTLS server, client certificate required).
 
     Returns once the probe accepts connections (or has given up: ``listener.port`` is then
     None). It answers OPTIONS/NOTIFY/SUBSCRIBE with 200 and ends after ``count``
-    connections or ``timeout`` seconds; ``port=0`` lets the OS pick one.
+    connections or ``timeout`` seconds; ``port=0`` lets the OS pick one; ``java_security``
+    overrides properties of the JDK's java.security.
     """
     command = ["listen", "--port", str(port), "--count", str(count),
                *_common_options(arguments, files, ucc_fqdn, timeout)]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout + PROCESS_MARGIN
-    process = await _spawn(command, cache_dir)
+    security = _SecurityFile(java_security)
     try:
-        assert process.stdout is not None
-        async with asyncio.timeout(PROCESS_MARGIN + 5):
-            first = await process.stdout.readline()
-    except BaseException:
-        await _reap(process)
-        raise
+        process = await _spawn(command, cache_dir, security)
+        try:
+            assert process.stdout is not None
+            async with asyncio.timeout(PROCESS_MARGIN + 5):
+                first = await process.stdout.readline()
+        except BaseException:
+            await _reap(process)
+            raise
+    finally:
+        # The JVM reads java.security once, before its SSLContext exists: by its first line
+        # (listening, or the report of why not) the file has served.
+        security.remove()
     try:
         ready = json.loads(first)
     except ValueError:

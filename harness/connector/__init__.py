@@ -16,7 +16,10 @@ package reads the same configuration and behaves as the Java connector would wit
   ``format_arguments``), its typos as findings;
 - :mod:`._jsse` — the stores as SunJSSE loads them (key material, trust anchors, the
   ``jssecacerts``/``cacerts`` fallback), Java's error texts;
-- :mod:`._tls` — ``ssl`` contexts that behave like JSSE, handshake failures in Java's words;
+- :mod:`._security` — the host JDK's ``java.security`` (disabled algorithms, TLS versions)
+  as JDK 17 applies it, Java's constraint messages;
+- :mod:`._tls` — ``ssl`` contexts that behave like JSSE under that policy, endpoint
+  identification as a setting, handshake failures in Java's words;
 - :mod:`._kerberos` — the TLS/Kerberos login: krb5.conf as Java reads it, the KDC, MS-SIPAE
   (:mod:`fakes.sipae`), Java's error texts, diagnoses;
 - :mod:`.connector` — ``UCConnector``: both MTLS directions and the TLS/Kerberos login, with
@@ -48,7 +51,8 @@ from ._jsse import (
     load_trust_anchors,
 )
 from ._kerberos import OCS_USER_OPTION, PAGE_OCS_USER, KerberosReport
-from ._tls import TlsFailure, java_date
+from ._security import JDK17_SECURITY, JavaSecurity, JavaSecurityError, format_properties, parse_properties
+from ._tls import EndpointIdentification, TlsFailure, java_date
 from .connector import (
     MICROSOFT_OCS,
     ClientReport,
@@ -78,7 +82,13 @@ __all__ = [
     "load_key_material",
     "load_trust_anchors",
     "TlsFailure",
+    "EndpointIdentification",
     "java_date",
+    "JavaSecurity",
+    "JavaSecurityError",
+    "JDK17_SECURITY",
+    "parse_properties",
+    "format_properties",
     "UCConnector",
     "ClientReport",
     "SecurePortServer",

@@ -6,8 +6,8 @@ SIP port) and the ``Microsoft-OCS`` options — it does what the Java connector 
 them:
 
 - :meth:`UCConnector.register`: MTLS client toward the Front End. The handshake presents
-  the ``-cert_store_*`` PFX and checks the Front End against the trust store and its
-  FQDN; then ``OPTIONS`` and ``REGISTER``. The report only says what the client saw:
+  the ``-cert_store_*`` PFX and checks the Front End against the trust store (and its
+  FQDN when endpoint identification is on); then ``OPTIONS`` and ``REGISTER``. The report only says what the client saw:
   under TLS 1.3 a client finishes its handshake before the server has judged its
   certificate, so the replay judges by the Front End's own event log.
 - :meth:`UCConnector.start_secure_port`: MTLS server on the Secured port, where the
@@ -18,6 +18,12 @@ them:
   authentication only), the OCS user's Kerberos login with the ``Microsoft-OCS`` password
   and the ``-krb_conf_file`` krb5.conf, MS-SIPAE REGISTER and signed OPTIONS
   (:mod:`._kerberos`).
+
+Two settings of the connector host are not on the Application object: its JDK's
+``java.security`` (:class:`JavaSecurity`: JDK 17.0.15's disabled algorithms and TLS
+versions unless overridden) and endpoint identification (off, as on a plain
+``SSLSocket``; ``"HTTPS"`` checks the Front End's certificate against its FQDN). See
+:mod:`._tls`.
 
 Store mapping. MTLS ("Modifying Command Line Arguments for MTLS"): ``-cert_store_*`` is
 the key store (the PFX), ``-key_store_*`` the trust store. TLS/Kerberos ("Modifying
@@ -68,8 +74,17 @@ from ._arguments import ConnectorArguments, parse_arguments
 from ._findings import Finding
 from ._jsse import JsseError, KeyMaterial, TrustMaterial, load_key_material, load_trust_anchors
 from ._kerberos import KerberosLogin, KerberosReport
+from ._security import JavaSecurity
 from ._sip import SipFailure, final_response
-from ._tls import TlsFailure, TlsIdentity, client_context, describe_certificate, java_failure, server_context
+from ._tls import (
+    EndpointIdentification,
+    TlsFailure,
+    TlsIdentity,
+    client_context,
+    describe_certificate,
+    java_failure,
+    server_context,
+)
 
 __all__ = [
     "UCConnector",
@@ -182,6 +197,8 @@ class UCConnector:
         resolve_path: Callable[[str], Path],
         rng: random.Random,
         clock: Callable[[], float],
+        java_security: JavaSecurity | None = None,
+        endpoint_identification: EndpointIdentification = None,
     ) -> None:
         self.arguments = arguments
         self.mode = mode
@@ -194,6 +211,8 @@ class UCConnector:
         self.frontend_fqdn = frontend_fqdn
         self.ucc_fqdn = ucc_fqdn
         self.resolve_path = resolve_path
+        self.java_security = java_security if java_security is not None else JavaSecurity()
+        self.endpoint_identification = endpoint_identification
         self._rng = rng
         self._clock = clock
 
@@ -215,6 +234,8 @@ class UCConnector:
         mode: Mode | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
+        java_security: JavaSecurity | None = None,
+        endpoint_identification: EndpointIdentification = None,
     ) -> UCConnector:
         """Read ``app`` as the connector does at start-up.
 
@@ -222,6 +243,8 @@ class UCConnector:
         to the lab file standing for it (which may not exist: that is a finding).
         ``java_home`` is the JDK whose ``lib/security`` holds the fallback trust stores.
         ``mode`` forces MTLS or TLS/Kerberos (default: see the module docstring).
+        ``java_security`` is the host JDK's policy (default JDK 17.0.15's);
+        ``endpoint_identification`` ``"HTTPS"`` checks the Front End's name (default off).
         """
         parsed = parse_arguments(app.command_line_arguments)
         arguments = parsed.arguments
@@ -249,6 +272,8 @@ class UCConnector:
             resolve_path=resolve_path,
             rng=rng if rng is not None else random.Random(),
             clock=clock,
+            java_security=java_security,
+            endpoint_identification=endpoint_identification,
         )
 
     @classmethod
@@ -268,8 +293,8 @@ class UCConnector:
     async def register(self, host: str, port: int, *, timeout: float = 10.0) -> ClientReport:
         """Connect to the Front End at ``host:port`` over MTLS, send OPTIONS then REGISTER.
 
-        The Front End is checked against the trust store and :attr:`frontend_fqdn`.
-        ``timeout`` bounds the connection and each answer. Never raises for what the
+        The Front End is checked against the trust store under :attr:`java_security`, and
+        against :attr:`frontend_fqdn` when :attr:`endpoint_identification` is on. ``timeout`` bounds the connection and each answer. Never raises for what the
         Front End or the stores do: failures are in the report.
         """
         if self.setup_error is not None:
@@ -277,7 +302,8 @@ class UCConnector:
             return ClientReport("error", error=str(error), exception=error.exception, code=error.code)
         anchors = self.trust.anchors if self.trust is not None else []
         with TlsIdentity(self.key) as identity:
-            context, capture = client_context(identity, anchors)
+            context, capture = client_context(identity, anchors, security=self.java_security,
+                                              endpoint_identification=self.endpoint_identification, now=self._now)
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
@@ -453,6 +479,7 @@ class UCConnector:
             ucc_fqdn=self.ucc_fqdn,
             token=self._token,
             clock=self._clock,
+            security=self.java_security,
             handshake_timeout=handshake_timeout,
             idle_timeout=idle_timeout,
             evidence=evidence,
@@ -514,12 +541,14 @@ class SecurePortServer:
         handshake_timeout: float,
         idle_timeout: float,
         evidence: EvidenceLog | None = None,
+        security: JavaSecurity | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self._evidence = evidence
         self._identity = TlsIdentity(key)
         self._anchors = anchors
+        self._security = security if security is not None else JavaSecurity()
         self._ucc_fqdn = ucc_fqdn
         self._token = token
         self._clock = clock
@@ -533,7 +562,8 @@ class SecurePortServer:
         self.events: list[SecurePortEvent] = []
 
     async def start(self) -> None:
-        """Bind and listen; :class:`ConnectorError` ``secure-port-busy`` if the port is taken."""
+        """Bind and listen (port 0: any free port, then :attr:`port` is the one bound);
+        :class:`ConnectorError` ``secure-port-busy`` if the port is taken."""
         try:
             self._server = await asyncio.start_server(self._accept, self.host, self.port)
         except OSError as exc:
@@ -546,6 +576,7 @@ class SecurePortServer:
                     "Give the Secured port a Communication Port nothing else listens on.",
                 ) from exc
             raise ConnectorError("secure-port-unavailable", f"cannot listen on {self.host}:{self.port}: {exc}") from exc
+        self.port = self._server.sockets[0].getsockname()[1]  # the port bound, when 0 asked for any
 
     async def close(self) -> None:
         """Stop listening, end open connections and remove the key files."""
@@ -569,6 +600,9 @@ class SecurePortServer:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    def _now(self) -> datetime.datetime:
+        return datetime.datetime.fromtimestamp(self._clock(), datetime.timezone.utc)
 
     def of_kind(self, kind: str) -> list[SecurePortEvent]:
         """The logged events of ``kind``, oldest first."""
@@ -605,7 +639,7 @@ class SecurePortServer:
         address = writer.get_extra_info("peername")
         peer = f"{address[0]}:{address[1]}"
         await self._log("connection", number, peer)
-        context, capture = server_context(self._identity, self._anchors)
+        context, capture = server_context(self._identity, self._anchors, security=self._security, now=self._now)
         try:
             async with asyncio.timeout(self._handshake_timeout):
                 await writer.start_tls(context)
@@ -618,7 +652,7 @@ class SecurePortServer:
                 side="server",
                 capture=capture,
                 anchors=self._anchors,
-                now=datetime.datetime.fromtimestamp(self._clock(), datetime.timezone.utc),
+                now=self._now(),
                 has_key=self._identity.present,
             )
             await self._log("tls-failure", number, peer, **failure.to_dict(), **_peer_details(capture.chain))

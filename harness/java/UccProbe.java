@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.PrivilegedActionException;
 import java.security.PrivilegedExceptionAction;
+import java.security.Security;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
@@ -72,9 +73,13 @@ import org.ietf.jgss.Oid;
  * store type means {@code KeyStore.getDefaultType()} (pkcs12). With {@code --files DIR} every
  * path of the command line stands for {@code DIR/<file name>}.
  *
- * <p>The connector checks the Front End's certificate against the Front End FQDN
- * (HTTPS-style endpoint identification). Whether the real connector does is not
- * documented; the lab assumes it does, as its Python stand-in does.
+ * <p>Endpoint identification is a setting ({@code --endpoint-identification HTTPS|none},
+ * default none): with {@code HTTPS} the Front End's certificate must name the Front End
+ * FQDN; with none the socket checks no name, as a plain {@code SSLSocket} does (no Genesys
+ * source says the connector sets it; the lab assumes it does not). The JDK's
+ * {@code java.security} policy (disabled algorithms, TLS versions) is the JVM's own: the
+ * caller changes it with {@code -Djava.security.properties=FILE}; every report shows the
+ * two disabled-algorithm properties in force under {@code java_security}.
  *
  * <p>A report holds {@code command}; {@code outcome}: "confirmed" (every request answered
  * 2xx; for {@code login} also the Front End's rspauth verified), "rejected" (a final non-2xx,
@@ -82,7 +87,7 @@ import org.ietf.jgss.Oid;
  * {@code files} (where each path points), {@code jsse} (the properties set, passwords
  * masked), {@code error} (null, or {@code phase}, {@code exception}, {@code message},
  * {@code causes} outermost first) and {@code timings_ms} (milliseconds since {@code main}
- * started, at the end of each phase). {@code register} and {@code login} add {@code tls} and
+ * started, at the end of each phase), {@code java_security}. {@code register} and {@code login} add {@code tls} and
  * {@code responses}; {@code listen} adds {@code port} and {@code connections}; {@code login}
  * adds {@code kerberos}, {@code challenge}, {@code authentication_info} and
  * {@code rspauth_verified}.
@@ -97,11 +102,17 @@ import org.ietf.jgss.Oid;
  * UccProbe login    --frontend HOST:PORT --frontend-fqdn FQDN --ucc-fqdn FQDN --args ARGS [--files DIR]
  *                   --principal NAME --password PW [--realm REALM] [--timeout S]
  * UccProbe arguments --args ARGS [--files DIR]
+ * UccProbe security
  * </pre>
+ * {@code register} and {@code login} also take {@code --endpoint-identification HTTPS|none}.
+ * {@code security} reports {@code java_security} and the TLS versions a default
+ * {@code SSLContext} enables as client and as server ({@code protocols}).
  */
 public final class UccProbe {
 
-    static final String USAGE = "UccProbe register|listen|login|arguments --option value ... (see the source's header)";
+    static final String USAGE = "UccProbe register|listen|login|arguments|security --option value ... (see the source's header)";
+    /** The java.security properties the reports show: what decides the certificates and versions JSSE refuses. */
+    static final List<String> SECURITY_PROPERTIES = List.of("jdk.certpath.disabledAlgorithms", "jdk.tls.disabledAlgorithms");
     static final String USER_AGENT = "UCConnector probe (ucc-lab; Java " + Runtime.version() + ")";
     static final int REGISTER_EXPIRES = 3600;
     /** What the Secured port answers 200 to: a trusted application's presence traffic. */
@@ -150,6 +161,7 @@ public final class UccProbe {
             case "register" -> register(options);
             case "listen" -> listen(options);
             case "login" -> login(options);
+            case "security" -> security();
             default -> arguments(options);
         };
     }
@@ -215,8 +227,33 @@ public final class UccProbe {
             Map<String, Object> shown = new LinkedHashMap<>();
             properties.forEach((name, value) -> shown.put(name, name.endsWith("Password") ? ConnectorArguments.MASK : value));
             return Json.obj("command", command, "outcome", null, "arguments", arguments.toJson(),
-                    "files", described, "jsse", shown);
+                    "files", described, "jsse", shown, "java_security", javaSecurity());
         }
+    }
+
+    /** The java.security properties in force (after any -Djava.security.properties file). */
+    static Map<String, Object> javaSecurity() {
+        Map<String, Object> properties = new LinkedHashMap<>();
+        for (String name : SECURITY_PROPERTIES) {
+            properties.put(name, Security.getProperty(name));
+        }
+        return properties;
+    }
+
+    /** The policy in force and the TLS versions a default SSLContext enables on each side; no connection. */
+    private Map<String, Object> security() {
+        Map<String, Object> report = Json.obj("command", "security", "java_security", javaSecurity());
+        try {
+            SSLContext context = SSLContext.getDefault();
+            try (SSLSocket client = (SSLSocket) context.getSocketFactory().createSocket();
+                 SSLServerSocket server = (SSLServerSocket) context.getServerSocketFactory().createServerSocket()) {
+                report.put("protocols", Json.obj("client", List.of(client.getEnabledProtocols()),
+                        "server", List.of(server.getEnabledProtocols())));
+            }
+        } catch (Exception e) {
+            return failed(report, "setup", e);
+        }
+        return finish(report, null);
     }
 
     /** What Java makes of the command line, and the JSSE settings of both paths; no connection. */
@@ -236,6 +273,7 @@ public final class UccProbe {
         String frontendFqdn = options.required("--frontend-fqdn");
         String uccFqdn = options.required("--ucc-fqdn");
         int timeout = options.timeoutMillis();
+        String endpointIdentification = options.endpointIdentification();
         setup.apply();
         SSLContext context;
         try {
@@ -247,7 +285,7 @@ public final class UccProbe {
         List<Object> responses = new ArrayList<>();
         report.put("responses", responses);
         String phase = "connect";
-        try (SSLSocket socket = connect(context, frontend, frontendFqdn, timeout)) {
+        try (SSLSocket socket = connect(context, frontend, frontendFqdn, timeout, endpointIdentification)) {
             phase = "handshake";
             socket.startHandshake();
             report.put("tls", describeSession(socket.getSession()));
@@ -272,19 +310,22 @@ public final class UccProbe {
     }
 
     /**
-     * TCP to {@code address}, then TLS as to {@code fqdn}: the name the certificate is
-     * checked against and sent as SNI, as when the connector dials the Front End by name.
+     * TCP to {@code address}, then TLS as to {@code fqdn}: the name sent as SNI, as when the
+     * connector dials the Front End by name, and the name the certificate must carry when
+     * {@code endpointIdentification} is set ("HTTPS"; null: no name check).
      */
-    private static SSLSocket connect(SSLContext context, InetSocketAddress address, String fqdn, int timeout)
-            throws IOException {
+    private static SSLSocket connect(SSLContext context, InetSocketAddress address, String fqdn, int timeout,
+                                     String endpointIdentification) throws IOException {
         Socket plain = new Socket();
         try {
             plain.connect(address, timeout);
             plain.setSoTimeout(timeout);
             SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(plain, fqdn, address.getPort(), true);
-            SSLParameters parameters = socket.getSSLParameters();
-            parameters.setEndpointIdentificationAlgorithm("HTTPS");
-            socket.setSSLParameters(parameters);
+            if (endpointIdentification != null) {
+                SSLParameters parameters = socket.getSSLParameters();
+                parameters.setEndpointIdentificationAlgorithm(endpointIdentification);
+                socket.setSSLParameters(parameters);
+            }
             return socket;
         } catch (IOException e) {
             plain.close();
@@ -459,6 +500,7 @@ public final class UccProbe {
         String password = options.required("--password");
         String realm = options.optional("--realm");
         int timeout = options.timeoutMillis();
+        String endpointIdentification = options.endpointIdentification();
         if (realm != null && !principal.contains("@")) {
             principal = principal + "@" + realm;
         }
@@ -491,7 +533,7 @@ public final class UccProbe {
         List<Object> responses = new ArrayList<>();
         report.put("responses", responses);
         String phase = "connect";
-        try (SSLSocket socket = connect(context, frontend, frontendFqdn, timeout)) {
+        try (SSLSocket socket = connect(context, frontend, frontendFqdn, timeout, endpointIdentification)) {
             phase = "handshake";
             socket.startHandshake();
             report.put("tls", describeSession(socket.getSession()));
@@ -783,11 +825,13 @@ public final class UccProbe {
     record ProbeOptions(String command, Map<String, String> values) {
 
         private static final Map<String, Set<String>> ALLOWED = Map.of(
-                "register", Set.of("--frontend", "--frontend-fqdn", "--ucc-fqdn", "--args", "--files", "--timeout"),
+                "register", Set.of("--frontend", "--frontend-fqdn", "--ucc-fqdn", "--args", "--files", "--timeout",
+                        "--endpoint-identification"),
                 "listen", Set.of("--port", "--ucc-fqdn", "--args", "--files", "--timeout", "--count"),
                 "login", Set.of("--frontend", "--frontend-fqdn", "--ucc-fqdn", "--args", "--files", "--timeout",
-                        "--principal", "--password", "--realm"),
-                "arguments", Set.of("--args", "--files"));
+                        "--principal", "--password", "--realm", "--endpoint-identification"),
+                "arguments", Set.of("--args", "--files"),
+                "security", Set.of());
 
         static ProbeOptions parse(String[] argv) throws UsageException {
             if (argv.length == 0) {
@@ -855,6 +899,18 @@ public final class UccProbe {
             } catch (NumberFormatException e) {
                 throw new UsageException("--timeout must be a positive number of seconds, not " + value);
             }
+        }
+
+        /** {@code --endpoint-identification}: "HTTPS", or null for "none" or absent (a plain SSLSocket). */
+        String endpointIdentification() throws UsageException {
+            String value = values.getOrDefault("--endpoint-identification", "none");
+            if (value.equalsIgnoreCase("none")) {
+                return null;
+            }
+            if (value.equalsIgnoreCase("HTTPS")) {
+                return "HTTPS";
+            }
+            throw new UsageException("--endpoint-identification must be HTTPS or none, not " + value);
         }
 
         InetSocketAddress address(String name) throws UsageException {

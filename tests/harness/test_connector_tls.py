@@ -182,6 +182,7 @@ def connector(
     port: int | None = None,
     mode: ListeningMode = ListeningMode.SECURED,
     seed: int = 7,
+    **settings: Any,
 ) -> UCConnector:
     app = CfgApplication(
         name="UCC",
@@ -195,6 +196,7 @@ def connector(
         frontend_fqdn=FE,
         ucc_fqdn=UCC,
         rng=random.Random(seed),
+        **settings,
     )
 
 
@@ -352,8 +354,16 @@ def test_tls_1_2_front_end(lab: Lab) -> None:
     assert untrusted.server_certificate["sans"] == [FE]  # read from the TLS 1.2 Certificate message
 
 
-def test_front_end_certificate_for_another_name(lab: Lab) -> None:
-    report, _ = _register(lab, lab.ca.issue("fe02.companya.com"))
+def test_front_end_certificate_for_another_name_passes_without_endpoint_identification(lab: Lab) -> None:
+    # A plain SSLSocket checks no name (research-12 §8d): the connector's default.
+    report, seen = _register(lab, lab.ca.issue("fe02.companya.com"))
+    assert report.outcome == "confirmed", report
+    assert report.server_certificate["sans"] == ["fe02.companya.com"]
+    assert [s["kind"] for s in seen] == ["tls-handshake", "request", "request"]
+
+
+def test_front_end_certificate_for_another_name_with_endpoint_identification(lab: Lab) -> None:
+    report, _ = _register(lab, lab.ca.issue("fe02.companya.com"), connector(lab, endpoint_identification="HTTPS"))
     assert (report.code, report.error) == (
         "cert-name-mismatch",
         f"javax.net.ssl.SSLHandshakeException: No subject alternative DNS name matching {FE} found.",
@@ -361,7 +371,7 @@ def test_front_end_certificate_for_another_name(lab: Lab) -> None:
 
 
 def test_front_end_certificate_without_san_and_another_cn(lab: Lab) -> None:
-    report, _ = _register(lab, lab.ca.issue("fe02.companya.com", sans=()))
+    report, _ = _register(lab, lab.ca.issue("fe02.companya.com", sans=()), connector(lab, endpoint_identification="HTTPS"))
     assert report.error == f"javax.net.ssl.SSLHandshakeException: No name matching {FE} found"
 
 
@@ -630,9 +640,11 @@ public class Probe {
                 Socket raw = new Socket("127.0.0.1", Integer.parseInt(a[1]));
                 SSLSocketFactory factory = SSLContext.getDefault().getSocketFactory();
                 SSLSocket s = (SSLSocket) factory.createSocket(raw, a[2], raw.getPort(), true);
-                SSLParameters p = s.getSSLParameters();
-                p.setEndpointIdentificationAlgorithm("HTTPS");
-                s.setSSLParameters(p);
+                if (a.length > 3) {
+                    SSLParameters p = s.getSSLParameters();
+                    p.setEndpointIdentificationAlgorithm(a[3]);
+                    s.setSSLParameters(p);
+                }
                 s.startHandshake();
                 System.out.println("OK");
             } else {
@@ -689,33 +701,37 @@ def test_client_side_texts_match_java(lab: Lab, java_probe: Path) -> None:
     empty = lab.folder / "empty.jks"
     empty.write_bytes(jks.KeyStore.new("jks", []).saves("changeit"))
     lab.files[r"c:\gcti\empty.jks"] = empty
+    # name -> (the Front End's certificate, JSSE property overrides, endpoint identification)
     cases = {
-        "foreign CA": (trustme_identity(), {}),
-        "other name": (lab.ca.issue("fe02.companya.com"), {}),
-        "expired": (lab.ca.issue(FE, expired=True), {}),
-        "empty trust store": (lab.frontend, {"trustStore": str(empty)}),
+        "foreign CA": (trustme_identity(), {}, None),
+        "other name, no endpoint identification": (lab.ca.issue("fe02.companya.com"), {}, None),
+        "other name, HTTPS endpoint identification": (lab.ca.issue("fe02.companya.com"), {}, "HTTPS"),
+        "expired": (lab.ca.issue(FE, expired=True), {}, None),
+        "empty trust store": (lab.frontend, {"trustStore": str(empty)}, None),
     }
 
-    async def one(identity: Issued, overrides: dict[str, str]) -> tuple[list[str], ClientReport]:
+    async def one(identity: Issued, overrides: dict[str, str], endpoint: str | None) -> tuple[list[str], ClientReport]:
         frontend = await start_frontend(lab, identity)
         try:
             process = await _java(
-                java_probe, *_jsse_properties(lab, **overrides), "Probe", "client", str(frontend.port), FE
+                java_probe, *_jsse_properties(lab, **overrides), "Probe", "client", str(frontend.port), FE,
+                *([endpoint] if endpoint else []),
             )
             java_out, _ = await process.communicate()
             arguments = PAGE_ARGUMENTS
             if "trustStore" in overrides:
                 arguments = replace(arguments, key_store_file=r"c:\gcti\empty.jks")
-            report = await connector(lab, arguments).register("127.0.0.1", frontend.port, timeout=10)
+            ucc = connector(lab, arguments, endpoint_identification=endpoint)
+            report = await ucc.register("127.0.0.1", frontend.port, timeout=10)
             return java_out.decode().splitlines(), report
         finally:
             frontend.server.close()
 
     async def all_cases() -> list[tuple[list[str], ClientReport]]:
-        return await asyncio.gather(*(one(identity, overrides) for identity, overrides in cases.values()))
+        return await asyncio.gather(*(one(*case) for case in cases.values()))
 
     for name, (java, ours) in zip(cases, asyncio.run(all_cases())):
-        assert ours.error == java[0], name
+        assert (ours.error or "OK") == java[0], name
         if ours.cause is not None:  # the expired certificate's NotAfter, to the second
             assert f"CAUSE {ours.cause}" in java, name
 
