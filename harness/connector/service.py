@@ -19,6 +19,12 @@ Actions (JSON):
   ``response``, ``tls-failure`` records with ``connection`` and ``peer``).
 * ``stop-listening`` — close it.
 
+Settings (the host's, not the Application object's): ``java-security`` — overrides of the
+host JDK's ``java.security`` (``{"jdk.certpath.disabledAlgorithms": "...", ...}``; ``{}``:
+JDK 17.0.15's own); ``endpoint-identification`` — ``"HTTPS"`` or null (the default: no
+check of the Front End's name, as a plain ``SSLSocket``). Both apply from the next action.
+A host config may set them at start (``"java_security"``, ``"endpoint_identification"``).
+
 ``python -m harness.connector.service hosts/ucc01.json`` runs the host alone (a host
 config as :mod:`fakes.host` reads, with a ``connector`` service).
 """
@@ -32,11 +38,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from fakes._admin import AdminError, AdminService
+from fakes._admin import AdminError, AdminService, Setting
 from fakes._evidence import EvidenceLog
 from fakes.configserver import ConfigServerClient, ConfigServerError
 from fakes.host import RunningHost, serve_host
 
+from ._security import JavaSecurity, JavaSecurityError
 from .connector import ConnectorError, SecurePortServer, UCConnector
 
 __all__ = ["ConnectorService", "start_connector", "main"]
@@ -57,8 +64,12 @@ class ConnectorService:
         bind: str,
         evidence: EvidenceLog,
         description: dict[str, Any] | None = None,
+        java_security: JavaSecurity | None = None,
+        endpoint_identification: str | None = None,
     ) -> None:
         self._source = source
+        self.java_security = java_security if java_security is not None else JavaSecurity()
+        self.endpoint_identification = endpoint_identification
         self.ucc_fqdn = ucc_fqdn
         self.bind = bind
         self.evidence = evidence
@@ -106,14 +117,33 @@ class ConnectorService:
         async def source(mode: str | None) -> UCConnector:
             return connector
 
-        return cls(source, ucc_fqdn=ucc_fqdn, bind=bind, evidence=EvidenceLog(now=time.time))
+        return cls(source, ucc_fqdn=ucc_fqdn, bind=bind, evidence=EvidenceLog(now=time.time),
+                   java_security=connector.java_security, endpoint_identification=connector.endpoint_identification)
 
     async def connector(self, mode: str | None = None) -> UCConnector:
-        """The connector as it would start right now."""
+        """The connector as it would start right now, with the host's settings."""
         try:
-            return await self._source(mode)
+            connector = await self._source(mode)
         except ConnectorError as exc:
             raise AdminError(409, f"{exc.code}: {exc.message}") from None
+        connector.java_security = self.java_security
+        connector.endpoint_identification = self.endpoint_identification  # type: ignore[assignment]
+        return connector
+
+    async def set_java_security(self, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise AdminError(400, 'java-security takes {"<java.security property>": "<value>", ...} ({} for the JDK\'s own)')
+        try:
+            self.java_security = JavaSecurity(value)
+        except JavaSecurityError as exc:
+            raise AdminError(400, str(exc)) from None
+        return self.java_security.to_json()
+
+    async def set_endpoint_identification(self, value: Any) -> str | None:
+        if value is not None and (not isinstance(value, str) or value.upper() not in ("HTTPS", "NONE")):
+            raise AdminError(400, 'endpoint-identification is "HTTPS" or null (no name check)')
+        self.endpoint_identification = "HTTPS" if isinstance(value, str) and value.upper() == "HTTPS" else None
+        return self.endpoint_identification
 
     async def close(self) -> None:
         """Close the Secured port if open, and the evidence file."""
@@ -171,6 +201,9 @@ class ConnectorService:
             health=lambda: {"fqdn": self.ucc_fqdn, **self.description, "listening": self._port is not None},
             actions={"register": self.register, "login": self.login, "listen": self.listen,
                      "stop-listening": self.stop_listening},
+            settings={"java-security": Setting(lambda: self.java_security.to_json(), self.set_java_security),
+                      "endpoint-identification": Setting(lambda: self.endpoint_identification,
+                                                         self.set_endpoint_identification)},
         )
 
 
@@ -179,7 +212,8 @@ async def start_connector(host: RunningHost, spec: Mapping[str, Any], *, root: P
 
         "connector": {"configserver": {"url", "username", "password"}, "application": "UCC_Lync",
                       "files": "artifacts", "java_home": null,
-                      "frontend_fqdn": "fe01.companya.com", "ucc_fqdn": "ucc01.companya.com"}
+                      "frontend_fqdn": "fe01.companya.com", "ucc_fqdn": "ucc01.companya.com",
+                      "java_security": {}, "endpoint_identification": null}   # the last two optional
     """
     cfg = spec["configserver"]
     files = Path(spec.get("files", "artifacts"))
@@ -190,6 +224,8 @@ async def start_connector(host: RunningHost, spec: Mapping[str, Any], *, root: P
         frontend_fqdn=spec["frontend_fqdn"], ucc_fqdn=spec["ucc_fqdn"], bind=bind,
         evidence=EvidenceLog(now=time.time, path=logs / "connector-events.jsonl"),
     )
+    service.java_security = JavaSecurity(spec.get("java_security") or {})
+    service.endpoint_identification = spec.get("endpoint_identification")
     host.on_close(service.close)
     host.objects["connector"] = service
     host.services["connector"] = service.admin_service()

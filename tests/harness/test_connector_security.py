@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fakes.configserver import CfgApplication, CfgPortInfo, ListeningMode
 from fakes.sip import NEED_DATA, MessageReceived, SipStream, make_request, make_response
+from harness.admin import AdminUnavailable, local_client
 from harness.artifacts import export_pfx, keytool_import
 from harness.connector import (
     JDK17_SECURITY,
@@ -41,6 +42,7 @@ from harness.connector import (
     parse_properties,
 )
 from harness.connector._security import java_principal
+from harness.connector.service import ConnectorService
 from harness.diagnosis import code_for_java_error, code_for_text
 from harness.javaprobe import ensure_compiled, probe_register, probe_security, start_probe_listener
 from tests.conftest import require_tool
@@ -146,9 +148,9 @@ def _make_pki(folder: Path) -> Pki:
                  "-days", "3650", "-sha256", "-extfile", ca_ext.name)
 
     def issue(name: str, issuer: str, *, bits: int = 2048, digest: str = "sha256", ca: bool = False,
-              subject: str = f"/CN={FE}", above: tuple[str, ...] = ()) -> None:
+              subject: str = f"/CN={FE}", above: tuple[str, ...] = (), san: str = FE) -> None:
         key_and_csr(name, bits, subject)
-        leaf_ext.write_text(f"basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:{FE}\n")
+        leaf_ext.write_text(f"basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:{san}\n")
         _openssl(folder, "x509", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.pem", "-CAkey", f"{issuer}.key",
                  "-CAcreateserial", "-out", f"{name}.pem", "-days", "30", f"-{digest}",
                  "-extfile", (ca_ext if ca else leaf_ext).name)
@@ -163,7 +165,8 @@ def _make_pki(folder: Path) -> Pki:
     issue("fe-under-1024-root", "root1024")
     issue("issuing1024", "root", bits=1024, ca=True, subject="/DC=com/DC=companya/O=Company A/OU=PKI, Lab/CN=Issuing 1024")
     issue("fe-under-1024-ca", "issuing1024", above=("issuing1024",))
-    issue("ucc", "root", subject=f"/CN={UCC}")
+    issue("ucc", "root", subject=f"/CN={UCC}", san=UCC)
+    issue("fe-other-name", "root", subject="/CN=fe02.companya.com", san="fe02.companya.com")
     files = folder / "files"
     files.mkdir()
     roots = [x509.load_pem_x509_certificate((folder / f"{n}.pem").read_bytes()) for n in ("root", "root1024")]
@@ -511,3 +514,44 @@ def test_a_path_is_checked_from_the_anchor_down(pki: Pki) -> None:
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
     assert policy.check_path(chain[:1], small, variant="TLSServer", now=now) == (
         "Algorithm constraints check failed on signature algorithm: SHA256withRSA")
+
+
+# -- the connector host's settings ------------------------------------------------------------------
+
+
+def test_the_hosts_settings_reach_the_connector(pki: Pki) -> None:
+    """The connector host's admin API: java-security and endpoint-identification apply to the
+    next action; values Java would refuse are refused in words."""
+    service = ConnectorService.of(_connector(pki, {}), ucc_fqdn=UCC, bind="127.0.0.1")
+    admin = local_client(service.admin_service())
+
+    async def register(chain: str) -> dict[str, Any]:
+        peer = _frontend(pki, chain, TLS_1_2)
+        try:
+            return await admin.act("register", {"frontend": {"host": "127.0.0.1", "port": peer.port}})
+        finally:
+            peer.close()
+
+    async def scenario() -> list[Any]:
+        seen = [await admin.get("java-security"), await admin.get("endpoint-identification"),
+                (await register("fe-sha1"))["outcome"]]
+        seen.append(await admin.put("java-security", SHA1_OFF))
+        seen.append((await register("fe-sha1"))["code"])
+        seen.append((await register("fe-other-name"))["outcome"])  # no name check by default
+        seen.append(await admin.put("endpoint-identification", "https"))
+        seen.append((await register("fe-other-name"))["code"])
+        for setting, value in (("java-security", {"jdk.certpath.disabledAlgorithms": "RSA keyLength < 2048"}),
+                               ("java-security", ["SHA1"]), ("endpoint-identification", "LDAPS")):
+            with pytest.raises(AdminUnavailable) as refused:
+                await admin.put(setting, value)
+            seen.append((refused.value.status, str(refused.value)))
+        await service.close()
+        return seen
+
+    (initial_security, initial_endpoint, default_outcome, security, code, other_name, endpoint, other_name_code,
+     *refusals) = asyncio.run(scenario())
+    assert (initial_security, initial_endpoint, default_outcome) == ({}, None, "confirmed")
+    assert security == SHA1_OFF and code == "cert-signature-algorithm-disabled"
+    assert (other_name, endpoint, other_name_code) == ("confirmed", "HTTPS", "cert-name-mismatch")
+    assert [status for status, _ in refusals] == [400, 400, 400]
+    assert "Constraint unknown: keyLength < 2048" in refusals[0][1]
