@@ -119,15 +119,17 @@ def mtls(tmp_path_factory: pytest.TempPathFactory, ucclab_ca_seed: Path) -> Iter
 
 
 def register(mtls: MtlsLab, java_cache: Path, arguments: str | None = None,
-             files: Path | None = None) -> tuple[ProbeResult, list[dict[str, Any]]]:
+             files: Path | None = None, *, frontend_fqdn: str = FE,
+             endpoint_identification: str | None = None) -> tuple[ProbeResult, list[dict[str, Any]]]:
     """Run ``register`` against the lab's Front End; the report and what the Front End logged meanwhile."""
     frontend = mtls.lab.frontend
     assert frontend is not None
     mark = len(frontend.events)
     result = mtls.thread.run(probe_register(
-        frontend=("127.0.0.1", frontend.port), frontend_fqdn=FE, ucc_fqdn=UCC,
+        frontend=("127.0.0.1", frontend.port), frontend_fqdn=frontend_fqdn, ucc_fqdn=UCC,
         arguments=arguments if arguments is not None else mtls.arguments,
-        files=files if files is not None else mtls.files, cache_dir=java_cache))
+        files=files if files is not None else mtls.files, cache_dir=java_cache,
+        endpoint_identification=endpoint_identification))
     return result, [e for e in list(frontend.events)[mark:] if e.get("connection") is not None]
 
 
@@ -189,6 +191,9 @@ def test_bad_usage_is_the_callers_error(java_cache: Path) -> None:
         asyncio.run(run_probe(["nosuch"], timeout=30, cache_dir=java_cache))
     with pytest.raises(ProbeUsageError, match="listen does not take --principal"):
         asyncio.run(run_probe(["listen", "--principal", "x"], timeout=30, cache_dir=java_cache))
+    with pytest.raises(ProbeUsageError, match="--endpoint-identification must be HTTPS or none, not LDAPS"):
+        asyncio.run(run_probe(["register", "--frontend", "127.0.0.1:9", "--frontend-fqdn", FE, "--ucc-fqdn", UCC,
+                               "--args", "", "--endpoint-identification", "LDAPS"], timeout=30, cache_dir=java_cache))
 
 
 def test_without_a_jdk_the_error_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -256,6 +261,19 @@ def test_register_confirmed_by_the_front_ends_log(mtls: MtlsLab, java_cache: Pat
     assert tls["version"] in ("TLSv1.2", "TLSv1.3")
     assert tls["peer_certificate"]["subject"] == "CN=fe01.companya.com"
     assert tls["peer_chain"][-1].startswith("CN=companya-LABDC01-CA")
+
+
+def test_endpoint_identification_is_off_unless_asked_for(mtls: MtlsLab, java_cache: Path) -> None:
+    """The connector dialling the Front End by a name its certificate does not carry: a plain
+    SSLSocket takes it (research-12 §8d); with HTTPS endpoint identification Java refuses it."""
+    result, seen = register(mtls, java_cache, frontend_fqdn="fe02.companya.com")
+    assert result.outcome == "confirmed", result.error
+    assert result.json["java_security"]["jdk.tls.disabledAlgorithms"].startswith("SSLv3, TLSv1, TLSv1.1")
+    result, seen = register(mtls, java_cache, frontend_fqdn="fe02.companya.com", endpoint_identification="HTTPS")
+    assert result.error["message"] == "No subject alternative DNS name matching fe02.companya.com found."
+    assert result.error["causes"][0]["exception"] == "java.security.cert.CertificateException"
+    [failure] = _of_type(seen, "tls-failure")
+    assert failure["alert_received"] == "certificate_unknown"
 
 
 def test_a_jks_that_is_really_pkcs12_loads_as_jks(mtls: MtlsLab, java_cache: Path, tmp_path: Path) -> None:
