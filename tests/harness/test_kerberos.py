@@ -62,15 +62,18 @@ def test_the_pages_des_option_fails_a_modern_client_and_says_why(ucclab_lab: Lab
     assert [e["error_code"] for e in h["evidence"]["kdc"]["log"] if e["request"] == "AS-REQ"][-1] == 14
 
 
-def test_des_with_allow_weak_crypto_succeeds_and_is_flagged_insecure(ucclab_lab: LabThread) -> None:
+def test_des_with_allow_weak_crypto_is_refused_by_a_modern_dc(ucclab_lab: LabThread) -> None:
+    """allow_weak_crypto lets the client offer DES, but a 2008 R2+ DC has single DES off
+    (KB 977321): the AS-REQ gets 14 with the DC's event 14, whatever the client allows."""
     result = ucclab_lab.replay(
         "tls-kerberos",
         ["kerberos_ad.select_account_options.use_des=true", "krb5_conf.modify_krb5_conf.allow_weak_crypto=true"],
     )
     h = _kerberos(result)
-    assert h["outcome"] == "confirmed"
-    assert h["evidence"]["kdc"]["tgt"]["reply_etype"]["etype"] in (1, 3)  # the DES key answered
-    assert "krb-weak-crypto-enabled" in _codes(h)
+    assert h["outcome"] != "confirmed"
+    assert "krb-des-disabled" in _codes(h)
+    [refused] = [e for e in h["evidence"]["kdc"]["log"] if e["type"] == "AS-REQ"]
+    assert refused["error_code"] == 14 and refused["ad_event"]["id"] == 14
     [conf] = [e for e in result.transcript.entries if e.step_id == "krb5_conf.modify_krb5_conf"]
     assert "insecure" in conf.note
 
