@@ -9,10 +9,9 @@ texts are asserted as JDK 17 prints them.
 
 from __future__ import annotations
 
-import json
-
 import asyncio
 import datetime
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
