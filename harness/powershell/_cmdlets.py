@@ -529,6 +529,7 @@ class HostShell(Evaluator):
 
 
 async def get_child_item(shell: HostShell, call: Invocation) -> list[Any]:
+    """``Get-ChildItem Cert:\\...``: the locations, stores or certificates a path names (-Recurse: and below)."""
     paths = call.bound.get("Path")
     if paths is None:
         raise Unsupported(f"the lab's shell lists certificate stores: give a Cert:\\ path ({shell.files_home(call)})",
@@ -545,6 +546,7 @@ async def get_child_item(shell: HostShell, call: Invocation) -> list[Any]:
 
 
 async def get_item(shell: HostShell, call: Invocation) -> list[Any]:
+    """``Get-Item Cert:\\...``: the certificate, store or location itself."""
     shell.require(call, call.bound, "Path")
     out: list[Any] = []
     for path in call.bound["Path"]:
@@ -559,6 +561,7 @@ async def get_item(shell: HostShell, call: Invocation) -> list[Any]:
 
 
 async def where_object(shell: HostShell, call: Invocation) -> list[Any]:
+    """``Where-Object { script }`` or ``Where-Object Property -op Value`` (the simplified syntax)."""
     bound = call.bound
     script = bound.get("FilterScript")
     operators = [p.name for p in call.cmdlet.params if p.kind == Kind.SWITCH and bound.get(p.name)]
@@ -594,6 +597,7 @@ async def where_object(shell: HostShell, call: Invocation) -> list[Any]:
 
 
 async def select_object(shell: HostShell, call: Invocation) -> list[Any]:
+    """``Select-Object``: -First, -Last, -Skip, -ExpandProperty, -Property."""
     items = list(call.input or [])
     bound = call.bound
     if "Skip" in bound:
@@ -611,6 +615,7 @@ async def select_object(shell: HostShell, call: Invocation) -> list[Any]:
 
 
 async def format_list(shell: HostShell, call: Invocation) -> list[Any]:
+    """``Format-List [Property...]``: name : value lines (a certificate's default view)."""
     wanted = call.bound.get("Property")
     names = None if wanted is None else [to_text(p) for p in (wanted if isinstance(wanted, list) else [wanted])]
     blocks = []
@@ -626,6 +631,7 @@ async def format_list(shell: HostShell, call: Invocation) -> list[Any]:
 
 
 async def convert_to_secure_string(shell: HostShell, call: Invocation) -> list[Any]:
+    """``ConvertTo-SecureString -String X -AsPlainText -Force``: the secure string the export cmdlets and AD take."""
     out = []
     items = [None] if "String" in call.bound or call.input is None else call.input
     for item in items:
@@ -747,6 +753,7 @@ def _file_role(shell: HostShell, cert: CertificateObject) -> tuple[str, str]:
 
 
 async def export_pfx_certificate(shell: HostShell, call: Invocation) -> list[Any]:
+    """``Export-PfxCertificate``: one certificate with its key (and chain, BuildChain) to a PFX the export wizard's way."""
     bound = call.bound
     targets = _targets(shell, call)
     if not targets:
@@ -796,6 +803,7 @@ async def export_pfx_certificate(shell: HostShell, call: Invocation) -> list[Any
 
 
 async def export_certificate(shell: HostShell, call: Invocation) -> list[Any]:
+    """``Export-Certificate``: DER (CERT, one certificate) or PKCS #7 (P7B) without the key."""
     bound = call.bound
     targets = _targets(shell, call)
     if not targets:
@@ -826,6 +834,7 @@ async def export_certificate(shell: HostShell, call: Invocation) -> list[Any]:
 
 
 async def import_certificate(shell: HostShell, call: Invocation) -> list[Any]:
+    """``Import-Certificate -FilePath X -CertStoreLocation Cert:\\...``: the file's (first) certificate into a store."""
     bound = call.bound
     shell.require(call, bound, "FilePath")
     if "CertStoreLocation" not in bound:
@@ -892,6 +901,7 @@ def _stage_update(shell: HostShell, account: dict[str, Any], changes: dict[str, 
 
 
 async def set_ad_account_control(shell: HostShell, call: Invocation) -> list[Any]:
+    """``Set-ADAccountControl``: the Account tab's options (-UseDESKeyOnly, -DoesNotRequirePreAuth, -Enabled)."""
     shell.require(call, call.bound, "Identity")
     account = await _account(shell, call)
     fields = {"UseDESKeyOnly": "use_des_key_only", "DoesNotRequirePreAuth": "dont_require_preauth", "Enabled": "enabled"}
@@ -912,6 +922,7 @@ def _complex_enough(password: str, account: str) -> bool:
 
 
 async def set_ad_account_password(shell: HostShell, call: Invocation) -> list[Any]:
+    """``Set-ADAccountPassword -Reset -NewPassword``: an administrator's reset, under the domain's password policy."""
     bound = call.bound
     shell.require(call, bound, "Identity")
     if not bound.get("Reset"):
@@ -936,6 +947,7 @@ async def set_ad_account_password(shell: HostShell, call: Invocation) -> list[An
 
 
 async def set_ad_user(shell: HostShell, call: Invocation) -> list[Any]:
+    """``Set-ADUser``: -ChangePasswordAtLogon and -Enabled."""
     bound = call.bound
     shell.require(call, bound, "Identity")
     account = await _account(shell, call)

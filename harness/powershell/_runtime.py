@@ -312,7 +312,6 @@ class Kind:
     OBJECT = "System.Object"
     OBJECTS = "System.Object[]"
     CREDENTIAL = "System.Management.Automation.PSCredential"
-    DATE = "System.DateTime"
 
 
 @dataclass(frozen=True)

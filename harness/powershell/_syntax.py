@@ -325,7 +325,7 @@ class _Parser:
 
     def pipeline(self) -> Pipeline:
         start = self.i
-        elements: list[Command | Node] = [self.element(first=True)]
+        elements: list[Command | Node] = [self.element()]
         while True:
             self.skip_space()
             if self.peek() != "|":
@@ -348,7 +348,8 @@ class _Parser:
             return True  # the aliases of Where-Object and ForEach-Object
         return bool(c) and (c.isalpha() or c in "_.\\") and not (c == "." and self.peek(1) in ("", " "))
 
-    def element(self, *, first: bool) -> Command | Node:
+    def element(self) -> Command | Node:
+        """A pipeline's first element: a command, or an expression (Rule 2)."""
         c = self.peek()
         if c == "&":
             raise Unsupported("the call operator '&' is not run by the lab's shell: type the command's name", self.i)
