@@ -745,6 +745,22 @@ def progress_command(
     raise typer.Exit(progress.exit_code)
 
 
+@app.command("explain")
+def explain_command(
+    file: Annotated[str, typer.Argument(help="A log file (UC Connector, Lync/SChannel events, a SIP trace, kinit or openssl output), or - for standard input.")] = "-",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+) -> None:
+    """Name the diagnosis of each log line the lab recognises: code, the page's step, the fix."""
+    from .explain import LogUnreadable, explain, read_log, render
+
+    try:
+        text, name = read_log(file, sys.stdin.buffer)
+    except LogUnreadable as exc:
+        raise _fail_usage(str(exc)) from None
+    explanation = explain(text)
+    print(json.dumps(explanation.to_json(), indent=2) if as_json else render(explanation, name))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
     try:
