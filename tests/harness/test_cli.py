@@ -248,7 +248,10 @@ def test_the_up_banner_names_each_endpoint_and_prints_the_tshark_line(tmp_path: 
     assert lines["frontend"].endswith(
         f"127.0.0.1:{fe['port']}  (Front End, SIP over TLS: MTLS, or MS-SIPAE Kerberos without a client certificate)")
     assert lines["certsrv"].endswith(f"{doc['endpoints']['certsrv']}  (AD CS web enrollment, HTTPS)")
-    assert lines["configserver"].endswith(f"{doc['endpoints']['configserver']}  (Configuration Server, HTTP API)")
+    assert lines["configserver"].endswith(
+        f"{doc['endpoints']['configserver']}  (Configuration Server: GAX API, and its console at /gax/)")
+    assert lines["console"].endswith(
+        f"{doc['endpoints']['console']}  (the lab console, loopback only; log in with lab.json's admin.token)")
     assert "SIP over MTLS" not in err
     keylog = workdir / "logs" / "sslkeylog.txt"
     assert (f"  watch the SIP tshark -i lo -f 'tcp port {fe['port']}' -o tls.keylog_file:{keylog} "
