@@ -105,7 +105,9 @@ def test_the_page_shows_the_hosts_their_services_and_the_links(running_lab: dict
     for host in HOSTS:
         assert f'data-host="{host}"' in page.text
     served = dict(re.findall(r'data-service="(\w+)">.*?<span class="badge (\w+)">', page.text))
-    assert served == {"ca": "good", "kdc": "good", "configserver": "good", "frontend": "good", "connector": "good"}
+    # Every stand-in of the lab's hosts is listed and answers (a host may gain services: at least these).
+    assert {"ca", "kdc", "configserver", "frontend", "connector"} <= set(served)
+    assert set(served.values()) == {"good"}
     endpoints = running_lab["endpoints"]
     assert f'href="{endpoints["certsrv"]}"' in page.text
     assert f'href="{endpoints["configserver"]}gax/"' in page.text

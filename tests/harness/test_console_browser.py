@@ -158,8 +158,6 @@ def test_a_trainee_configures_the_application_and_watches_the_lab(running_lab: d
         page.goto(lab["endpoints"]["console"])
         page.get_by_label("The lab's admin token").fill(lab["admin"]["token"])
         page.get_by_role("button", name="Open the console").click()
-        hosts = page.locator("table.hosts tr[data-host]")
-        expect(hosts).to_have_count(5)  # labdc01 runs two stand-ins
         for fqdn in lab["hosts"].values():
             expect(page.locator(f'table.hosts tr[data-host="{fqdn}"]').first).to_be_visible()
         expect(page.locator("#live")).to_have_text("(live)")
