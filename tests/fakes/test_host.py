@@ -84,7 +84,7 @@ def labdc01(tmp_path: Path, ca_one_tier_dir: Path) -> Iterator[Host]:
 
 def test_a_domain_controller_host_serves_certsrv_the_kdc_and_their_admin_api(labdc01: Host, tmp_path: Path) -> None:
     info = labdc01.info
-    assert info["host"] == "labdc01.companya.com" and set(info["ports"]) == {"ca", "kdc"}
+    assert info["host"] == "labdc01.companya.com" and set(info["ports"]) == {"ca", "crl", "kdc"}
     # certsrv over HTTPS with the CA's own certificate (trusted through the CA root).
     context = ssl.create_default_context(cafile=str(tmp_path / "state" / "ca" / "root.pem"))
     context.check_hostname = False
