@@ -25,9 +25,10 @@ from .labservices import Address, Endpoints
 
 __all__ = ["CONTAINER_PORTS", "prepare_containers", "container_endpoints", "network_endpoints", "up_containers", "main"]
 
-#: The ports inside each container: the real servers' own (certsrv's HTTPS 443, Kerberos
-#: 88, Lync's SIP/TLS 5061, a Configuration Server's usual 2020) and the admin API's.
-CONTAINER_PORTS = {"ca": 443, "kdc": 88, "frontend": 5061, "configserver": 2020, "admin": 8080}
+#: The ports inside each container: the real servers' own (certsrv's HTTPS 443, the CA's
+#: CRL distribution point over HTTP 80 — the CDP URL in every certificate names no port —,
+#: Kerberos 88, Lync's SIP/TLS 5061, a Configuration Server's usual 2020) and the admin API's.
+CONTAINER_PORTS = {"ca": 443, "crl": 80, "kdc": 88, "frontend": 5061, "configserver": 2020, "admin": 8080}
 #: Where the host's JDK security folder (its cacerts) is seen in the connector's container.
 _CONTAINER_JAVA_HOME = "/opt/jdk"
 
@@ -37,6 +38,8 @@ def _published(role: str) -> list[tuple[int, str]]:
     for service in HOSTS[role]:
         if service == "kdc":
             ports += [(CONTAINER_PORTS["kdc"], "tcp"), (CONTAINER_PORTS["kdc"], "udp")]
+        elif service == "ca":
+            ports += [(CONTAINER_PORTS["ca"], "tcp"), (CONTAINER_PORTS["crl"], "tcp")]
         elif service in CONTAINER_PORTS:
             ports.append((CONTAINER_PORTS[service], "tcp"))
     return ports

@@ -504,6 +504,7 @@ class Lab(LabBase):
             with self._open_ca() as ca:
                 self._enroll_frontend(ca, accounts)
             self.running["ca"] = await start_host(configs["ca"], root=self.workdir)
+        configs["frontend"]["services"]["frontend"]["cdp_hosts"] = {self.topology.ca_fqdn: f"{self.advertise}:{self.running['ca'].ports['crl']}"}
         for role in ("configserver", "frontend"):
             self.running[role] = await start_host(configs[role], root=self.workdir)
         # The connector reads its Application object from the Configuration Server just started.
@@ -591,7 +592,7 @@ class Lab(LabBase):
 
         return {
             "ca": host("ca", {
-                "ca": {"state_dir": "state/ca", "port": ports.get("ca", 0),
+                "ca": {"state_dir": "state/ca", "port": ports.get("ca", 0), "crl_port": ports.get("crl", 0),
                        "accounts": {t.enroll_username: self.secrets.enroll_password}},
                 "kdc": {"realm": t.realm, "port": ports.get("kdc", 0), "accounts_file": "state/ad.json"},
             }),
