@@ -27,12 +27,13 @@ from ._build import make_error_response, make_request, make_response, reason_phr
 from ._errors import LocalProtocolError, RemoteProtocolError, SipError
 from ._events import NEED_DATA, ConnectionClosed, Event, KeepAlive, Malformed, MessageReceived
 from ._stream import SipLimits, SipStream
-from ._syntax import NameAddr, parse_name_addr, parse_name_addrs
+from ._syntax import HeaderFields, NameAddr, ViaParm, check_via, parse_name_addr, parse_name_addrs, parse_via
 
 __all__ = [
     "NEED_DATA",
     "ConnectionClosed",
     "Event",
+    "HeaderFields",
     "KeepAlive",
     "LocalProtocolError",
     "Malformed",
@@ -44,10 +45,13 @@ __all__ = [
     "SipError",
     "SipLimits",
     "SipStream",
+    "ViaParm",
+    "check_via",
     "make_error_response",
     "make_request",
     "make_response",
     "parse_name_addr",
     "parse_name_addrs",
+    "parse_via",
     "reason_phrase",
 ]

@@ -5,6 +5,7 @@ Callers pass every identifier (branch, tags, Call-ID): nothing here is random.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -40,7 +41,6 @@ _REASONS = {
 }
 _CLASS_REASONS = {1: "Provisional", 2: "Success", 3: "Redirection", 4: "Client Error",
                   5: "Server Error", 6: "Global Failure"}
-_LINE_BREAK = re.compile(r"[\r\n]")
 
 
 def reason_phrase(status: int) -> str:
@@ -52,8 +52,19 @@ def reason_phrase(status: int) -> str:
 
 
 def _check_text(what: str, value: str) -> None:
-    if _LINE_BREAK.search(value):
+    if "\r" in value or "\n" in value:
         raise LocalProtocolError(f"{what} contains a line break: {value!r}")
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_name(name: str) -> str:
+    """``name`` when a header may be written under it here (a token, and not the
+    Content-Length this module computes)."""
+    if not is_token(name):
+        raise LocalProtocolError(f"invalid header name: {name!r}")
+    if canonical_header_name(name) == "Content-Length":
+        raise LocalProtocolError("Content-Length is computed from the body")
+    return name
 
 
 def _address(uri: str) -> str:
@@ -65,11 +76,9 @@ def _address(uri: str) -> str:
 def _serialize(start_line: str, headers: Sequence[tuple[str, str]], body: bytes) -> bytes:
     lines = [start_line]
     for name, value in headers:
-        if not is_token(name):
-            raise LocalProtocolError(f"invalid header name: {name!r}")
-        if canonical_header_name(name) == "Content-Length":
-            raise LocalProtocolError("Content-Length is computed from the body")
-        _check_text(name, value)
+        _checked_name(name)
+        if "\r" in value or "\n" in value:
+            _check_text(name, value)
         lines.append(f"{name}: {value}")
     lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body

@@ -10,12 +10,13 @@ the Request-URI scheme (416). Presence of mandatory headers is left to the eleme
 
 from __future__ import annotations
 
+import functools
 import re
 
 import sipmessage
 
 from ._errors import RemoteProtocolError
-from ._syntax import TOKEN, parse_name_addr, parse_name_addrs, split_header_lines
+from ._syntax import TOKEN, HeaderFields, check_via, parse_name_addr, parse_name_addrs, split_header_lines
 
 __all__ = ["parse_message", "split_start_line"]
 
@@ -35,11 +36,12 @@ _DATE_RE = re.compile(
 )
 # Headers that may appear once only; a second one leaves the element unable to tell which
 # applies (RFC 4475 multi01, mcl01).
-_SINGLE = ("Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length",
-           "Content-Type", "Expires", "Date")
+_SINGLE = tuple((name, name.lower()) for name in (
+    "Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length", "Content-Type", "Expires", "Date"))
 # A comma followed by an even number of double quotes is outside any quoted string.
 _LIST_SEPARATOR = re.compile(r',(?=(?:[^"]*"[^"]*")*[^"]*$)')
 _CSEQ_LIMIT = 2**31  # RFC 3261 §8.1.1.5: less than 2**31
+_PLACEHOLDER_URI = sipmessage.URI(scheme="sip", host="invalid")  # frozen: shared
 
 
 def _below(digits: str, limit: int) -> bool:
@@ -48,8 +50,9 @@ def _below(digits: str, limit: int) -> bool:
     return len(digits.lstrip("0")) <= len(str(limit)) and int(digits) < limit
 
 
-def split_start_line(head: bytes) -> tuple[str, list[str]]:
-    """Decode a header section and split it into its start line and header lines.
+def split_start_line(head: bytes) -> tuple[str, list[str], bool]:
+    """Decode a header section and split it into its start line and header lines, and say
+    whether any line is folded (a continuation).
 
     Raises :class:`RemoteProtocolError` (400) when it is not UTF-8 text.
     """
@@ -58,24 +61,22 @@ def split_start_line(head: bytes) -> tuple[str, list[str]]:
     except UnicodeDecodeError:
         raise RemoteProtocolError(400, "Message header is not UTF-8") from None
     start, *lines = text.split("\r\n")
-    return start, lines
+    return start, lines, "\r\n " in text or "\r\n\t" in text
 
 
 def parse_message(head: bytes, body: bytes, *, max_headers: int) -> sipmessage.Request | sipmessage.Response:
     """Parse one framed message; :class:`RemoteProtocolError` says what to answer."""
-    start, lines = split_start_line(head)
+    start, lines, folded = split_start_line(head)
     message, uri_text = _start_line(start, body)
-    headers = split_header_lines(lines)
+    headers = split_header_lines(lines, folded=folded)
     if len(headers) > max_headers:
         raise RemoteProtocolError(513, "Too Many Header Fields")
-    for name, value in headers:
-        if name == "Via":
-            # One value per via-parm: equivalent (RFC 3261 §7.3.1), and sipmessage's Via
-            # list parser trips over whitespace before a comma (RFC 4475 wsinv).
-            for part in _split_list(value):
-                message.headers.add(name, part)
-        else:
-            message.headers.add(name, value)
+    if any(name == "Via" and "," in value for name, value in headers):
+        # One value per via-parm: equivalent (RFC 3261 §7.3.1), and sipmessage's Via
+        # list parser trips over whitespace before a comma (RFC 4475 wsinv).
+        headers = [(name, part) for name, value in headers
+                   for part in (_split_list(value) if name == "Via" else (value,))]
+    message.headers = HeaderFields.from_pairs(headers)
     _check_fields(message)
     if isinstance(message, sipmessage.Request):
         message.uri = _request_uri(uri_text)
@@ -110,10 +111,10 @@ def _start_line(start: str, body: bytes) -> tuple[sipmessage.Request | sipmessag
         raise RemoteProtocolError(505, "Version Not Supported")
     # The URI is parsed after the headers (a 416 must not hide a 400): until then the
     # Request holds a placeholder.
-    placeholder = sipmessage.URI(scheme="sip", host="invalid")
-    return sipmessage.Request(method=request["method"], uri=placeholder, body=body), request["uri"]
+    return sipmessage.Request(method=request["method"], uri=_PLACEHOLDER_URI, body=body), request["uri"]
 
 
+@functools.lru_cache(maxsize=512)
 def _request_uri(text: str) -> sipmessage.URI:
     scheme = _SCHEME_RE.match(text)
     if scheme is None:
@@ -128,58 +129,61 @@ def _request_uri(text: str) -> sipmessage.URI:
 
 
 def _check_fields(message: sipmessage.Request | sipmessage.Response) -> None:
-    """Syntax of the fields routing and transactions depend on, where present."""
+    """Syntax of the fields routing and transactions depend on, where present (in a fixed
+    order, so the first fault named is the same whatever the header order)."""
     headers = message.headers
-    for name in _SINGLE:
-        if len(headers.getlist(name)) > 1:
-            raise RemoteProtocolError(400, f"Multiple {name} headers")
-    try:
-        message.via  # noqa: B018 - parsing is the check
-    except ValueError:
-        raise RemoteProtocolError(400, "Malformed Via header") from None
-    for name in ("From", "To"):
-        value = headers.get(name)
-        if value is not None:
+    index = headers.index
+    get = index.get
+    if headers.repeated:
+        for name, lower in _SINGLE:
+            if lower in headers.repeated:
+                raise RemoteProtocolError(400, f"Multiple {name} headers")
+    for value in get("via", ()):
+        try:
+            check_via(value)
+        except ValueError:
+            raise RemoteProtocolError(400, "Malformed Via header") from None
+    for name, lower in (("From", "from"), ("To", "to")):
+        values = get(lower)
+        if values:
             try:
-                parse_name_addr(value)
+                parse_name_addr(values[0])
             except ValueError:
                 raise RemoteProtocolError(400, f"Malformed {name} header") from None
-    for value in headers.getlist("Contact"):
+    for value in get("contact", ()):
         if value.strip() == "*":
             continue
         try:
             parse_name_addrs(value)
         except ValueError:
             raise RemoteProtocolError(400, "Malformed Contact header") from None
-    call_id = headers.get("Call-ID")
-    if call_id is not None and _CALL_ID_RE.fullmatch(call_id) is None:
+    values = get("call-id")
+    if values and _CALL_ID_RE.fullmatch(values[0]) is None:
         raise RemoteProtocolError(400, "Malformed Call-ID header")
-    cseq = headers.get("CSeq")
-    if cseq is not None:
-        match = _CSEQ_RE.fullmatch(" ".join(cseq.split()))
+    values = get("cseq")
+    if values:
+        match = _CSEQ_RE.fullmatch(" ".join(values[0].split()))
         if match is None or not _below(match["number"], _CSEQ_LIMIT):
             raise RemoteProtocolError(400, "Malformed CSeq header")
         if isinstance(message, sipmessage.Request) and match["method"] != message.method:
             raise RemoteProtocolError(400, "CSeq method does not match the request method")
-    max_forwards = headers.get("Max-Forwards")
-    if max_forwards is not None and (
-        _DIGITS_RE.fullmatch(max_forwards) is None or not _below(max_forwards, 256)
-    ):
+    values = get("max-forwards")
+    if values and (_DIGITS_RE.fullmatch(values[0]) is None or not _below(values[0], 256)):
         raise RemoteProtocolError(400, "Malformed Max-Forwards header")
-    expires = headers.get("Expires")
-    if expires is not None and _DIGITS_RE.fullmatch(expires) is None:
+    values = get("expires")
+    if values and _DIGITS_RE.fullmatch(values[0]) is None:
         raise RemoteProtocolError(400, "Malformed Expires header")
-    content_type = headers.get("Content-Type")
-    if content_type is not None:
+    values = get("content-type")
+    if values:
         try:
-            sipmessage.MediaType.parse(content_type)
+            sipmessage.MediaType.parse(values[0])
         except ValueError:
             raise RemoteProtocolError(400, "Malformed Content-Type header") from None
-    for value in headers.getlist("Accept"):
+    for value in get("accept", ()):
         try:
             sipmessage.MediaType.parse_many(value)
         except ValueError:
             raise RemoteProtocolError(400, "Malformed Accept header") from None
-    date = headers.get("Date")
-    if date is not None and _DATE_RE.fullmatch(date) is None:
+    values = get("date")
+    if values and _DATE_RE.fullmatch(values[0]) is None:
         raise RemoteProtocolError(400, "Malformed Date header")

@@ -60,6 +60,8 @@ _FIRST_BYTE = re.compile(rb"[A-Za-z0-9\-.!%*_+`'~]")
 _BINARY = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _MAX_LENGTH_DIGITS = 15
 _CONTENT_LENGTH = re.compile(rb"(?:content-length|l)[ \t]*:[ \t]*(.*?)[ \t]*", re.I)
+# The same, found in a whole header section (each line ends with CRLF, the last with two).
+_CONTENT_LENGTH_LINE = re.compile(rb"\r\n(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*?)[ \t]*(?=\r\n)", re.I)
 
 
 class SipStream:
@@ -208,12 +210,15 @@ class SipStream:
 
         Raises :class:`RemoteProtocolError` when the body cannot be delimited.
         """
-        values = set()
-        # Unfold first so a folded Content-Length value is still seen.
-        for line in re.sub(rb"\r\n[ \t]+", b" ", head).split(_CRLF)[1:]:
-            match = _CONTENT_LENGTH.fullmatch(line)
-            if match is not None:
-                values.add(match.group(1))
+        if b"\r\n " in head or b"\r\n\t" in head:
+            # Unfold first so a folded Content-Length value is still seen.
+            values = set()
+            for line in re.sub(rb"\r\n[ \t]+", b" ", head).split(_CRLF)[1:]:
+                match = _CONTENT_LENGTH.fullmatch(line)
+                if match is not None:
+                    values.add(match.group(1))
+        else:  # no folding: one pass over the header section
+            values = {match.group(1) for match in _CONTENT_LENGTH_LINE.finditer(head)}
         if not values:
             raise RemoteProtocolError(400, "Missing Content-Length header")
         if len(values) > 1:

@@ -7,25 +7,39 @@ What it does not do, and SIP needs on a real wire, lives here:
 * compact header names and canonical spelling (``v`` → ``Via``, ``cseq`` → ``CSeq``);
 * name-addr / addr-spec values whose URI has any scheme (``isbn:``, ``http:``) or carries
   ``?headers`` (allowed in a Contact between angle brackets, RFC 3261 §20.10), with
-  parameter lists and quoted display names holding quoted-pairs.
+  parameter lists and quoted display names holding quoted-pairs;
+* Via values as data (:class:`ViaParm`), so a server can add ``received``/``rport``
+  (RFC 3261 §18.2.1, RFC 3581) and Lync's ``ms-received-*`` parameters;
+* a header table indexed by name (:class:`HeaderFields`): every lookup is one dict access.
+
+A peer sends the same From, To, Contact and Request-URI on every request of a dialog or a
+registration, so their parses are kept (bounded caches of immutable results): parsing is
+pure, and the second time costs a dict lookup.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 import sipmessage
+from sipmessage.grammar import GENERIC_VALUE
 from sipmessage.message import COMPACT_FORMS
+from sipmessage.via import VIA_PATTERN
 
 from ._errors import RemoteProtocolError
 
 __all__ = [
+    "HeaderFields",
     "NameAddr",
+    "ViaParm",
     "canonical_header_name",
     "is_token",
     "parse_name_addr",
+    "check_via",
     "parse_name_addrs",
+    "parse_via",
     "split_header_lines",
 ]
 
@@ -77,38 +91,136 @@ def is_token(text: str) -> bool:
     return _TOKEN_RE.fullmatch(text) is not None
 
 
+@functools.lru_cache(maxsize=512)
 def canonical_header_name(name: str) -> str:
     """The long, canonically spelled form of a header name (``l`` → ``Content-Length``)."""
     expanded = COMPACT_FORMS.get(name.lower(), name)
     return _CANONICAL.get(expanded.lower(), expanded)
 
 
-def split_header_lines(lines: list[str]) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=512)
+def _header_name(name: str) -> str | None:
+    """The canonical name of a header line's name part (trailing whitespace allowed, RFC
+    3261 §7.3.1), or None when it is no token."""
+    name = name.rstrip(" \t")
+    return canonical_header_name(name) if is_token(name) else None
+
+
+def split_header_lines(lines: list[str], *, folded: bool = True) -> list[tuple[str, str]]:
     """Header lines (after the start line) → ``(canonical name, value)`` pairs.
 
     Continuation lines (starting with SP or HTAB) are joined to the previous header with
-    one space, as RFC 3261 §7.3.1 gives folding the meaning of a single SP.
+    one space, as RFC 3261 §7.3.1 gives folding the meaning of a single SP. ``folded=False``
+    says the caller knows no line is a continuation.
 
     Raises :class:`RemoteProtocolError` (400) on a line that is no header.
     """
-    unfolded: list[str] = []
-    for line in lines:
-        if line[:1] in (" ", "\t"):
-            if not unfolded:
-                raise RemoteProtocolError(400, "Continuation line before any header")
-            unfolded[-1] = unfolded[-1].rstrip(" \t") + " " + line.strip(" \t")
-        else:
-            unfolded.append(line)
+    unfolded: list[str] = lines
+    if folded and any(line[:1] in (" ", "\t") for line in lines):
+        unfolded = []
+        for line in lines:
+            if line[:1] in (" ", "\t"):
+                if not unfolded:
+                    raise RemoteProtocolError(400, "Continuation line before any header")
+                unfolded[-1] = unfolded[-1].rstrip(" \t") + " " + line.strip(" \t")
+            else:
+                unfolded.append(line)
     headers = []
     for line in unfolded:
         if "\r" in line or "\n" in line:  # CR and LF come only as CRLF (§7.3.1)
             raise RemoteProtocolError(400, "Bare CR or LF in a header line")
         name, colon, value = line.partition(":")
-        name = name.rstrip(" \t")
-        if not colon or not is_token(name):
+        canonical = _header_name(name) if colon else None
+        if canonical is None:
             raise RemoteProtocolError(400, "Malformed header line")
-        headers.append((canonical_header_name(name), value.strip(" \t")))
+        headers.append((canonical, value.strip(" \t")))
     return headers
+
+
+class HeaderFields(sipmessage.Headers):
+    """``sipmessage.Headers`` indexed by lower-cased name.
+
+    The same class to every user of a parsed message (``sipmessage``'s typed accessors
+    included), with lookups that do not scan the whole header list each time.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._index: dict[str, list[str]] = {}
+        #: Lower-cased names of the headers that were added more than once.
+        self.repeated: set[str] = set()
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, str]]) -> HeaderFields:
+        """A table of ``(name, value)`` pairs in order (what :meth:`add` would make of them)."""
+        fields = cls()
+        index, listed, repeated = fields._index, fields._list, fields.repeated
+        for key, value in pairs:
+            lower = key.lower()
+            values = index.get(lower)
+            if values is None:
+                index[lower] = values = [value]
+                listed.append((key, values))
+            else:
+                values.append(value)
+                repeated.add(lower)
+        return fields
+
+    @property
+    def index(self) -> dict[str, list[str]]:
+        """Every header's values by lower-cased name (read it; change headers with the
+        methods)."""
+        return self._index
+
+    def _reindex(self) -> None:
+        self._index = {}
+        for key, values in self._list:
+            self._index.setdefault(key.lower(), values)
+
+    def add(self, key: str, value: str) -> None:
+        """Add a value (after the others of that name)."""
+        lower = key.lower()
+        values = self._index.get(lower)
+        if values is None:
+            values = [value]
+            self._index[lower] = values
+            self._list.append((key, values))
+        else:
+            values.append(value)
+            self.repeated.add(lower)
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """The first value of a header, or ``default``."""
+        values = self._index.get(key.lower())
+        return values[0] if values else default
+
+    def getlist(self, key: str) -> list[str]:
+        """Every value of a header (an empty list when absent)."""
+        return self._index.get(key.lower(), [])
+
+    def __getitem__(self, key: str) -> str:
+        values = self._index.get(key.lower())
+        if not values:
+            raise KeyError(key)
+        return values[0]
+
+    def remove(self, key: str) -> None:
+        """Remove a header."""
+        super().remove(key)
+        self._reindex()
+
+    def set(self, key: str, value: str) -> None:
+        """Replace every value of a header by one."""
+        self.setlist(key, [value])
+
+    def setlist(self, key: str, values: list[str]) -> None:
+        """Replace every value of a header by these."""
+        present = self._index.get(key.lower())
+        if present is None:
+            super().setlist(key, values)
+            self._reindex()
+        else:  # the index and the list share this list object
+            present[:] = values
 
 
 @dataclass(frozen=True)
@@ -158,6 +270,7 @@ class NameAddr:
         return text
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse_known_uri(uri: str) -> sipmessage.URI:
     """Parse a sip/sips/tel URI, allowing the ``?headers`` part RFC 3261 §19.1.1 permits
     outside the Request-URI (``sipmessage`` does not know it)."""
@@ -203,6 +316,11 @@ def parse_name_addrs(value: str) -> list[NameAddr]:
 
     Raises ``ValueError`` when the value is not such a list.
     """
+    return list(_parse_name_addrs(value))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_name_addrs(value: str) -> tuple[NameAddr, ...]:
     items = []
     pos = 0
     while True:
@@ -210,16 +328,89 @@ def parse_name_addrs(value: str) -> list[NameAddr]:
         items.append(item)
         rest = value[pos:]
         if not rest.strip(" \t"):
-            return items
+            return tuple(items)
         separator = _SEPARATOR_RE.match(value, pos)
         if separator is None:
             raise ValueError("unexpected text after an address")
         pos = separator.end()
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_name_addr(value: str) -> NameAddr:
     """Parse a single name-addr/addr-spec value (From, To); ``ValueError`` if it is not one."""
     item, pos = _parse_one(value, 0)
     if value[pos:].strip(" \t"):
         raise ValueError("unexpected text after the address")
     return item
+
+
+# One via-param after the sent-by: ";" name ["=" value], whitespace allowed around both.
+_VIA_PARAM_RE = re.compile(rf" ?; ?({TOKEN})(?: ?= ?({GENERIC_VALUE}))?")
+
+
+@dataclass(frozen=True)
+class ViaParm:
+    """One Via value (RFC 3261 §20.42, via-parm): ``SIP/2.0/<transport> <host>[:<port>]``
+    and its parameters in order (a parameter without a value has None)."""
+
+    transport: str
+    host: str
+    port: int | None
+    params: tuple[tuple[str, str | None], ...] = ()
+
+    def param(self, name: str) -> str | None:
+        """A parameter's value (case-insensitive name); ``""`` for one without a value,
+        None when absent."""
+        for key, value in self.params:
+            if key.lower() == name.lower():
+                return "" if value is None else value
+        return None
+
+    @property
+    def sent_by(self) -> str:
+        """``host[:port]`` as sent."""
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+    def with_params(self, **values: str | None) -> ViaParm:
+        """The same Via with these parameters set: a present one keeps its place and
+        takes the new value, a new one is appended (names with ``_`` for ``-``)."""
+        wanted = {name.replace("_", "-"): value for name, value in values.items()}
+        params = []
+        for key, value in self.params:
+            if key.lower() in wanted:
+                value = wanted.pop(key.lower())
+            params.append((key, value))
+        params += list(wanted.items())
+        return ViaParm(self.transport, self.host, self.port, tuple(params))
+
+    def __str__(self) -> str:
+        text = f"SIP/2.0/{self.transport} {self.sent_by}"
+        for key, value in self.params:
+            text += f";{key}" if value is None else f";{key}={value}"
+        return text
+
+
+def _via_match(value: str) -> re.Match[str]:
+    text = " ".join(value.split())  # all linear white space means one SP (§7.3.1)
+    match = VIA_PATTERN.match(text)
+    if match is None or match.end() != len(text):
+        raise ValueError("Via is not valid")
+    return match
+
+
+def check_via(value: str) -> tuple[str, str | None, str]:
+    """Check one Via value's syntax as :func:`parse_via` does; return its host, port text
+    (None when absent) and parameters text, without building a :class:`ViaParm`."""
+    match = _via_match(value)
+    return match.group("host"), match.group("port"), match.group("parameters")
+
+
+def parse_via(value: str) -> ViaParm:
+    """Parse one Via value (a via-parm: a list is split at its commas first).
+
+    The grammar is ``sipmessage``'s (RFC 3261 §25.1); ``ValueError`` when it does not match.
+    """
+    match = _via_match(value)
+    port = match.group("port")
+    params = tuple((m.group(1), m.group(2)) for m in _VIA_PARAM_RE.finditer(match.group("parameters")))
+    return ViaParm(match.group("transport"), match.group("host"), int(port) if port else None, params)
