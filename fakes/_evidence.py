@@ -39,6 +39,8 @@ Record = dict[str, Any]
 #: Records kept in memory per stand-in. A replay makes a few hundred; a lab under load
 #: keeps its last 10 000 in memory and the rest in its file.
 DEFAULT_CAPACITY = 10_000
+# One encoder for every record (json.dumps with non-default options builds one per call).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class EvidenceLog:
         record: Record = {"seq": self._seq, "type": type_, "time": self._now(), **fields}
         self._records.append(record)
         if self._file is not None:
-            self._pending.append(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            self._pending.append(_ENCODE(record) + "\n")
             self._schedule_flush()
         if self._waiters:
             self._wake(record)
