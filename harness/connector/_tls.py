@@ -50,7 +50,7 @@ against ``openssl s_server``/``s_client``), are this module's constants; all are
   are not accepted by server preferences [TLSv1.3, TLSv1.2]``; no version left enabled:
   :data:`NO_APPROPRIATE_PROTOCOL`;
 - client sent no certificate: :data:`EMPTY_CLIENT_CHAIN`; server without a key:
-  ``No available authentication scheme``;
+  ``No available authentication scheme`` (TLS 1.3), ``no cipher suites in common`` (TLS 1.2);
 - the peer's alert: ``Received fatal alert: certificate_required`` (and the other alert
   names); peer hung up mid-handshake: ``Remote host terminated the handshake``;
 - no trust anchor at all: ``javax.net.ssl.SSLException: Unexpected error:
@@ -131,6 +131,7 @@ EKU_CLIENT_AUTH = "Extended key usage does not permit use for TLS client authent
 EKU_SERVER_AUTH = "Extended key usage does not permit use for TLS server authentication"
 EMPTY_CLIENT_CHAIN = "Empty client certificate chain"
 NO_AUTHENTICATION_SCHEME = "No available authentication scheme"
+NO_CIPHER_SUITES = "no cipher suites in common"
 NO_APPROPRIATE_PROTOCOL = "No appropriate protocol (protocol is disabled or cipher suites are inappropriate)"
 REMOTE_TERMINATED = "Remote host terminated the handshake"
 UNRECOGNIZED_MESSAGE = "Unsupported or unrecognized SSL message"
@@ -634,7 +635,13 @@ def _path_problem(chain: list[x509.Certificate], anchors: Sequence[x509.Certific
 def _ssl_failure(error: ssl.SSLError, side: Side, capture: HandshakeCapture, has_key: bool, detail: str) -> TlsFailure:
     reason = error.reason or ""
     if side == "server" and not has_key:
-        return _failure(SSL_HANDSHAKE_EXCEPTION, NO_AUTHENTICATION_SCHEME, "tls-handshake-failed", detail=detail)
+        # JDK 17 without a key: TLS 1.3 finds no certificate to sign with, TLS 1.2 no suite it
+        # could serve (both run here with a key-less SSLServerSocket).
+        hello = capture.client_hello
+        tls13 = (hello is not None and 0x0304 in hello.supported_versions
+                 and "TLSv1.3" in capture.security.enabled_protocols())
+        return _failure(SSL_HANDSHAKE_EXCEPTION, NO_AUTHENTICATION_SCHEME if tls13 else NO_CIPHER_SUITES,
+                        "pfx-no-private-key", detail=detail)
     if reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE":
         return _failure(SSL_HANDSHAKE_EXCEPTION, EMPTY_CLIENT_CHAIN, "tls-handshake-failed", detail=detail)
     if reason == "NO_PROTOCOLS_AVAILABLE":

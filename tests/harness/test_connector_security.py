@@ -555,3 +555,35 @@ def test_the_hosts_settings_reach_the_connector(pki: Pki) -> None:
     assert (other_name, endpoint, other_name_code) == ("confirmed", "HTTPS", "cert-name-mismatch")
     assert [status for status, _ in refusals] == [400, 400, 400]
     assert "Constraint unknown: keyLength < 2048" in refusals[0][1]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("versions", [None, TLS_1_2], ids=["tls-1.3", "tls-1.2"])
+def test_a_secured_port_without_a_key_fails_as_the_jvm(pki: Pki, java_cache: Path,
+                                                       versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None) -> None:
+    """No key in the key store: JDK 17 finds no certificate to sign with under TLS 1.3 and no
+    cipher suite it could serve under TLS 1.2."""
+    keyless = format_arguments(ConnectorArguments(key_store_file=r"c:\gcti\UCC_store.jks", key_store_pass="changeit",
+                                                  key_store_type="jks"))
+
+    async def push(port: int) -> None:
+        await _push(pki, port, "fe", versions)
+
+    async def both() -> tuple[str | None, str]:
+        async with await start_probe_listener(ucc_fqdn=UCC, arguments=keyless, files=pki.files, timeout=15,
+                                              cache_dir=java_cache) as listener:
+            assert listener.port is not None
+            await push(listener.port)
+            java = _java_text((await listener.result()).json["connections"][0]["error"])
+        app = CfgApplication(name="UCC", command_line_arguments=keyless,
+                             port_infos=[CfgPortInfo.with_mode("lync-tls", 0, conn_protocol="sip", mode=ListeningMode.SECURED)])
+        connector = UCConnector.from_application(app, resolve_path=lambda path: pki.files / PureWindowsPath(path).name,
+                                                 java_home=None, frontend_fqdn=FE, ucc_fqdn=UCC)
+        async with await connector.start_secure_port(handshake_timeout=10) as port:
+            await push(port.port)
+            (failure,) = await port.wait_for("tls-failure")
+        return java, failure.details["text"]
+
+    java, ours = asyncio.run(both())
+    words = "No available authentication scheme" if versions is None else "no cipher suites in common"
+    assert java == ours == f"javax.net.ssl.SSLHandshakeException: {words}"
