@@ -177,7 +177,7 @@ def _make_pki(folder: Path) -> Pki:
     key = serialization.load_pem_private_key((folder / "ucc.key").read_bytes(), None)
     export_pfx(files / "ucc.pfx", certificate=x509.load_pem_x509_certificate((folder / "ucc.pem").read_bytes()),
                private_key=key, chain=roots[:1], password="genesys")  # type: ignore[arg-type]
-    for alias, certificate in zip(("root", "root1024"), roots):
+    for alias, certificate in zip(("root", "root1024"), roots, strict=True):
         keytool_import(files / "UCC_store.jks", alias=alias, certificate=certificate, password="changeit", storetype="jks")
     return Pki(folder, files)
 

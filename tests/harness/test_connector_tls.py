@@ -38,7 +38,6 @@ from harness.connector import (
     UCConnector,
     format_arguments,
 )
-
 from tests.conftest import require_tool
 
 FE = "fe01.companya.com"
@@ -730,7 +729,7 @@ def test_client_side_texts_match_java(lab: Lab, java_probe: Path) -> None:
     async def all_cases() -> list[tuple[list[str], ClientReport]]:
         return await asyncio.gather(*(one(*case) for case in cases.values()))
 
-    for name, (java, ours) in zip(cases, asyncio.run(all_cases())):
+    for name, (java, ours) in zip(cases, asyncio.run(all_cases()), strict=True):
         assert (ours.error or "OK") == java[0], name
         if ours.cause is not None:  # the expired certificate's NotAfter, to the second
             assert f"CAUSE {ours.cause}" in java, name
