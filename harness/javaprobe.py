@@ -348,9 +348,9 @@ async def probe_login(
 
 async def probe_security(*, java_security: Mapping[str, str] | None = None, timeout: float = 30.0,
                          cache_dir: Path | None = None) -> ProbeResult:
-    """The JDK's policy under ``java_security``: ``json["java_security"]`` (the disabled-algorithm
-    properties in force) and ``json["protocols"]`` (``client``/``server``: the TLS versions a
-    default SSLContext enables)."""
+    """The JDK's policy under ``java_security``: ``json["java_version"]``, ``json["java_security"]``
+    (the disabled-algorithm properties in force) and ``json["protocols"]`` (``client``/``server``:
+    the TLS versions a default SSLContext enables)."""
     return await run_probe(["security"], timeout=timeout, cache_dir=cache_dir, java_security=java_security)
 
 

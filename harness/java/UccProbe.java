@@ -105,8 +105,8 @@ import org.ietf.jgss.Oid;
  * UccProbe security
  * </pre>
  * {@code register} and {@code login} also take {@code --endpoint-identification HTTPS|none}.
- * {@code security} reports {@code java_security} and the TLS versions a default
- * {@code SSLContext} enables as client and as server ({@code protocols}).
+ * {@code security} reports {@code java_version}, {@code java_security} and the TLS versions a
+ * default {@code SSLContext} enables as client and as server ({@code protocols}).
  */
 public final class UccProbe {
 
@@ -242,7 +242,8 @@ public final class UccProbe {
 
     /** The policy in force and the TLS versions a default SSLContext enables on each side; no connection. */
     private Map<String, Object> security() {
-        Map<String, Object> report = Json.obj("command", "security", "java_security", javaSecurity());
+        Map<String, Object> report = Json.obj("command", "security", "java_version", Runtime.version().toString(),
+                "java_security", javaSecurity());
         try {
             SSLContext context = SSLContext.getDefault();
             try (SSLSocket client = (SSLSocket) context.getSocketFactory().createSocket();

@@ -108,6 +108,8 @@ def test_the_policy_and_versions_are_the_jvms(java_cache: Path, overrides: dict[
     """The stand-in's defaults are the installed JDK 17.0.15's, and an override file means
     to it what it means to the JVM (``-Djava.security.properties``)."""
     report = asyncio.run(probe_security(java_security=overrides, cache_dir=java_cache)).json
+    if not report["java_version"].startswith("17.0.15"):
+        pytest.skip(f"the installed JDK is {report['java_version']}; the stand-in's defaults are 17.0.15's")
     ours = JavaSecurity(overrides)
     assert report["java_security"] == {k: ours.properties[k] for k in JDK17_SECURITY}
     assert report["protocols"] == {"client": list(ours.enabled_protocols()), "server": list(ours.enabled_protocols())}
