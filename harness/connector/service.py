@@ -20,8 +20,8 @@ Actions (JSON):
 * ``stop-listening`` — close it.
 
 Settings (the host's, not the Application object's): ``java-security`` — overrides of the
-host JDK's ``java.security`` (``{"jdk.certpath.disabledAlgorithms": "...", ...}``; ``{}``:
-JDK 17.0.15's own); ``endpoint-identification`` — ``"HTTPS"`` or null (the default: no
+host JDK's ``java.security`` (``{"jdk.certpath.disabledAlgorithms": "...", ...}``, or the text
+of a ``java.security`` override file; ``{}``: JDK 17.0.15's own); ``endpoint-identification`` — ``"HTTPS"`` or null (the default: no
 check of the Front End's name, as a plain ``SSLSocket``). Both apply from the next action.
 A host config may set them at start (``"java_security"``, ``"endpoint_identification"``).
 
@@ -131,10 +131,12 @@ class ConnectorService:
         return connector
 
     async def set_java_security(self, value: Any) -> dict[str, str]:
-        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise AdminError(400, 'java-security takes {"<java.security property>": "<value>", ...} ({} for the JDK\'s own)')
+        if not isinstance(value, (str, dict)) or isinstance(value, dict) and not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise AdminError(400, 'java-security takes {"<java.security property>": "<value>", ...} ({} for the JDK\'s '
+                                  "own), or a java.security file's text")
         try:
-            self.java_security = JavaSecurity(value)
+            self.java_security = JavaSecurity.from_text(value) if isinstance(value, str) else JavaSecurity(value)
         except JavaSecurityError as exc:
             raise AdminError(400, str(exc)) from None
         return self.java_security.to_json()

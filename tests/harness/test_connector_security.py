@@ -537,7 +537,7 @@ def test_the_hosts_settings_reach_the_connector(pki: Pki) -> None:
     async def scenario() -> list[Any]:
         seen = [await admin.get("java-security"), await admin.get("endpoint-identification"),
                 (await register("fe-sha1"))["outcome"]]
-        seen.append(await admin.put("java-security", SHA1_OFF))
+        seen.append(await admin.put("java-security", format_properties(SHA1_OFF)))  # as a java.security file
         seen.append((await register("fe-sha1"))["code"])
         seen.append((await register("fe-other-name"))["outcome"])  # no name check by default
         seen.append(await admin.put("endpoint-identification", "https"))
