@@ -150,12 +150,14 @@ SOURCES: dict[str, str] = {
 class Pattern:
     """Words one component uses for one cause: ``source`` (a key of :data:`SOURCES`),
     ``words`` (a case-insensitive regular expression), ``code`` and, for words whose cause
-    depends on it, ``peer`` (whose certificate was judged)."""
+    depends on it, ``peer`` (whose certificate was judged). ``tokens`` are names and numbers
+    that say the same as ``words`` (a Windows error's symbol, hex and decimal value)."""
 
     source: str
     words: re.Pattern[str]
     code: str
     peer: Peer | None = None
+    tokens: frozenset[str] = frozenset()
 
 
 def _p(source: str, words: str, code: str, *, peer: Peer | None = None) -> Pattern:
@@ -168,10 +170,16 @@ def _p(source: str, words: str, code: str, *, peer: Peer | None = None) -> Patte
 _INVALID_PURPOSE = r"(?:unsuitable|unsupported) certificate purpose"
 
 
-def _hresult(symbol: str, value: int, text: str) -> str:
-    """An SChannel/CryptoAPI error as Windows writes it: symbol, 0x-hex, decimal (IIS's
-    sc-win32-status), or winerror.h's message text."""
-    return rf"\b{symbol}\b|\b0x{value:08x}\b|\b{value}\b|{text}"
+def _windows_error(symbol: str, value: int, text: str, code: str) -> Pattern:
+    """An SChannel/CryptoAPI error as Windows writes it: its symbol, its value in hex or in
+    decimal (IIS's sc-win32-status), or winerror.h's message text."""
+    return Pattern("schannel", re.compile(text, re.IGNORECASE), code,
+                   tokens=frozenset({symbol, f"0x{value:08x}", str(value)}))
+
+
+# Names and numbers a line may carry for :attr:`Pattern.tokens`: E_ symbols, 32-bit hex
+# values, 10-digit decimal ones (looked up once per text rather than by each pattern).
+_TOKENS = re.compile(r"\b(?:[A-Z][A-Z0-9]*_E_[A-Z0-9_]+|0x[0-9A-Fa-f]{8}|\d{10})\b")
 
 
 PATTERNS: tuple[Pattern, ...] = (
@@ -242,26 +250,26 @@ PATTERNS: tuple[Pattern, ...] = (
     # -- Windows SChannel: System-log events 36874-36888 (vocabulary §3a) and the
     # winerror.h errors they and IIS carry (vocabulary §3b). Events 36876/36877 name the
     # cause only through their error code, which the entries below find in the line.
-    _p("schannel", _hresult("SEC_E_UNTRUSTED_ROOT", 0x80090325, r"The certificate chain was issued by an authority that is not trusted"), "cert-untrusted-ca"),
-    _p("schannel", _hresult("CERT_E_UNTRUSTEDROOT", 0x800B0109, r"terminated in a root certificate which is not trusted"), "cert-untrusted-ca"),
-    _p("schannel", _hresult("CERT_E_CHAINING", 0x800B010A, r"A certificate chain could not be built to a trusted root authority"), "cert-untrusted-ca"),
-    _p("schannel", _hresult("CERT_E_UNTRUSTEDCA", 0x800B0112, r"one of the CA certificates is not trusted by the policy provider"), "cert-untrusted-ca"),
-    _p("schannel", _hresult("SEC_E_CERT_EXPIRED", 0x80090328, r"The received certificate has expired"), "cert-expired"),
-    _p("schannel", _hresult("CERT_E_EXPIRED", 0x800B0101, r"A required certificate is not within its validity period"), "cert-expired"),
-    _p("schannel", _hresult("CERT_E_REVOKED", 0x800B010C, r"A certificate was explicitly revoked by its issuer"), "cert-revoked"),
-    _p("schannel", _hresult("CRYPT_E_REVOKED", 0x80092010, r"The certificate is revoked"), "cert-revoked"),
-    _p("schannel", _hresult("CRYPT_E_REVOCATION_OFFLINE", 0x80092013, r"unable to check revocation because the revocation server was offline"), "cert-revocation-offline"),
-    _p("schannel", _hresult("CRYPT_E_NO_REVOCATION_CHECK", 0x80092012, r"The revocation function was unable to check revocation for the certificate"), "cert-revocation-offline"),
-    _p("schannel", _hresult("CERT_E_REVOCATION_FAILURE", 0x800B010E, r"The revocation process could not continue"), "cert-revocation-offline"),
-    _p("schannel", _hresult("SEC_E_WRONG_PRINCIPAL", 0x80090322, r"The target principal name is incorrect"), "cert-name-mismatch"),
-    _p("schannel", _hresult("CERT_E_CN_NO_MATCH", 0x800B010F, r"The certificate's CN name does not match the passed value"), "cert-name-mismatch"),
-    _p("schannel", _hresult("SEC_E_CERT_WRONG_USAGE", 0x80090349, r"The certificate is not valid for the requested usage"), "cert-eku-wrong-purpose"),
-    _p("schannel", _hresult("CERT_E_WRONG_USAGE", 0x800B0110, r"The certificate is not valid for the requested usage"), "cert-eku-wrong-purpose"),
-    _p("schannel", _hresult("SEC_E_ALGORITHM_MISMATCH", 0x80090331, r"do not possess a common algorithm"), "tls-protocol-mismatch"),
-    _p("schannel", _hresult("SEC_E_TIME_SKEW", 0x80090324, r"The clocks on the client and server machines are skewed"), "krb-clock-skew"),
-    _p("schannel", _hresult("SEC_E_KDC_UNKNOWN_ETYPE", 0x80090342, r"The encryption type requested is not supported by the KDC"), "krb-des-disabled"),
-    _p("schannel", _hresult("SEC_E_NO_AUTHENTICATING_AUTHORITY", 0x80090311, r"No authority could be contacted for authentication"), "krb-kdc-unreachable"),
-    _p("schannel", _hresult("SEC_E_LOGON_DENIED", 0x8009030C, r"The logon attempt failed"), "sip-auth-rejected"),
+    _windows_error("SEC_E_UNTRUSTED_ROOT", 0x80090325, r"The certificate chain was issued by an authority that is not trusted", "cert-untrusted-ca"),
+    _windows_error("CERT_E_UNTRUSTEDROOT", 0x800B0109, r"terminated in a root certificate which is not trusted", "cert-untrusted-ca"),
+    _windows_error("CERT_E_CHAINING", 0x800B010A, r"A certificate chain could not be built to a trusted root authority", "cert-untrusted-ca"),
+    _windows_error("CERT_E_UNTRUSTEDCA", 0x800B0112, r"one of the CA certificates is not trusted by the policy provider", "cert-untrusted-ca"),
+    _windows_error("SEC_E_CERT_EXPIRED", 0x80090328, r"The received certificate has expired", "cert-expired"),
+    _windows_error("CERT_E_EXPIRED", 0x800B0101, r"A required certificate is not within its validity period", "cert-expired"),
+    _windows_error("CERT_E_REVOKED", 0x800B010C, r"A certificate was explicitly revoked by its issuer", "cert-revoked"),
+    _windows_error("CRYPT_E_REVOKED", 0x80092010, r"The certificate is revoked", "cert-revoked"),
+    _windows_error("CRYPT_E_REVOCATION_OFFLINE", 0x80092013, r"unable to check revocation because the revocation server was offline", "cert-revocation-offline"),
+    _windows_error("CRYPT_E_NO_REVOCATION_CHECK", 0x80092012, r"The revocation function was unable to check revocation for the certificate", "cert-revocation-offline"),
+    _windows_error("CERT_E_REVOCATION_FAILURE", 0x800B010E, r"The revocation process could not continue", "cert-revocation-offline"),
+    _windows_error("SEC_E_WRONG_PRINCIPAL", 0x80090322, r"The target principal name is incorrect", "cert-name-mismatch"),
+    _windows_error("CERT_E_CN_NO_MATCH", 0x800B010F, r"The certificate's CN name does not match the passed value", "cert-name-mismatch"),
+    _windows_error("SEC_E_CERT_WRONG_USAGE", 0x80090349, r"The certificate is not valid for the requested usage", "cert-eku-wrong-purpose"),
+    _windows_error("CERT_E_WRONG_USAGE", 0x800B0110, r"The certificate is not valid for the requested usage", "cert-eku-wrong-purpose"),
+    _windows_error("SEC_E_ALGORITHM_MISMATCH", 0x80090331, r"do not possess a common algorithm", "tls-protocol-mismatch"),
+    _windows_error("SEC_E_TIME_SKEW", 0x80090324, r"The clocks on the client and server machines are skewed", "krb-clock-skew"),
+    _windows_error("SEC_E_KDC_UNKNOWN_ETYPE", 0x80090342, r"The encryption type requested is not supported by the KDC", "krb-des-disabled"),
+    _windows_error("SEC_E_NO_AUTHENTICATING_AUTHORITY", 0x80090311, r"No authority could be contacted for authentication", "krb-kdc-unreachable"),
+    _windows_error("SEC_E_LOGON_DENIED", 0x8009030C, r"The logon attempt failed", "sip-auth-rejected"),
     _p("schannel", r"The certificate received from the remote (?:server|client application) was issued by an untrusted certificate authority", "cert-untrusted-ca"),  # 36882
     _p("schannel", r"The certificate received from the remote (?:server|client application) has either expired or is not yet valid", "cert-expired"),  # 36881
     _p("schannel", r"The certificate received from the remote (?:server|client application) has been revoked", "cert-revoked"),  # 36883
@@ -318,12 +326,14 @@ def match_text(text: str | None, *, sources: tuple[str, ...] | None = None, peer
     """
     if not text:
         return None
+    tokens = {token.lower() if token[:2].lower() == "0x" else token for token in _TOKENS.findall(text)}
     for pattern in PATTERNS:
         if sources is not None and pattern.source not in sources:
             continue
         if pattern.peer is not None and pattern.peer != peer:
             continue
-        found = pattern.words.search(text)
+        said = tokens & pattern.tokens
+        found = re.search(re.escape(min(said)), text, re.IGNORECASE) if said else pattern.words.search(text)
         if found is not None:
             return pattern, found
     return None
