@@ -20,7 +20,9 @@ it (:func:`match_text`). Rules of the table:
    certificate purpose": a client certificate without clientAuth, or a server certificate
    without serverAuth) carry ``peer``; they match only when the caller says whose
    certificate it was, and a pattern without ``peer`` after them names the cause both share.
-4. Each section cites where its words come from; "assumed" marks words no source showed.
+4. A Windows error also matches by its symbol, hex or decimal value (``CERT_E_REVOKED``,
+   ``0x800b010c``, ``2148204812``), found once in the text as tokens.
+5. Each section cites where its words come from; "assumed" marks words no source showed.
 """
 
 from __future__ import annotations
