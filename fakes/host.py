@@ -17,7 +17,8 @@ The config (paths are relative to ``--root``, the lab's workdir, unless absolute
        "kdc":          {"realm": "COMPANYA.COM", "port": 0, "accounts_file": "state/ad.json"},
        "frontend":     {"fqdn": "fe01.companya.com", "port": 0, "state_dir": "state/frontend",
                         "known_peers": ["ucc01.companya.com"], "kerberos": true,
-                        "keylog": "logs/sslkeylog.txt"},
+                        "keylog": "logs/sslkeylog.txt", "profile": "sfb2015",
+                        "cdp_hosts": {"labdc01.companya.com": "127.0.0.1:8080"}},
        "configserver": {"db": "state/configserver.sqlite", "port": 0, "users": {"...": "..."}}}}
 
 Each service keeps its evidence in ``logs/<service>-events.jsonl``. Once serving, the
@@ -188,6 +189,7 @@ async def _start_frontend(host: RunningHost, spec: Mapping[str, Any], *, root: P
         private_key=state / "private-key.pem",
         trusted_cas=state / "trusted-roots.pem",
         known_peers=tuple(spec.get("known_peers", ())),
+        **{key: spec[key] for key in ("profile", "check_revocation", "cdp_hosts", "match_san") if key in spec},
         keylog_path=_path(root, spec["keylog"], "frontend.keylog") if spec.get("keylog") else None,
         kerberos=kerberos,
     )

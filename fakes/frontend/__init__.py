@@ -15,12 +15,18 @@ Secured SIP port. In a minute::
         await frontend.events.wait_for("response", status=200)
         frontend.events.of_type("tls-handshake")[0]["peer"]["subject"]
 
-Like Lync it requires a client certificate chaining to a trusted CA (TLS 1.2 or later),
-accepts a serverAuth-only client certificate as SChannel does
-(``require_client_auth_eku=True`` makes it as strict as OpenSSL or Java), and serves SIP
-only to peers whose certificate names a known peer; others are refused with Lync's "The
-peer is not a configured server on this network interface". Every connection, handshake,
-verification error, request and answer is in :attr:`FrontendServer.events`.
+Like Lync it requires a client certificate chaining to a trusted CA, accepts a
+serverAuth-only client certificate as SChannel does (``require_client_auth_eku=True``
+makes it as strict as OpenSSL or Java), checks its revocation against the CRL at its CDP
+(:mod:`._revocation`), and serves SIP only to peers whose certificate's subject names a
+trusted application pool or computer of its topology (:class:`Topology`); others are
+refused with Lync's "The peer is not a configured server on this network interface". It
+speaks the TLS of a product on a Windows Server (``profile``: ``lync2013``, ``sfb2015`` —
+the default, TLS 1.0-1.2 —, ``sfb2015-hardened``, ``sfb2019``; :mod:`._profiles`), puts
+Lync's ``ms-diagnostics`` on its error answers and ``received``/``rport``/
+``ms-received-*`` on the Via. Every connection, handshake, verification error (with
+SChannel's event and HRESULT beside OpenSSL's words), request and answer is in
+:attr:`FrontendServer.events`.
 
 With ``FrontendConfig(kerberos=FrontendKerberos(service_keys))`` it also plays the
 TLS/Kerberos half of the page: a client without a certificate is served over TLS, and its
@@ -36,6 +42,9 @@ session on memory BIOs); the asyncio server only moves bytes and time.
 from ._certinfo import certificate_names, describe_certificate, matching_peer
 from ._config import FrontendConfig, FrontendKerberos, read_service_keys, write_service_keys
 from ._eventlog import EventLog
+from ._profiles import DEFAULT_PROFILE, PROFILES, TlsProfile
+from ._revocation import CrlCache, RevocationResult, check_crl
+from ._topology import Topology, TopologyError, TrustedApplication, TrustedApplicationPool
 from ._registrar import ALLOWED_METHODS, Answer, Binding, Registrar, Subscription
 from ._session import Output, SipSession
 from ._tls import MtlsServerContext, MtlsServerSession, TlsFailure, VerifyError
@@ -44,9 +53,12 @@ from .server import AUTHENTICATION_REQUIRED, NOT_A_CONFIGURED_SERVER, FrontendSe
 __all__ = [
     "ALLOWED_METHODS",
     "AUTHENTICATION_REQUIRED",
+    "DEFAULT_PROFILE",
     "NOT_A_CONFIGURED_SERVER",
+    "PROFILES",
     "Answer",
     "Binding",
+    "CrlCache",
     "EventLog",
     "FrontendConfig",
     "FrontendKerberos",
@@ -56,11 +68,18 @@ __all__ = [
     "Output",
     "PushResult",
     "Registrar",
+    "RevocationResult",
     "SipSession",
     "Subscription",
     "TlsFailure",
+    "TlsProfile",
+    "Topology",
+    "TopologyError",
+    "TrustedApplication",
+    "TrustedApplicationPool",
     "VerifyError",
     "certificate_names",
+    "check_crl",
     "describe_certificate",
     "main",
     "matching_peer",

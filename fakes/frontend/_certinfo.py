@@ -1,4 +1,4 @@
-"""What the event log says about a certificate, and Lync's known-peer name match."""
+"""What the event log says about a certificate, and a certificate's names."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["certificate_names", "describe_certificate", "matching_peer"]
+__all__ = ["certificate_names", "common_names", "describe_certificate", "dns_names", "matching_peer"]
 
 # Short names as OpenSSL and the Windows certificate UI spell the usual EKUs.
 _EKU_NAMES = {
@@ -23,12 +23,14 @@ _EKU_NAMES = {
 }
 
 
-def _common_names(certificate: x509.Certificate) -> list[str]:
+def common_names(certificate: x509.Certificate) -> list[str]:
+    """The subject's common names (CN), in order."""
     return [str(attribute.value)
             for attribute in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
 
 
-def _dns_names(certificate: x509.Certificate) -> list[str]:
+def dns_names(certificate: x509.Certificate) -> list[str]:
+    """The DNS names of the subject alternative name extension, in order."""
     try:
         san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
@@ -49,8 +51,8 @@ def describe_certificate(certificate: x509.Certificate) -> dict[str, Any]:
     """JSON-ready facts about one certificate, as the event log records them."""
     return {
         "subject": certificate.subject.rfc4514_string(),
-        "common_names": _common_names(certificate),
-        "dns_names": _dns_names(certificate),
+        "common_names": common_names(certificate),
+        "dns_names": dns_names(certificate),
         "issuer": certificate.issuer.rfc4514_string(),
         "serial": format(certificate.serial_number, "x"),
         "not_before": certificate.not_valid_before_utc.isoformat(),
@@ -62,15 +64,13 @@ def describe_certificate(certificate: x509.Certificate) -> dict[str, Any]:
 def certificate_names(certificate: x509.Certificate) -> list[str]:
     """The names Lync matches against its topology: subject CN(s), then DNS SANs (each
     name once)."""
-    return list(dict.fromkeys([*_common_names(certificate), *_dns_names(certificate)]))
+    return list(dict.fromkeys([*common_names(certificate), *dns_names(certificate)]))
 
 
 def matching_peer(names: Iterable[str], known_peers: Sequence[str]) -> str | None:
-    """The known peer FQDN one of ``names`` equals (case-insensitive, no wildcards), or None.
-
-    Lync trusts an MTLS peer when its certificate names a trusted application pool or
-    computer of the topology; it does not treat ``*.domain`` names as matching servers.
-    """
+    """The known peer FQDN one of ``names`` equals (case-insensitive, no wildcards), or None
+    (the Front End matches its MTLS peers with :meth:`Topology.match`, which looks at the
+    subject CN only)."""
     wanted = {peer.lower().rstrip("."): peer for peer in known_peers}
     for name in names:
         found = wanted.get(name.lower().rstrip("."))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -13,9 +15,10 @@ from fakes.kerberos import DEFAULT_MAX_SKEW, KerberosError, Key
 from fakes.sip import SipLimits
 from fakes.sipae import SIP_COMMUNICATIONS_SERVICE
 
-__all__ = ["FrontendConfig", "FrontendKerberos", "read_service_keys", "write_service_keys"]
+from ._profiles import DEFAULT_PROFILE, PROFILES, TlsProfile
+from ._topology import Topology
 
-TLS_VERSIONS = ("1.2", "1.3")
+__all__ = ["FrontendConfig", "FrontendKerberos", "read_service_keys", "write_service_keys"]
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,22 @@ class FrontendConfig:
     ``certificate_chain`` is PEM (leaf first, then the intermediates), ``private_key`` the
     leaf's PEM key, ``trusted_cas`` a PEM bundle of the CAs whose client certificates are
     accepted (the lab CA). ``known_peers`` are the FQDNs of the topology's trusted
-    application pools and computers: only a client certificate naming one of them gets
-    SIP service. ``require_client_auth_eku=False`` is Lync's SChannel behaviour (a
-    serverAuth-only client certificate is accepted); ``True`` is OpenSSL's and Java's.
+    application pools and computers, one single-computer pool each; ``topology`` (a
+    :class:`Topology`, what the Management Shell's cmdlets build) replaces them when set.
+    Only a client certificate whose subject CN names a pool or computer of it gets SIP
+    service (its SAN DNS names too with ``match_san``). ``require_client_auth_eku=False``
+    is Lync's SChannel behaviour (a serverAuth-only client certificate is accepted);
+    ``True`` is OpenSSL's and Java's.
+
+    ``profile`` names the product and Windows Server whose TLS versions, cipher suites and
+    ``Server`` header the Front End has (:data:`PROFILES`; default ``sfb2015``: SfB Server
+    2015 on Windows Server 2016, TLS 1.0-1.2). ``check_revocation`` checks every client
+    certificate against its CA's CRL, fetched from the certificate's CDP URL (Lync does
+    by default, :mod:`._revocation`); ``cdp_hosts`` maps a CDP host name to the
+    ``address:port`` it is reached at where names do not resolve (an embedded lab), and
+    ``cdp_timeout`` bounds one fetch. ``sip_users``, when set, are the SIP-enabled users'
+    addresses: requests for anyone else are answered 404 with Lync's ms-diagnostics 4005
+    (None: every address is served, the lab's default).
     ``client_ca_names`` sends the trusted CAs' names in the CertificateRequest, as
     SChannel does — a client whose certificate is from another CA then sends none.
     ``idle_timeout`` (seconds) closes a TLS connection that sends nothing for that long,
@@ -82,7 +98,13 @@ class FrontendConfig:
     trusted_cas: Path
     known_peers: tuple[str, ...]
     require_client_auth_eku: bool = False
-    minimum_tls_version: str = "1.2"
+    profile: str = DEFAULT_PROFILE
+    topology: Topology | None = None
+    match_san: bool = False
+    check_revocation: bool = True
+    cdp_hosts: tuple[tuple[str, str], ...] = ()
+    cdp_timeout: float = 15.0
+    sip_users: tuple[str, ...] | None = None
     keylog_path: Path | None = None
     idle_timeout: float = 30.0
     handshake_timeout: float = 30.0
@@ -93,19 +115,38 @@ class FrontendConfig:
     kerberos: FrontendKerberos | None = None
 
     def __post_init__(self) -> None:
-        if self.minimum_tls_version not in TLS_VERSIONS:
-            raise ValueError(f"minimum_tls_version must be one of {TLS_VERSIONS}, "
-                             f"not {self.minimum_tls_version!r}")
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
         if not self.fqdn or any(c.isspace() for c in self.fqdn):
             raise ValueError(f"the Front End's FQDN must be a host name, not {self.fqdn!r}")
-        for name in ("idle_timeout", "handshake_timeout", "message_timeout"):
+        for name in ("idle_timeout", "handshake_timeout", "message_timeout", "cdp_timeout"):
             seconds = getattr(self, name)
             if not (0 < seconds < math.inf):  # NaN fails this too
                 raise ValueError(f"{name} must be a positive number of seconds, not {seconds!r}")
         if self.max_connections < 1:
             raise ValueError(f"max_connections must be at least 1, not {self.max_connections!r}")
-        # A list given where a tuple is expected would make the config unhashable.
+        # A list (or a dict) given where a tuple is expected would make the config unhashable.
         object.__setattr__(self, "known_peers", tuple(self.known_peers))
+        hosts = self.cdp_hosts.items() if isinstance(self.cdp_hosts, Mapping) else self.cdp_hosts
+        object.__setattr__(self, "cdp_hosts", tuple((str(name), str(address)) for name, address in hosts))
+        for name, address in self.cdp_hosts:
+            host, colon, port = address.rpartition(":")
+            if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"cdp_hosts: {name} must map to address:port, not {address!r}")
+        if self.sip_users is not None:
+            object.__setattr__(self, "sip_users", tuple(self.sip_users))
+
+    @property
+    def tls_profile(self) -> TlsProfile:
+        """The :class:`TlsProfile` named by ``profile``."""
+        return PROFILES[self.profile]
+
+    @functools.cached_property
+    def trusted_topology(self) -> Topology:
+        """The topology MTLS peers are matched against: ``topology``, or one pool per known peer."""
+        if self.topology is not None:
+            return self.topology
+        return Topology.of_known_peers(self.fqdn, self.known_peers, san_match=self.match_san)
 
     @property
     def kerberos_targetname(self) -> str:

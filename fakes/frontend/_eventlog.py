@@ -4,16 +4,25 @@ Every event is an evidence record (:mod:`fakes._evidence`: ``seq``, ``type``, ``
 ``connection`` (an id, or None for events of the server itself) and the fields of its
 type. Types:
 
-``listening``, ``connection-opened`` (peer address), ``tls-handshake`` (version, cipher,
-peer certificate with subject, SANs, issuer, serial, validity and EKUs, the chain sent and
-the chain verified, verification errors that policy ignored), ``tls-failure`` (``error``:
-the verification error text or OpenSSL's reason, ``reasons``, ``verify_errors``,
-``alert_sent`` / ``alert_received``),
-``peer-trusted`` / ``peer-not-trusted`` (the names seen, the known peers), ``request``
-(method, uri, call_id, cseq, from, to, contact, via), ``response`` (status, reason),
+``listening`` (with the profile), ``connection-opened`` (peer address), ``tls-handshake``
+(version, cipher, peer certificate with subject, SANs, issuer, serial, validity and EKUs,
+the chain sent and the chain verified, verification errors that policy ignored),
+``tls-failure`` (``error``: the verification error text or OpenSSL's reason, ``reasons``,
+``verify_errors``, ``alert_sent`` / ``alert_received``; beside them Windows' words:
+``schannel`` — ``event_id``, ``message``, ``hresult``, ``symbol``, ``text`` and, where no
+source pairs the case with that event, ``assumed`` — and ``chain_status``, the chain
+engine's HRESULT; ``phase: "revocation"`` with ``revocation`` when the certificate was
+refused after the handshake for its CRL), ``revocation-checked`` (``results``: each
+certificate's verdict, URL, chain and policy status), ``peer-trusted`` (peer, pool,
+names) / ``peer-not-trusted`` (the names seen, the known peers, Lync's SIPStack record
+``lync``), ``request`` (method, uri, call_id, cseq, from, to, contact, via — as received),
+``response`` (status, reason, and ``ms_diagnostics`` on an error answer: code, reason,
+whether a public source documents it),
 ``request-sent`` (a NOTIFY), ``response-received``, ``malformed`` (status, reason, fatal,
 excerpt), ``keep-alive``, ``timeout`` (phase, after), ``connection-error``, ``closed``, and
-the ``push-*`` events of ``FrontendServer.push_to_connector``.
+the ``push-*`` events of ``FrontendServer.push_to_connector`` (a ``push-failure`` for a
+refused certificate carries ``schannel`` — the client-side event, 36881-36884 —,
+``lync_event`` 14428 and the ``ms_diagnostics`` 1010 a request routed there would get).
 
 With Kerberos configured (MS-SIPAE, before the ``response`` they cause):
 ``sipae-required`` (a connection without a client certificate; its requests must

@@ -16,16 +16,37 @@ Rule order follows RFC 3261 §8.2 and §16.3, which RFC 4475's expectations rest
    Proxy-Require with an option we lack → 420 with Unsupported (bext01);
 5. content: a body type we do not accept → 415 with Accept (invut); an INVITE whose
    Accept rules out SDP → 406 (sdp01);
-6. the method itself.
+6. with SIP-enabled users configured: a request for anyone else → 404 with Lync's
+   ``ms-diagnostics: 4005;reason="Destination URI either not enabled for SIP or does not
+   exist"`` (the MicrosoftDocs support article "Newly created users can't sign in to a
+   Lync client" quotes that header);
+7. the method itself.
+
+Every error answer (4xx-6xx) carries ``ms-diagnostics`` ("The outgoing SIP error response
+SHOULD include an ms-diagnostics header", MS-SIPREGE 3.1.2.5.1), with the ID and reason of
+:mod:`._windows` where a public source names them and the lab's stated choice where none
+does; a 401 challenge carries none (real Lync 2013 traces of the first and second 401 have
+none). The ``Server`` header is the profile's (``RTC/5.0`` for Lync Server 2013).
+
+A REGISTER's 200 is shaped as MS-SIPREGE's example shows it
+(learn.microsoft.com/en-us/openspecs/office_protocols/ms-siprege/77a0d680-cf3c-4840-a06d-027fbd11e303):
+the bindings as ``Contact`` with ``expires`` (and, for a contact with ``+sip.instance``,
+its GRUU), ``Expires``, ``ms-keep-alive: UAS; tcp=no; hop-hop=yes; end-end=no;
+timeout=300``, ``presence-state`` (``register-action="added"`` for a new binding,
+``"refreshed"`` for a renewed one, MS-SIPREGE 2.2.1.4) and ``Allow-Events`` with the event
+packages an OCS 2007 R2 registrar listed (pidgin-sipe's test message).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
 import email.utils
 import random
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sipmessage
 
@@ -40,6 +61,8 @@ from fakes.sip import (
     reason_phrase,
 )
 
+from ._windows import USER_NOT_ENABLED, MsDiagnostic, undocumented
+
 __all__ = ["ALLOWED_METHODS", "Answer", "Binding", "Registrar", "Subscription", "pidf_document"]
 
 ALLOWED_METHODS = ("ACK", "BYE", "CANCEL", "INFO", "INVITE", "MESSAGE", "NOTIFY", "OPTIONS",
@@ -53,7 +76,19 @@ ACCEPTED_TYPES = ("application/sdp", "application/pidf+xml",
                   "multipart/alternative", "text/plain", "message/sipfrag")
 EVENT_PACKAGES = ("presence",)
 SERVER_HEADER = "RTC/5.0"  # what Lync Server 2013 puts in Server/User-Agent
+# The REGISTER 200's extra fields (MS-SIPREGE's example; Allow-Events as OCS 2007 R2 lists it).
+KEEP_ALIVE = "UAS; tcp=no; hop-hop=yes; end-end=no; timeout=300"
+REGISTER_EVENTS = ("vnd-microsoft-provisioning,vnd-microsoft-roaming-contacts,vnd-microsoft-roaming-ACL,presence,"
+                   "presence.wpending,vnd-microsoft-roaming-self,vnd-microsoft-provisioning-v2")
+_OPTIONS_HEADERS = (
+    ("Allow", ", ".join(ALLOWED_METHODS)),
+    ("Supported", ", ".join(SUPPORTED)),
+    ("Accept", ", ".join(ACCEPTED_TYPES)),
+    ("Allow-Events", ", ".join(EVENT_PACKAGES)),
+)
 _MANDATORY = ("Via", "Call-ID", "CSeq", "From", "To")
+# Requests addressed to a user (rule 6): REGISTER by its To, the others by the Request-URI.
+_FOR_A_USER = ("REGISTER", "SUBSCRIBE", "INVITE", "MESSAGE")
 PIDF = "application/pidf+xml"
 CATEGORIES = "application/msrtc-event-categories+xml"
 
@@ -67,6 +102,8 @@ class Answer:
     reason: str | None
     response: bytes = b""
     requests: tuple[bytes, ...] = ()
+    #: The ms-diagnostics of an error answer, as the evidence records carry it.
+    diagnostic: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +116,8 @@ class Binding:
     call_id: str
     cseq: int
     peer: str
+    #: The contact's ``+sip.instance`` (``<urn:uuid:…>``), which its GRUU is made from.
+    instance: str | None = None
 
 
 @dataclass
@@ -109,16 +148,21 @@ def _uri_key(uri: str) -> str:
 class Registrar:
     """Registrar + presence UAS of one Front End pool (shared by all its connections).
 
-    ``fqdn`` and ``port`` name the Front End in the Contact and Via of what it sends;
+    ``fqdn`` and ``port`` name the Front End in the Contact and Via of what it sends (and
+    in the ms-diagnostics ``source``); ``server_header`` is its ``Server`` value.
     REGISTER/SUBSCRIBE lifetimes default to ``default_expires``, are capped at
-    ``max_expires`` and refused below ``min_expires`` (423).
+    ``max_expires`` and refused below ``min_expires`` (423). ``sip_users``, when given, are
+    the addresses of the SIP-enabled users (rule 6); None serves every address.
     """
 
     def __init__(self, fqdn: str, *, now: Callable[[], float], rng: random.Random,
                  port: int = 5061, default_expires: int = 3600, min_expires: int = 60,
-                 max_expires: int = 7200) -> None:
+                 max_expires: int = 7200, server_header: str = SERVER_HEADER,
+                 sip_users: Sequence[str] | None = None) -> None:
         self.fqdn = fqdn
         self.port = port
+        self.server_header = server_header
+        self.sip_users = sip_users
         self._now = now
         self._rng = rng
         self.default_expires = default_expires
@@ -152,37 +196,56 @@ class Registrar:
 
     # -- answers --------------------------------------------------------------------------
 
+    @property
+    def sip_users(self) -> frozenset[str] | None:
+        """The SIP-enabled users' address keys, or None (every address is served)."""
+        return self._users
+
+    @sip_users.setter
+    def sip_users(self, users: Sequence[str] | None) -> None:
+        self._users = None if users is None else frozenset(_uri_key(u) for u in users)
+
     def answer_malformed(self, event: Malformed) -> Answer:
         """The answer to a request the stream could not accept (none for a response)."""
-        data = make_error_response(event.raw, event.status, event.reason, to_tag=self.new_tag())
+        diagnostic = undocumented(event.reason)
+        data = make_error_response(event.raw, event.status, event.reason, to_tag=self.new_tag(), headers=[
+            ("ms-diagnostics", diagnostic.header(self.fqdn)), ("Server", self.server_header)])
         if data is None:
             return Answer(None, None)
-        return Answer(event.status, event.reason, data)
+        return Answer(event.status, event.reason, data, diagnostic=diagnostic.as_dict())
 
     def handle_request(self, request: sipmessage.Request, *, peer: str) -> Answer:
         """Decide the answer to one request from the trusted peer ``peer``."""
-        if request.method == "ACK":
+        method = request.method
+        if method == "ACK":
             return Answer(None, None)  # ends an INVITE transaction; nothing to answer
+        headers = request.headers
         for name in _MANDATORY:
-            if request.headers.get(name) is None:
+            if headers.get(name) is None:
                 return self._reply(request, 400, f"Missing {name} header")
-        if request.max_forwards == 0:
+        max_forwards = headers.get("Max-Forwards")
+        if max_forwards is not None and max_forwards.isdigit() and int(max_forwards) == 0:
             return self._reply(request, 483)
-        if request.method not in ALLOWED_METHODS:
-            status = 405 if request.method in _KNOWN_NOT_ALLOWED else 501
+        if method not in ALLOWED_METHODS:
+            status = 405 if method in _KNOWN_NOT_ALLOWED else 501
             return self._reply(request, status, headers=[("Allow", ", ".join(ALLOWED_METHODS))])
-        to = parse_name_addr(request.headers["To"])
-        if request.method == "REGISTER" and to.scheme not in ("sip", "sips"):
+        to = parse_name_addr(headers["To"])
+        if method == "REGISTER" and to.scheme not in ("sip", "sips"):
             return self._reply(request, 416)
-        unsupported = [option for option in (*request.require, *request.proxy_require)
-                       if option not in SUPPORTED]
-        if unsupported:
-            return self._reply(request, 420, headers=[("Unsupported", ", ".join(unsupported))])
-        content_type = request.content_type
+        if headers.getlist("Require") or headers.getlist("Proxy-Require"):
+            unsupported = [option for option in (*request.require, *request.proxy_require)
+                           if option not in SUPPORTED]
+            if unsupported:
+                return self._reply(request, 420, headers=[("Unsupported", ", ".join(unsupported))])
+        content_type = request.content_type if headers.get("Content-Type") is not None else None
         if (content_type is not None or request.body) and (
             content_type is None or content_type.mime_type.lower() not in ACCEPTED_TYPES
         ):
             return self._reply(request, 415, headers=[("Accept", ", ".join(ACCEPTED_TYPES))])
+        if self._users is not None and request.method in _FOR_A_USER:
+            target = to.uri if request.method == "REGISTER" else str(request.uri)
+            if _uri_key(target) not in self._users:
+                return self._reply(request, 404, diagnostic=USER_NOT_ENABLED)
         handler = getattr(self, "_" + request.method.lower())
         return handler(request, peer)
 
@@ -195,21 +258,21 @@ class Registrar:
 
     def _reply(self, request: sipmessage.Request, status: int, reason: str | None = None, *,
                headers: Sequence[tuple[str, str]] = (), requests: tuple[bytes, ...] = (),
-               to_tag: str | None = None) -> Answer:
+               to_tag: str | None = None, diagnostic: MsDiagnostic | None = None) -> Answer:
         phrase = reason or reason_phrase(status)
-        data = make_response(request, status, phrase, to_tag=to_tag or self.new_tag(),
-                             headers=[*headers, ("Server", SERVER_HEADER)])
-        return Answer(status, phrase, data, requests)
+        extra = [*headers, ("Server", self.server_header)]
+        recorded = None
+        if status >= 400 and status != 401:  # a 401 challenge carries none (see the module)
+            diagnostic = diagnostic or undocumented(phrase)
+            extra.append(("ms-diagnostics", diagnostic.header(self.fqdn)))
+            recorded = diagnostic.as_dict()
+        data = make_response(request, status, phrase, to_tag=to_tag or self.new_tag(), headers=extra)
+        return Answer(status, phrase, data, requests, recorded)
 
     # -- methods --------------------------------------------------------------------------
 
     def _options(self, request: sipmessage.Request, peer: str) -> Answer:
-        return self._reply(request, 200, headers=[
-            ("Allow", ", ".join(ALLOWED_METHODS)),
-            ("Supported", ", ".join(SUPPORTED)),
-            ("Accept", ", ".join(ACCEPTED_TYPES)),
-            ("Allow-Events", ", ".join(EVENT_PACKAGES)),
-        ])
+        return self._reply(request, 200, headers=_OPTIONS_HEADERS)
 
     def _expires_of(self, request: sipmessage.Request, contact: NameAddr | None) -> int | None:
         """Requested lifetime: the Contact's expires parameter, else the Expires header,
@@ -246,17 +309,24 @@ class Registrar:
             if 0 < expires < self.min_expires:
                 return self._reply(request, 423, headers=[("Min-Expires", str(self.min_expires))])
         table = self._bindings.setdefault(key, {})
+        added, granted = False, 0
         for contact, expires in requested:
             if not expires:
                 table.pop(contact.uri, None)
-            else:
-                table[contact.uri] = Binding(aor=aor, contact=contact.uri, expires_at=now + expires,
-                                             call_id=request.call_id, cseq=request.cseq.sequence,
-                                             peer=peer)
-        listed = [("Contact", f"<{b.contact}>;expires={max(0, int(b.expires_at - now))}")
-                  for b in self.bindings(aor)]
-        return self._reply(request, 200, headers=[
-            *listed, ("Date", email.utils.formatdate(now, usegmt=True))])
+                continue
+            added = added or contact.uri not in table
+            granted = granted or expires
+            table[contact.uri] = Binding(aor=aor, contact=contact.uri, expires_at=now + expires,
+                                         call_id=request.call_id, cseq=request.cseq.sequence,
+                                         peer=peer, instance=contact.param("+sip.instance"))
+        headers = [("Contact", _listed_contact(b, now)) for b in self.bindings(aor)]
+        headers += [("Expires", str(granted)), ("ms-keep-alive", KEEP_ALIVE)]
+        if granted:
+            action = "added" if added else "refreshed"
+            headers.append(("presence-state",
+                            f'register-action="{action}";primary-cluster-type="central";is-connected-to-primary="yes"'))
+        headers += [("Allow-Events", REGISTER_EVENTS), ("Date", email.utils.formatdate(now, usegmt=True))]
+        return self._reply(request, 200, headers=headers)
 
     def _subscribe(self, request: sipmessage.Request, peer: str) -> Answer:
         event = (request.headers.get("Event") or "").split(";", 1)[0].strip().lower()
@@ -341,6 +411,35 @@ class Registrar:
     def _cancel(self, request: sipmessage.Request, peer: str) -> Answer:
         # INVITEs are answered at once, so there is never a transaction left to cancel.
         return self._reply(request, 481)
+
+
+def _listed_contact(binding: Binding, now: float) -> str:
+    """A binding as the REGISTER 200 lists it: ``<uri>;expires=N``, and for a contact with
+    ``+sip.instance`` that instance and its GRUU."""
+    value = f"<{binding.contact}>;expires={max(0, int(binding.expires_at - now))}"
+    gruu = _gruu(binding.aor, binding.instance)
+    if gruu is not None:
+        value += f';+sip.instance={binding.instance};gruu="{gruu}"'
+    return value
+
+
+def _gruu(aor: str, instance: str | None) -> str | None:
+    """Lync's GRUU for an endpoint: ``<aor>;opaque=user:epid:<id>;gruu`` with ``<id>`` the
+    base64 of the instance GUID's bytes (Windows' little-endian order) and two zero bytes.
+    Inferred from MS-SIPREGE's example, where ``+sip.instance="<urn:uuid:c1589240-e660-594f-
+    a8b3-4b55f358cbc1>"`` gets ``opaque=user:epid:QJJYwWDmT1mos0tV81jLwQAA`` (this rule
+    gives exactly that); None for an instance that is no ``urn:uuid``."""
+    if instance is None:
+        return None
+    text = instance.strip('"').strip("<>")
+    if not text.lower().startswith("urn:uuid:"):
+        return None
+    try:
+        guid = uuid.UUID(text[len("urn:uuid:"):])
+    except ValueError:
+        return None
+    epid = base64.b64encode(guid.bytes_le + b"\0\0").decode("ascii")
+    return f"{aor};opaque=user:epid:{epid};gruu"
 
 
 def pidf_document(presentity: str, online: bool, now: float) -> str:

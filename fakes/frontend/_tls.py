@@ -8,6 +8,10 @@ error, ignores that one unless strictness is asked for, and records them all as 
 pyOpenSSL also sends the trusted CAs' names in the CertificateRequest (as SChannel does)
 and writes an NSS key log.
 
+The protocol versions, cipher suites (in SChannel's order: the server's order wins) and
+DHE group are the Front End's profile (:mod:`._profiles`). :func:`windows_view` says what
+SChannel and the Windows chain engine would report for a failed handshake.
+
 No sockets here: :class:`MtlsServerSession` takes the bytes the peer sent and hands back
 the bytes to send, like the SIP core.
 """
@@ -15,6 +19,9 @@ the bytes to send, like the SIP core.
 from __future__ import annotations
 
 import os
+import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +33,10 @@ from OpenSSL._util import ffi as _ffi, lib as _lib  # X509_verify_cert_error_str
 
 from ._certinfo import describe_certificate
 from ._config import FrontendConfig
+from ._profiles import FFDHE2048_PEM, TlsProfile
+from ._windows import schannel_event, hresult
 
-__all__ = ["MtlsServerContext", "MtlsServerSession", "TlsFailure", "VerifyError"]
+__all__ = ["MtlsServerContext", "MtlsServerSession", "TlsFailure", "VerifyError", "openssl_ciphers", "windows_view"]
 
 X509_V_ERR_INVALID_PURPOSE = 26
 # TLS alert descriptions (IANA TLS Alerts registry), for the event log.
@@ -41,8 +50,63 @@ ALERTS = {
     109: "missing_extension", 110: "unsupported_extension", 112: "unrecognized_name",
     116: "certificate_required", 120: "no_application_protocol",
 }
-_MIN_VERSIONS = {"1.2": SSL.TLS1_2_VERSION, "1.3": SSL.TLS1_3_VERSION}
+ALERT_CODES = {name: code for code, name in ALERTS.items()}
+_VERSIONS = {"1.0": SSL.TLS1_VERSION, "1.1": SSL.TLS1_1_VERSION, "1.2": SSL.TLS1_2_VERSION,
+             "1.3": SSL.TLS1_3_VERSION}
 _READ_SIZE = 65536
+
+
+def openssl_ciphers(profile: TlsProfile) -> str:
+    """The profile's suites up to TLS 1.2 as an OpenSSL cipher string. With TLS 1.0 or 1.1
+    enabled the security level drops to 0: OpenSSL 3 refuses their MD5/SHA-1 handshake
+    signatures at any higher level, and SChannel does not."""
+    ciphers = ":".join(profile.ciphers)
+    return ciphers + ":@SECLEVEL=0" if {"1.0", "1.1"} & set(profile.versions) else ciphers
+
+
+# One read buffer per thread (a lab may run in a thread of its own): every SSL_read and
+# BIO_read fills it and copies out what it got at once, so connections can share it.
+_BUFFERS = threading.local()
+
+
+def _read_buffer() -> Any:
+    buffer = getattr(_BUFFERS, "buffer", None)
+    if buffer is None:
+        buffer = _BUFFERS.buffer = _ffi.new("char[]", _READ_SIZE)
+    return buffer
+
+
+class _Known:
+    """A certificate seen before, with what the event log says about it."""
+
+    __slots__ = ("certificate", "description", "subject")
+
+    def __init__(self, der: bytes) -> None:
+        self.certificate = x509.load_der_x509_certificate(der)
+        self.description = describe_certificate(self.certificate)
+        self.subject = self.description["subject"]
+
+
+# A peer presents the same certificates on every connection: each is parsed and described
+# once (bounded: the least recently seen are dropped).
+_KNOWN: OrderedDict[bytes, _Known] = OrderedDict()
+_KNOWN_LIMIT = 256
+_KNOWN_LOCK = threading.Lock()
+
+
+def _known(certificate: crypto.X509) -> _Known:
+    der = crypto.dump_certificate(crypto.FILETYPE_ASN1, certificate)
+    with _KNOWN_LOCK:
+        known = _KNOWN.get(der)
+        if known is not None:
+            _KNOWN.move_to_end(der)
+            return known
+    known = _Known(der)
+    with _KNOWN_LOCK:
+        _KNOWN[der] = known
+        if len(_KNOWN) > _KNOWN_LIMIT:
+            _KNOWN.popitem(last=False)
+    return known
 
 
 def verify_error_text(code: int) -> str:
@@ -103,6 +167,14 @@ def _load(path: Path, trouble: str, step: Callable[[str], object], certificate: 
         raise ValueError(f"{path}: {trouble}" + (f" ({', '.join(reasons)})" if reasons else "")) from None
 
 
+def _load_dh_group(context: SSL.Context) -> None:
+    """The DHE suites' group (pyOpenSSL reads DH parameters from a file only)."""
+    with tempfile.NamedTemporaryFile(prefix="ffdhe2048-", suffix=".pem") as file:
+        file.write(FFDHE2048_PEM)
+        file.flush()
+        context.load_tmp_dh(file.name)
+
+
 class MtlsServerContext:
     """The TLS configuration every connection of one Front End shares.
 
@@ -112,11 +184,18 @@ class MtlsServerContext:
 
     def __init__(self, config: FrontendConfig) -> None:
         self.strict_eku = config.require_client_auth_eku
+        profile = config.tls_profile
         context = SSL.Context(SSL.TLS_SERVER_METHOD)
-        context.set_min_proto_version(_MIN_VERSIONS[config.minimum_tls_version])
-        # Every connection shows its certificate: no session resumption, no tickets.
+        context.set_min_proto_version(_VERSIONS[profile.minimum])
+        context.set_max_proto_version(_VERSIONS[profile.maximum])
+        context.set_cipher_list(openssl_ciphers(profile).encode("ascii"))
+        if profile.tls13_suites:
+            context.set_tls13_ciphersuites(":".join(profile.tls13_suites).encode("ascii"))
+        _load_dh_group(context)
+        # Every connection shows its certificate: no session resumption, no tickets. The
+        # server's suite order wins, as SChannel's does.
         context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
-        context.set_options(SSL.OP_NO_TICKET)
+        context.set_options(SSL.OP_NO_TICKET | SSL.OP_CIPHER_SERVER_PREFERENCE)
         cert, key, cas = config.certificate_chain, config.private_key, config.trusted_cas
         _load(cert, "not a PEM certificate chain", context.use_certificate_chain_file)
         _load(key, "not an unencrypted PEM private key", context.use_privatekey_file, cert)
@@ -180,6 +259,10 @@ class MtlsServerSession:
     Feed what the peer sent to :meth:`receive` (``b""`` for EOF); it returns application
     data once the handshake is done. Send with :meth:`send`; after every call, pass
     :meth:`data_to_send` to the socket (it holds handshake messages and alerts too).
+
+    The record layer is read and written through OpenSSL's own ``SSL_read``/``BIO_read``
+    on one reusable buffer (what ``Connection.recv``/``bio_read`` call, minus a new buffer
+    and an exception per call): a kept-alive SIP connection does this for every message.
     """
 
     def __init__(self, context: SSL.Context) -> None:
@@ -187,18 +270,25 @@ class MtlsServerSession:
         self.alerts: list[tuple[str, str]] = []
         self.handshake_done = False
         self.peer_closed = False
+        # The peer closed TCP without close_notify: nothing more is sent (no alert for
+        # the truncation, no close_notify of ours).
+        self.truncated = False
         self._connection = SSL.Connection(context, None)
         self._connection.set_app_data(self)
         self._connection.set_accept_state()
 
-    def receive(self, data: bytes) -> bytes:
-        """Process bytes from the peer; return the application data they carried.
+    def receive(self, data: bytes | memoryview) -> bytes:
+        """Process bytes from the peer (``b""``: EOF); return the application data they carried.
 
         Raises :class:`TlsFailure` when the handshake fails, ``SSL.Error`` when the
         peer breaks TLS afterwards.
         """
         if data:
-            self._connection.bio_write(data)
+            # OpenSSL's own BIO_write (what Connection.bio_write calls, minus its checks);
+            # ``data`` may be any buffer (the shell passes a view of its read buffer).
+            written = _lib.BIO_write(self._connection._into_ssl, _ffi.from_buffer(data), len(data))  # noqa: SLF001
+            if written != len(data):  # a memory BIO takes all; anything else is pyOpenSSL's to report
+                self._connection.bio_write(bytes(data))
         else:
             self._connection.bio_shutdown()
         if not self.handshake_done:
@@ -206,11 +296,13 @@ class MtlsServerSession:
                 self._connection.do_handshake()
             except SSL.WantReadError:
                 if not data:
+                    self._truncated()
                     raise TlsFailure("peer closed the connection during the handshake", [],
                                      self.verify_errors, self.alerts) from None
                 return b""
             except SSL.Error as error:
                 if not data:  # EOF: OpenSSL reports it as a system call error
+                    self._truncated()
                     raise TlsFailure("peer closed the connection during the handshake", [],
                                      self.verify_errors, self.alerts) from None
                 reasons = _reasons(error)
@@ -218,26 +310,56 @@ class MtlsServerSession:
                 message = refused[0] if refused else (reasons[0] if reasons else "handshake failed")
                 raise TlsFailure(message, reasons, self.verify_errors, self.alerts) from None
             self.handshake_done = True
+        return self._read_application_data()
+
+    def _read_application_data(self) -> bytes:
+        ssl, buffer = self._connection._ssl, _read_buffer()  # noqa: SLF001 - see the class docstring
         chunks = []
         while True:
-            try:
-                chunks.append(self._connection.recv(_READ_SIZE))
-            except SSL.WantReadError:
+            count = _lib.SSL_read(ssl, buffer, _READ_SIZE)
+            if count > 0:
+                chunks.append(_ffi.buffer(buffer, count)[:])
+                continue
+            error = _lib.SSL_get_error(ssl, count)
+            if error == _lib.SSL_ERROR_WANT_READ:
                 break
-            except SSL.ZeroReturnError:  # close_notify
+            if error == _lib.SSL_ERROR_ZERO_RETURN:  # close_notify
                 self.peer_closed = True
                 break
-            except SSL.SysCallError:  # EOF without close_notify
-                self.peer_closed = True
+            if error == _lib.SSL_ERROR_SYSCALL:  # EOF without close_notify
+                self._truncated()
                 break
+            # A broken record (bad MAC, an alert ...): pyOpenSSL raises SSL.Error with the
+            # reasons OpenSSL queued.
+            self._connection.recv(_READ_SIZE)
         return b"".join(chunks)
+
+    def _truncated(self) -> None:
+        """The peer closed TCP without close_notify. OpenSSL 3 treats that as an error and
+        queues a ``decode_error`` alert; a TCP close is no malformed message and the
+        connection is gone, so what was queued is dropped (SChannel answers a TCP close
+        with nothing: assumed, no capture shows otherwise)."""
+        self.peer_closed = True
+        self.truncated = True
+        self.data_to_send()
+        self.alerts = [alert for alert in self.alerts if alert[0] != "sent"]
 
     def send(self, data: bytes) -> None:
         """Encrypt application data (take it with :meth:`data_to_send`)."""
-        self._connection.sendall(data)
+        # pyOpenSSL enables partial writes: each SSL_write takes at most one record.
+        ssl, pointer, offset = self._connection._ssl, _ffi.from_buffer(data), 0  # noqa: SLF001
+        while offset < len(data):
+            written = _lib.SSL_write(ssl, pointer + offset, len(data) - offset)
+            if written <= 0:  # not for a memory BIO; pyOpenSSL raises what went wrong
+                self._connection.sendall(data[offset:])
+                return
+            offset += written
 
     def close(self) -> None:
-        """Send close_notify (take it with :meth:`data_to_send`)."""
+        """Send close_notify (take it with :meth:`data_to_send`); nothing after a
+        truncated close."""
+        if self.truncated:
+            return
         try:
             self._connection.shutdown()
         except SSL.Error:  # the handshake never finished: there is nothing to close
@@ -245,12 +367,11 @@ class MtlsServerSession:
 
     def data_to_send(self) -> bytes:
         """Bytes waiting to go to the peer."""
+        bio, buffer = self._connection._from_ssl, _read_buffer()  # noqa: SLF001 - see the class docstring
         chunks = []
-        while True:
-            try:
-                chunks.append(self._connection.bio_read(_READ_SIZE))
-            except SSL.WantReadError:
-                return b"".join(chunks)
+        while (count := _lib.BIO_read(bio, buffer, _READ_SIZE)) > 0:
+            chunks.append(_ffi.buffer(buffer, count)[:])
+        return b"".join(chunks)
 
     # -- what the handshake established ---------------------------------------------------
 
@@ -264,31 +385,88 @@ class MtlsServerSession:
         """The negotiated cipher suite's OpenSSL name."""
         return self._connection.get_cipher_name()
 
+    def _peer(self) -> _Known | None:
+        leaf = self._connection.get_peer_certificate()
+        return _known(leaf) if leaf is not None else None
+
     def peer_certificate(self) -> x509.Certificate | None:
         """The client's certificate."""
-        return self._connection.get_peer_certificate(as_cryptography=True)
+        known = self._peer()
+        return known.certificate if known is not None else None
+
+    def peer_description(self) -> dict[str, Any] | None:
+        """The client's certificate as the event log describes it (:func:`describe_certificate`)."""
+        known = self._peer()
+        return known.description if known is not None else None
+
+    def _peer_chain(self) -> list[_Known]:
+        leaf = self._peer()
+        sent = [_known(c) for c in self._connection.get_peer_cert_chain() or []]
+        if leaf is not None and (not sent or sent[0] is not leaf):
+            sent = [leaf, *sent]
+        return sent
 
     def peer_chain(self) -> list[x509.Certificate]:
         """The certificates the client sent, leaf first (on a server OpenSSL's peer chain
         leaves the leaf out)."""
-        leaf = self.peer_certificate()
-        sent = self._connection.get_peer_cert_chain(as_cryptography=True) or []
-        if leaf is not None and (not sent or sent[0] != leaf):
-            sent = [leaf, *sent]
-        return sent
+        return [k.certificate for k in self._peer_chain()]
 
     def verified_chain(self) -> list[x509.Certificate]:
         """The chain verification built, leaf to trust anchor."""
-        return self._connection.get_verified_chain(as_cryptography=True) or []
+        return [_known(c).certificate for c in self._connection.get_verified_chain() or []]
 
     def handshake_facts(self) -> dict[str, Any]:
         """JSON-ready facts of a finished handshake for the event log."""
-        leaf = self.peer_certificate()
         return {
             "version": self.version,
             "cipher": self.cipher,
-            "peer": describe_certificate(leaf) if leaf is not None else None,
-            "chain_subjects": [c.subject.rfc4514_string() for c in self.peer_chain()],
-            "verified_chain": [c.subject.rfc4514_string() for c in self.verified_chain()],
+            "peer": self.peer_description(),
+            "chain_subjects": [k.subject for k in self._peer_chain()],
+            "verified_chain": [_known(c).subject for c in self._connection.get_verified_chain() or []],
             "verify_errors": [e.as_dict() for e in self.verify_errors],
         }
+
+
+# OpenSSL's verification errors and what the Windows chain engine reports for the same
+# fault (chain status), then what SChannel returns (X509_V_ERR_* numbers from x509_vfy.h).
+# The pairing is by meaning (assumed: Windows is not OpenSSL, no source pairs them).
+_CHAIN_STATUS = {
+    2: ("CERT_E_CHAINING", "SEC_E_UNTRUSTED_ROOT"),  # unable to get issuer certificate
+    20: ("CERT_E_CHAINING", "SEC_E_UNTRUSTED_ROOT"),  # unable to get local issuer certificate
+    21: ("CERT_E_CHAINING", "SEC_E_UNTRUSTED_ROOT"),  # unable to verify the first certificate
+    18: ("CERT_E_UNTRUSTEDROOT", "SEC_E_UNTRUSTED_ROOT"),  # self-signed certificate
+    19: ("CERT_E_UNTRUSTEDROOT", "SEC_E_UNTRUSTED_ROOT"),  # self-signed certificate in chain
+    9: ("CERT_E_EXPIRED", "SEC_E_CERT_EXPIRED"),  # certificate is not yet valid
+    10: ("CERT_E_EXPIRED", "SEC_E_CERT_EXPIRED"),  # certificate has expired
+    7: ("TRUST_E_CERT_SIGNATURE", "SEC_E_CERT_UNKNOWN"),  # certificate signature failure
+    23: ("CRYPT_E_REVOKED", "CRYPT_E_REVOKED"),  # certificate revoked
+    26: ("CERT_E_WRONG_USAGE", "SEC_E_CERT_WRONG_USAGE"),  # unsuitable certificate purpose
+}
+_SERVER_SIDE = ("SChannel does not validate client certificates (MicrosoftDocs/win32 'Performing Authentication "
+                "Using Schannel'): Lync does, and which event its server logs is not documented; 36877 is "
+                "SChannel's only server-side certificate event")
+
+
+def windows_view(failure: TlsFailure, version: str | None = None) -> dict[str, Any]:
+    """What SChannel (``schannel``: event, HRESULT, texts) and the chain engine
+    (``chain_status``) would say about a failed server-side handshake."""
+    refused = next((e for e in failure.verify_errors if not e.ignored), None)
+    sent = next((a for d, a in failure.alerts if d == "sent"), None)
+    received = next((a for d, a in failure.alerts if d == "received"), None)
+    if refused is not None:
+        chain, code = _CHAIN_STATUS.get(refused.code, ("CERT_E_CHAINING", "SEC_E_CERT_UNKNOWN"))
+        value = hresult(code)["hresult"]
+        return {"schannel": schannel_event(36877, value, code, assumed=_SERVER_SIDE), "chain_status": hresult(chain)}
+    if received is not None:
+        # The peer refused us (typically: it does not trust the Front End's certificate).
+        return {"schannel": schannel_event(36887, str(ALERT_CODES.get(received, received)), "SEC_E_ILLEGAL_MESSAGE",
+                                           assumed="the HRESULT SChannel returns after a fatal alert is not documented"),
+                "chain_status": None}
+    if "no shared cipher" in failure.reasons:
+        return {"schannel": schannel_event(36874, f"TLS {version or '1.2'}", "SEC_E_ALGORITHM_MISMATCH"),
+                "chain_status": None}
+    if sent is not None:
+        return {"schannel": schannel_event(36888, str(ALERT_CODES.get(sent, sent)), None,
+                                           assumed="SChannel's internal error state and HRESULT for this alert are not documented"),
+                "chain_status": None}
+    return {"schannel": None, "chain_status": None}

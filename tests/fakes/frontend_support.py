@@ -118,11 +118,27 @@ class LabPki:
         """The CA certificate, PEM."""
         return self.certificate.public_bytes(serialization.Encoding.PEM)
 
+    def crl(self, revoked: Sequence[int] = (), *, this_update: datetime.datetime | None = None,
+            next_update: datetime.datetime | None = None) -> bytes:
+        """A DER CRL of this CA revoking ``revoked`` serials (key compromise), valid from an
+        hour ago for a week unless told otherwise."""
+        builder = (x509.CertificateRevocationListBuilder().issuer_name(self.certificate.subject)
+                   .last_update(this_update or NOW - datetime.timedelta(hours=1))
+                   .next_update(next_update or NOW + datetime.timedelta(days=7)))
+        for serial in revoked:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial)
+                .revocation_date(NOW - datetime.timedelta(minutes=30))
+                .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False).build())
+        return builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
     def issue(self, name: str, *, cn: str | None = None, dns: Sequence[str] = (),
               eku: Sequence[x509.ObjectIdentifier] | None = (SERVER_AUTH, CLIENT_AUTH),
               not_before: datetime.datetime | None = None,
-              not_after: datetime.datetime | None = None) -> Credential:
-        """A leaf certificate; ``eku=None`` leaves the extension out."""
+              not_after: datetime.datetime | None = None,
+              cdp: Sequence[str] = ()) -> Credential:
+        """A leaf certificate; ``eku=None`` leaves the extension out; ``cdp`` are the URLs
+        of its CRL distribution point."""
         key = rsa_key("leaf")
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)] if cn else [])
         builder = (
@@ -138,6 +154,9 @@ class LabPki:
                 x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]), critical=False)
         if eku is not None:
             builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
+        if cdp:
+            builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+                [x509.UniformResourceIdentifier(url) for url in cdp], None, None, None)]), critical=False)
         certificate = builder.sign(self.key, hashes.SHA256())
         cert_path = write_public_file(self.directory / f"{name}.pem",
                                       certificate.public_bytes(serialization.Encoding.PEM) + self.pem())

@@ -124,6 +124,9 @@ def test_register_without_credentials_gets_the_kerberos_challenge_and_the_ntlm_o
     world = run(pki, fe, scenario)
     [answer] = answers
     assert answer.status == 401
+    # A real Lync 2013 401 carries no ms-diagnostics, and its Via names the connection.
+    assert answer.message.headers.get("ms-diagnostics") is None
+    assert ";ms-received-port=" in answer.message.headers.getlist("Via")[0]
     offers = [parse_challenge(v) for v in answer.message.headers.getlist("WWW-Authenticate")]
     assert [(o.protocol, o.targetname, o.realm, o.version) for o in offers] == [
         ("NTLM", FE_FQDN, "SIP Communications Service", 4), ("Kerberos", SPN, "SIP Communications Service", 4)]
@@ -297,7 +300,10 @@ def test_unknown_peer_with_a_certificate_is_still_refused(pki: LabPki, fe: Crede
 
     async def scenario(world: World) -> None:
         client = await TlsSipClient.connect(world.frontend.port, client_context(pki.ca_path, stranger))
-        assert await client.send(options_request()) == []
+        try:
+            assert await client.send(options_request()) == []
+        except ConnectionError:  # closed by the Front End before the request went out
+            pass
         await client.close()
 
     world = run(pki, fe, scenario)

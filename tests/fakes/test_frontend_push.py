@@ -98,7 +98,7 @@ def test_push_presents_the_front_end_certificate_and_collects_200s(pki: LabPki, 
     assert result.statuses == (("OPTIONS", 200, "OK"), ("NOTIFY", 200, "OK"))
     assert result.peer_certificate is not None
     assert result.peer_certificate["subject"] == f"CN={UCC_FQDN}"
-    assert result.tls_version in ("TLSv1.2", "TLSv1.3")
+    assert result.tls_version == "TLSv1.2"  # SChannel's client on Windows Server 2016 (sfb2015) has no TLS 1.3
     assert connector.methods == ["OPTIONS", "NOTIFY"]
     (peer,) = connector.peers
     assert dict(item for rdn in peer["subject"] for item in rdn)["commonName"] == FE_FQDN
@@ -115,6 +115,22 @@ def test_push_to_a_connector_whose_name_does_not_match(pki: LabPki, ucc: Credent
     assert connector.methods == []
     (failure,) = frontend.events.of_type("push-failure")
     assert failure["error"] == result.error
+    # What SChannel (as the client) and Lync log for it, and what a request routed there gets.
+    assert failure["schannel"]["event_id"] == 36884
+    assert "The server name we were expecting is ucc02.companya.com." in failure["schannel"]["message"]
+    assert (failure["schannel"]["symbol"], failure["schannel"]["hresult"]) == ("SEC_E_WRONG_PRINCIPAL", "0x80090322")
+    assert failure["lync_event"]["id"] == 14428 and failure["lync_event"]["text"] == "TLS outgoing connection failures."
+    assert failure["ms_diagnostics"] == {"code": 1010, "reason": "Certificate trust with next-hop server could not be established",
+                                         "documented": True, "source": failure["ms_diagnostics"]["source"]}
+
+
+def test_push_to_a_connector_whose_certificate_is_from_another_ca(pki: LabPki, tmp_path_factory: pytest.TempPathFactory) -> None:
+    fe = pki.issue("fe01", cn=FE_FQDN, dns=[FE_FQDN])
+    other = LabPki(tmp_path_factory.mktemp("other"), name="Other-CA")
+    result, _connector, frontend = _push(pki, fe, other.issue("ucc01-other", cn=UCC_FQDN, dns=[UCC_FQDN]))
+    assert not result.handshake_ok
+    (failure,) = frontend.events.of_type("push-failure")
+    assert (failure["schannel"]["event_id"], failure["schannel"]["symbol"]) == (36882, "SEC_E_UNTRUSTED_ROOT")
 
 
 def test_server_auth_only_front_end_certificate_is_refused_by_an_openssl_connector(
