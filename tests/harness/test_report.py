@@ -71,7 +71,7 @@ def assert_confirmed_ladders(page: Ladders) -> None:
     """The ladders of ``replay all``: who talks to whom, in the order the servers logged."""
     to_frontend = page.one("mtls", "connector-to-frontend")
     assert to_frontend["participants"] == [CONNECTOR, FRONTEND]
-    assert labels(to_frontend) == ["TLS handshake TLSv1.3", "OPTIONS", "200 OK", "REGISTER", "200 OK"]
+    assert labels(to_frontend) == ["TLS handshake TLSv1.2", "OPTIONS", "200 OK", "REGISTER", "200 OK"]
     register = to_frontend["messages"][3]
     assert (register["data-from"], register["data-to"]) == (CONNECTOR, FRONTEND)
 
@@ -83,7 +83,7 @@ def assert_confirmed_ladders(page: Ladders) -> None:
     kerberos = page.one("tls-kerberos")
     assert kerberos["participants"] == [CONNECTOR, FRONTEND, KDC]
     sequence = labels(kerberos)
-    assert sequence[:3] == ["TLS handshake TLSv1.3", "REGISTER", "401 Unauthorized"]
+    assert sequence[:3] == ["TLS handshake TLSv1.2", "REGISTER", "401 Unauthorized"]
     kdc_part = [label for label in sequence if label.startswith(("AS-", "TGS-", "KRB-ERROR"))]
     assert kdc_part[-4:] == ["AS-REQ", "AS-REP", "TGS-REQ", "TGS-REP"]
     assert sequence.index("TGS-REP") < sequence.index("200 OK")
@@ -232,7 +232,7 @@ def test_the_java_clients_exchanges_are_drawn(ucclab_lab: LabThread, client: str
     [push] = [l for l in page.ladders if l["data-client"] == "java" and l["data-direction"] == "frontend-to-connector"]
     assert push["participants"] == [java, FRONTEND]
     assert [(m["data-from"], m["data-label"]) for m in push["messages"]] == [
-        (FRONTEND, "TLS handshake TLSv1.3"), (FRONTEND, "OPTIONS"), (java, "200 OK"), (FRONTEND, "NOTIFY"), (java, "200 OK")]
+        (FRONTEND, "TLS handshake TLSv1.2"), (FRONTEND, "OPTIONS"), (java, "200 OK"), (FRONTEND, "NOTIFY"), (java, "200 OK")]
     for ladder in page.ladders:
         assert ladder["data-outcome"] == "confirmed"
         assert all(m["data-status"] == "ok" for m in ladder["messages"] + ladder["notes"])
