@@ -194,8 +194,8 @@ def _java_trace(error: Any) -> str:
 
 
 def _lab_texts(handshake: dict[str, Any], which: tuple[str, ...]) -> list[str]:
-    """Texts a failed handshake's sides printed: the connector's Java exception, the Front
-    End's OpenSSL verification errors."""
+    """Texts a failed handshake's sides printed: the connector's Java exception; the Front
+    End's OpenSSL verification errors and the SChannel event it logs for them."""
     texts = []
     connector = handshake["evidence"].get("connector") or {}
     if "connector" in which and connector.get("error"):
@@ -203,11 +203,15 @@ def _lab_texts(handshake: dict[str, Any], which: tuple[str, ...]) -> list[str]:
     if "frontend" in which:
         for event in handshake["evidence"].get("frontend", {}).get("log", []):
             texts += [e["text"] for e in event.get("verify_errors", []) if not e.get("ignored")]
+            schannel = event.get("schannel") or {}
+            texts += [schannel[k] for k in ("message", "text") if schannel.get(k)]
     return texts
 
 
-def _assert_explained_alike(handshakes: list[dict[str, Any]], which: tuple[str, ...]) -> None:
-    checked = 0
+def _assert_explained_alike(handshakes: list[dict[str, Any]], which: tuple[str, ...]) -> list[str]:
+    """Each text the failed handshakes' sides printed is recognised, with a code the replay
+    reported for that handshake; the texts."""
+    checked = []
     for handshake in handshakes:
         if handshake["outcome"] == "confirmed":
             continue
@@ -216,8 +220,9 @@ def _assert_explained_alike(handshakes: list[dict[str, Any]], which: tuple[str, 
             explanation = explain(text)
             assert explanation.unrecognised == 0, text
             assert {f.code for f in explanation.findings} <= codes, (text, codes)
-            checked += 1
+            checked.append(text)
     assert checked, "no text of the lab's was explained"
+    return checked
 
 
 @pytest.mark.interop
@@ -253,4 +258,7 @@ def test_the_front_ends_words_in_a_scenario_map_to_its_codes(tmp_path: Path, ucc
     result = asyncio.run(run_scenario(scenario, tmp_path / "run", keys=ucclab_keys))
     assert result.replay_json is not None, result.problems
     to_frontend = [h for h in result.replay_json["handshakes"] if h.get("direction") == "connector-to-frontend"]
-    _assert_explained_alike(to_frontend, ("frontend",))
+    texts = _assert_explained_alike(to_frontend, ("frontend",))
+    # OpenSSL's words and SChannel's (event 36877 with its HRESULT, the HRESULT's text).
+    assert "certificate has expired" in texts
+    assert any("has not validated correctly. The error code is 0x" in t for t in texts), texts
