@@ -35,34 +35,26 @@ from fakes.configserver import CfgApplication
 
 from .admin import AdminClient
 from .connector import ConnectorError, Mode, UCConnector
-from .diagnosis import FRONTEND, SHELL, TLS_ARGS, WEB, code_for_java_error, code_for_verify_error, diagnose
+from .diagnosis import code_for_java_error, diagnose
 from .javaprobe import probe_login, probe_register, start_probe_listener
+from .judge import (
+    doc_step,
+    judge_login,
+    judge_push,
+    judge_register,
+    login_diagnoses,
+    not_confirmed,
+    push_diagnoses,
+    why_frontend_refused,
+)
 from .lab import LabBase
 from .labservices import Address
 from .transcript import mask_secrets
 
 __all__ = ["Setup", "Stage", "confirm_mtls", "mtls_handshakes", "confirm_tls_kerberos", "compare_clients"]
 
-# Where, on each of the page's three ways to the connector's PFX, the certificate was
-# requested and where it was exported: diagnoses point there.
-_PFX_STEPS = {
-    "shell": (f"{SHELL}, step 1", f"{SHELL}, step 5"),
-    "web": (f"{WEB}, step 4", f"{WEB}, step 5"),
-    "frontend": (f"{FRONTEND}, step 3", f"{FRONTEND}, step 4"),
-}
-_REQUEST_CODES = {"cert-name-mismatch", "cert-expired", "cert-not-yet-valid", "cert-untrusted-ca", "cert-eku-no-server-auth"}
-_EXPORT_CODES = {"pfx-no-private-key", "pfx-unencrypted", "pfx-chain-incomplete"}
 # Seconds the Java probe may take for one exchange (a JVM start included).
 _JAVA_TIMEOUT = 20.0
-
-
-def _doc_step(code: str, pfx_source: str) -> str | None:
-    request, export = _PFX_STEPS[pfx_source]
-    if code in _REQUEST_CODES:
-        return request
-    if code in _EXPORT_CODES:
-        return export
-    return None
 
 
 @dataclass
@@ -146,6 +138,15 @@ def _java_error_text(error: dict[str, Any] | None) -> str | None:
     return " <- ".join(parts)
 
 
+async def _java_settings(stage: Stage) -> dict[str, Any]:
+    """The connector host's Java settings (its ``java.security`` overrides, endpoint
+    identification), so that the Java probe runs under the policy the stand-in follows."""
+    return {
+        "java_security": await stage.connector.get("java-security"),
+        "endpoint_identification": await stage.connector.get("endpoint-identification"),
+    }
+
+
 def _elapsed(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
@@ -177,6 +178,7 @@ async def _connector_to_frontend(stage: Stage, setup: Setup, pfx_source: str, cl
     started = time.perf_counter()
     if client == "java":
         probe = await probe_register(
+            **await _java_settings(stage),
             frontend=(stage.local_frontend.host, stage.local_frontend.port),
             frontend_fqdn=stage.frontend_fqdn,
             ucc_fqdn=stage.ucc_fqdn,
@@ -189,114 +191,20 @@ async def _connector_to_frontend(stage: Stage, setup: Setup, pfx_source: str, cl
     else:
         report = await stage.connector.act("register", {"frontend": stage.frontend_address.to_json()})
         view, client_error, client_code, client_outcome = mask_secrets(report), report.get("error"), report.get("code"), report["outcome"]
-    seen = [e for e in await stage.frontend.since(mark) if e.get("connection") is not None]
-    handshake = next((e for e in seen if e["type"] == "tls-handshake"), None)
-    # Everything that counts must have happened on that one connection.
-    on_it = [e for e in seen if handshake and e["connection"] == handshake["connection"]]
-    trusted = next((e for e in on_it if e["type"] == "peer-trusted"), None)
-    register = next((e for e in on_it if e["type"] == "response" and e.get("method") == "REGISTER"), None)
-    confirmed = bool(handshake and trusted and register and register["status"] == 200)
-    diagnoses = [] if confirmed else _why_frontend_refused(seen, setup, client_code, client_error, view, pfx_source)
-    if not confirmed and not diagnoses:
-        missing = "no TLS handshake" if not handshake else "the peer was not trusted" if not trusted else "no REGISTER 200"
-        diagnoses.append(_not_confirmed(f"the Front End's log shows {missing} for the connector", seen))
+    verdict = judge_register(await stage.frontend.since(mark))
+    diagnoses = [] if verdict.confirmed else why_frontend_refused(
+        verdict.seen, setup.connector, setup.findings, client_code, client_error, view, pfx_source)
+    if not verdict.confirmed and not diagnoses:
+        diagnoses.append(not_confirmed(f"the Front End's log shows {verdict.missing} for the connector", verdict.seen))
     return {
         "kind": "mtls",
         "direction": "connector-to-frontend",
         "client": client,
-        "outcome": "confirmed" if confirmed else ("error" if client_outcome == "error" and not seen else "rejected"),
-        "evidence": {
-            "frontend": {
-                "peer": handshake.get("peer") if handshake else None,
-                "chain": handshake.get("chain_subjects") if handshake else None,
-                "tls_version": handshake.get("version") if handshake else None,
-                "cipher": handshake.get("cipher") if handshake else None,
-                "peer_trusted_as": trusted.get("peer") if trusted else None,
-                "requests": [
-                    {"method": e["method"], "status": e["status"], "reason": e["reason"]} for e in seen if e["type"] == "response"
-                ],
-                "log": seen,
-            },
-            "connector": view,
-            "connector_findings": setup.findings,
-        },
+        "outcome": "confirmed" if verdict.confirmed else ("error" if client_outcome == "error" and not verdict.seen else "rejected"),
+        "evidence": {"frontend": verdict.evidence(), "connector": view, "connector_findings": setup.findings},
         "diagnoses": diagnoses,
         "duration_ms": _elapsed(started),
     }
-
-
-def _why_frontend_refused(
-    seen: list[dict[str, Any]],
-    setup: Setup,
-    client_code: str | None,
-    client_error: str | None,
-    view: dict[str, Any],
-    pfx_source: str,
-) -> list[dict[str, Any]]:
-    """Name the cause: the Front End's own words first, then what the connector knew."""
-    out = []
-    for event in seen:
-        if event["type"] == "tls-failure":
-            verify = [e["text"] for e in event.get("verify_errors", []) if not e.get("ignored")]
-            texts = list(dict.fromkeys([*verify, event.get("error") or ""]))
-            code = next((c for c in (code_for_verify_error(t, peer="client") for t in texts) if c), None)
-            if code is None and event.get("alert_received") and client_code:
-                continue  # the connector aborted (an alert it sent): its own diagnosis says why
-            code = code or "tls-handshake-failed"
-            if code == "cert-untrusted-ca" and _chain_incomplete(setup.connector):
-                code = "pfx-chain-incomplete"
-            message = f"the Front End refused the handshake: {'; '.join(t for t in texts if t)}"
-            out.append(diagnose(code, message, event, doc_step=_doc_step(code, pfx_source)))
-        elif event["type"] == "peer-not-trusted":
-            code = "cert-name-mismatch"
-            message = f"{event.get('text')}: the certificate names {event.get('names')}, the Front End knows {event.get('known_peers')}"
-            out.append(diagnose(code, message, event, doc_step=_doc_step(code, pfx_source)))
-        elif event["type"] == "sipae-challenge" and not _presented_certificate(seen, event):
-            # No client certificate: the Front End treats the connector as an untrusted
-            # client and asks it to authenticate; trusted applications must use MTLS.
-            message = f"the connector presented no client certificate, so the Front End challenged its {event.get('method')} (401)"
-            out.append(diagnose("client-certificate-missing", message, event))
-        elif event["type"] == "response" and event.get("status", 200) >= 300 and event.get("status") != 401:
-            message = f"the Front End answered {event.get('method')} with {event['status']} {event.get('reason')}"
-            out.append(diagnose("sip-rejected", message, event))
-    for finding in setup.findings:
-        if finding["severity"] == "error":
-            out.append(diagnose(finding["code"], finding["message"], finding, doc_step=_doc_step(finding["code"], pfx_source)))
-    if not out and client_code:
-        out.append(diagnose(client_code, client_error or client_code, view, doc_step=_doc_step(client_code, pfx_source)))
-    return out
-
-
-def _not_confirmed(message: str, evidence: Any, doc_step: str | None = None) -> dict[str, Any]:
-    """The last-resort diagnosis: the server side's evidence lacks a piece, and nothing
-    more specific explains why."""
-    return diagnose("handshake-not-confirmed", message, evidence, doc_step=doc_step)
-
-
-def _presented_certificate(seen: list[dict[str, Any]], event: dict[str, Any]) -> bool:
-    """Whether the connection of ``event`` presented a client certificate."""
-    return any(e["type"] == "tls-handshake" and e.get("peer") for e in seen if e["connection"] == event["connection"])
-
-
-def _chain_incomplete(connector: UCConnector) -> bool:
-    """The PFX holds the leaf without its issuer: with a two-tier CA the Front End, which
-    trusts the root only, cannot build the path — "Include all certificates in the
-    certification path if possible" was not chosen."""
-    key = connector.key
-    if key is None or not key.present:
-        return False
-    leaf, *rest = key.chain
-    return leaf.issuer != leaf.subject and not any(c.subject == leaf.issuer for c in rest)
-
-
-def _code_for_push_error(error: str, connector: UCConnector) -> str:
-    """What the Front End's failed push to the Secured port says about the connector's certificate."""
-    if "hostname mismatch" in error.lower():
-        return "cert-name-mismatch"
-    code = code_for_verify_error(error, peer="server") or "tls-handshake-failed"
-    if code == "cert-untrusted-ca" and _chain_incomplete(connector):
-        return "pfx-chain-incomplete"
-    return code
 
 
 async def _frontend_to_connector(stage: Stage, setup: Setup, pfx_source: str, client: str) -> dict[str, Any]:
@@ -309,7 +217,7 @@ async def _frontend_to_connector(stage: Stage, setup: Setup, pfx_source: str, cl
             **base,
             "outcome": "error",
             "evidence": {"connector": evidence, "connector_findings": setup.findings},
-            "diagnoses": [diagnose(code, message, evidence, doc_step=_doc_step(code, pfx_source))],
+            "diagnoses": [diagnose(code, message, evidence, doc_step=doc_step(code, pfx_source))],
             "duration_ms": _elapsed(started),
         }
 
@@ -326,6 +234,7 @@ async def _frontend_to_connector(stage: Stage, setup: Setup, pfx_source: str, cl
                           "the Java probe listens in this process, which the lab's Front End (in its own network) cannot reach",
                           {"frontend": str(stage.frontend_address)})
         async with await start_probe_listener(
+            java_security=(await _java_settings(stage))["java_security"],
             ucc_fqdn=stage.ucc_fqdn,
             arguments=setup.app.command_line_arguments,
             files=stage.files,
@@ -363,34 +272,10 @@ async def _frontend_to_connector(stage: Stage, setup: Setup, pfx_source: str, cl
             seen = await stage.connector.since(mark)
         finally:
             await stage.connector.act("stop-listening")
-        seen = [e for e in seen if e.get("connection") is not None]
-        handshake = next((e for e in seen if e["type"] == "tls-handshake"), None)
-        answered = [e for e in seen if e["type"] == "response"]
-        confirmed = bool(handshake and answered and all(e["status"] == 200 for e in answered))
-        evidence = {
-            "peer": handshake.get("peer_certificate") if handshake else None,
-            "chain": handshake.get("chain") if handshake else None,
-            "tls_version": handshake.get("tls_version") if handshake else None,
-            "requests": [{"method": e.get("method"), "status": e.get("status")} for e in answered],
-            "log": seen,
-        }
-        failure = next((e for e in seen if e["type"] == "tls-failure"), None)
-        refused = failure.get("message") if failure else None
-    diagnoses = []
-    if not confirmed:
-        # The Front End is the TLS client here: when it aborted (say, the name did not
-        # match), its reason comes first; the connector then only saw the alert.
-        push_error = pushed.get("error")
-        push_code = _code_for_push_error(push_error, connector) if push_error else None
-        refused_code = (code_for_java_error(refused) or "tls-handshake-failed") if refused else None
-        if push_code and push_code != "tls-handshake-failed" and not pushed["handshake_ok"]:
-            diagnoses.append(diagnose(push_code, f"the Front End could not push: {push_error}", None, doc_step=_doc_step(push_code, pfx_source)))
-        elif refused_code:
-            diagnoses.append(diagnose(refused_code, f"the connector refused the Front End: {refused}", evidence, doc_step=_doc_step(refused_code, pfx_source)))
-        elif push_code:
-            diagnoses.append(diagnose(push_code, f"the Front End could not push: {push_error}", None, doc_step=_doc_step(push_code, pfx_source)))
-        else:
-            diagnoses.append(_not_confirmed("the connector's Secured port did not answer every request of the push with 200", evidence))
+        judged = judge_push(seen)
+        confirmed, evidence, refused = judged.confirmed, judged.evidence(), judged.refused
+    diagnoses = [] if confirmed else push_diagnoses(
+        pushed.get("error"), pushed["handshake_ok"], refused, connector, evidence, pfx_source)
     return {
         **base,
         "outcome": "confirmed" if confirmed else "rejected",
@@ -418,6 +303,7 @@ async def confirm_tls_kerberos(lab: LabBase, *, client: str = "python") -> dict[
     if client == "java":
         ocs = setup.app.options.get("Microsoft-OCS", {})
         probe = await probe_login(
+            **await _java_settings(stage),
             frontend=(stage.local_frontend.host, stage.local_frontend.port),
             frontend_fqdn=t.frontend_fqdn,
             ucc_fqdn=t.ucc_fqdn,
@@ -439,64 +325,22 @@ async def confirm_tls_kerberos(lab: LabBase, *, client: str = "python") -> dict[
         weak = False
     fe_seen = [e for e in await stage.frontend.since(fe_mark) if e.get("connection") is not None]
     kdc_seen = await kdc.since(kdc_mark)
-    principal = f"{t.ucc_account}@{t.realm}".lower()
-    spn = f"{t.frontend_spn}@{t.realm}".lower()
-    tgt = next(
-        (e for e in kdc_seen if e["request"] == "AS-REQ" and e["error_code"] is None and (e["client"] or "").lower() == principal),
-        None,
-    )
-    ticket = next(
-        (e for e in kdc_seen if e["request"] == "TGS-REQ" and e["error_code"] is None and (e["server"] or "").lower() == spn),
-        None,
-    )
-    authenticated = next((e for e in fe_seen if e["type"] == "sipae-authenticated"), None)
-    register = next(
-        (e for e in fe_seen if e["type"] == "response" and e.get("method") == "REGISTER" and e.get("status") == 200), None
-    )
-    confirmed = bool(
-        tgt
-        and ticket
-        and authenticated
-        and (authenticated.get("principal") or "").lower() == principal
-        and register
-        and rspauth_verified
-    )
-    diagnoses: list[dict[str, Any]] = []
-    if not confirmed:
-        if client_code:
-            # On this path the trust store is -cert_store_file: its mistakes are in the TLS arguments.
-            step = f"{TLS_ARGS}, step 2" if client_code.startswith("truststore-") else None
-            diagnoses.append(diagnose(client_code, client_error or client_code, view, doc_step=step))
-        for e in fe_seen:
-            if e["type"] == "sipae-rejected":
-                diagnoses.append(diagnose("sip-auth-rejected", f"the Front End refused the credentials: {e.get('reason')}", e))
-    for finding in findings:
-        if finding["severity"] == "error" or finding["code"] == "krb-weak-crypto-enabled":
-            diagnoses.append(diagnose(finding["code"], finding["message"], finding))
-    if not confirmed and not any(d["code"] != "krb-weak-crypto-enabled" for d in diagnoses):
-        missing = [
-            name
-            for name, present in (
-                ("a TGT for the OCS user", tgt),
-                (f"a ticket for {t.frontend_spn}", ticket),
-                ("the principal authenticated by the Front End", authenticated),
-                ("REGISTER answered 200", register),
-                ("rspauth verified by the connector", rspauth_verified),
-            )
-            if not present
-        ]
-        diagnoses.append(_not_confirmed(f"missing from the evidence: {', '.join(missing)}", {"kdc": kdc_seen, "frontend": fe_seen}))
-    if confirmed and client == "java" and weak and tgt and tgt.get("reply_etype", {}).get("etype") in (1, 3):
+    login = judge_login(kdc_seen, fe_seen, principal=f"{t.ucc_account}@{t.realm}", spn=f"{t.frontend_spn}@{t.realm}",
+                        rspauth_verified=rspauth_verified)
+    diagnoses = login_diagnoses(login, fe_seen, findings, client_code=client_code, client_error=client_error,
+                                view=view, kdc_seen=kdc_seen)
+    tgt = login.tgt
+    if login.confirmed and client == "java" and weak and tgt and tgt.get("reply_etype", {}).get("etype") in (1, 3):
         diagnoses.append(diagnose("krb-weak-crypto-enabled", "the login used single DES, allowed by allow_weak_crypto = true", tgt))
     return {
         "kind": "tls-kerberos",
         "client": client,
-        "outcome": "confirmed" if confirmed else ("error" if client_outcome == "error" and not fe_seen else "rejected"),
+        "outcome": "confirmed" if login.confirmed else ("error" if client_outcome == "error" and not fe_seen else "rejected"),
         "evidence": {
-            "kdc": {"tgt": tgt, "service_ticket": ticket, "log": kdc_seen},
+            "kdc": {"tgt": tgt, "service_ticket": login.ticket, "log": kdc_seen},
             "frontend": {
-                "authenticated": authenticated,
-                "register": register,
+                "authenticated": login.authenticated,
+                "register": login.register,
                 "requests": [
                     {"method": e["method"], "status": e["status"], "reason": e["reason"]} for e in fe_seen if e["type"] == "response"
                 ],

@@ -63,13 +63,9 @@ from .artifacts import (
 from .check import CheckOptions, CheckUsageError, run_check
 from .connector import UCConnector, format_arguments, parse_arguments
 from .connector.connector import PortFinding
-from .diagnosis import code_for_java_error, code_for_text, diagnose
-from .handshakes import (
-    Setup,
-    _code_for_push_error,
-    _not_confirmed,
-    _why_frontend_refused,
-)
+from .diagnosis import code_for_text, diagnose
+from .handshakes import Setup
+from .judge import judge_login, judge_push, judge_register, not_confirmed, push_diagnoses, why_frontend_refused
 from .hosts import COMPUTER, PERSONAL, USER, StoredCertificate
 from .lab import LabBase
 from .manifest import Manifest
@@ -976,26 +972,21 @@ def _judge_register(attempt: tuple[float, list[dict[str, Any]], dict[str, Any] |
     if attempt is None:
         return _not_seen("mtls", "connector-to-frontend")
     start, seen, matched = attempt
-    handshake = next((e for e in seen if e["type"] == "tls-handshake"), None)
-    trusted = next((e for e in seen if e["type"] == "peer-trusted"), None)
-    register = next((e for e in seen if e["type"] == "response" and e.get("method") == "REGISTER"), None)
-    confirmed = bool(handshake and trusted and register and register.get("status") == 200)
+    verdict = judge_register(seen)
     diagnoses: list[dict[str, Any]] = []
-    if not confirmed:
+    if not verdict.confirmed:
         code = matched.get("code") if matched else None
         if seen and setup is not None:
-            diagnoses = _why_frontend_refused(seen, setup, code, code, {}, source)
+            diagnoses = why_frontend_refused(verdict.seen, setup.connector, setup.findings, code, code, {}, source)
         if code and code not in {d["code"] for d in diagnoses}:
             # What the connector knew (a replay adds its setup's findings the same way).
             said = "stopped before the Front End judged it" if not seen else "reported"
             diagnoses.append(diagnose(code, f"the connector {said} {code}", matched))
         if not diagnoses:
-            diagnoses = [_not_confirmed("the Front End's log shows no REGISTER answered 200 for the connector", seen)]
-    return {**base, "status": "confirmed" if confirmed else "rejected", "seen": _when(start),
-            "evidence": {"frontend": {"peer": handshake.get("peer") if handshake else None,
-                                      "peer_trusted_as": trusted.get("peer") if trusted else None,
-                                      "requests": [{"method": e.get("method"), "status": e.get("status")}
-                                                   for e in seen if e["type"] == "response"]},
+            diagnoses = [not_confirmed(f"the Front End's log shows {verdict.missing} for the connector", seen)]
+    evidence = verdict.evidence()
+    return {**base, "status": "confirmed" if verdict.confirmed else "rejected", "seen": _when(start),
+            "evidence": {"frontend": {key: evidence[key] for key in ("peer", "peer_trusted_as", "requests")},
                          "connector": matched},
             "diagnoses": diagnoses}
 
@@ -1009,27 +1000,17 @@ def _judge_push(state: State, setup: Setup | None, source: str) -> dict[str, Any
     done = next((r for r in mine if r["type"] in ("push-done", "push-failure")), None)
     end = (done or start)["time"] + 1.0
     seen = [r for r in state.connector if r.get("connection") is not None and start["time"] <= r["time"] <= end]
-    handshake = next((e for e in seen if e["type"] == "tls-handshake"), None)
-    answered = [e for e in seen if e["type"] == "response"]
-    confirmed = bool(handshake and answered and all(e.get("status") == 200 for e in answered))
+    judged = judge_push(seen)
     diagnoses: list[dict[str, Any]] = []
-    if not confirmed:
+    if not judged.confirmed:
         failure = next((r for r in mine if r["type"] == "push-failure"), None)
-        refused = next((e.get("message") for e in seen if e["type"] == "tls-failure"), None)
-        if failure is not None and setup is not None:
-            code = _code_for_push_error(failure.get("error") or "", setup.connector)
-            if code != "tls-handshake-failed" and not failure.get("handshake_ok"):
-                diagnoses.append(diagnose(code, f"the Front End could not push: {failure.get('error')}", failure))
-        if not diagnoses and refused:
-            code = code_for_java_error(refused) or "tls-handshake-failed"
-            diagnoses.append(diagnose(code, f"the connector refused the Front End: {refused}", seen))
-        if not diagnoses:
-            diagnoses.append(_not_confirmed("the connector's Secured port did not answer every request of the push with 200",
-                                            {"frontend": mine, "connector": seen}))
-    return {"kind": "mtls", "direction": "frontend-to-connector", "status": "confirmed" if confirmed else "rejected",
+        diagnoses = push_diagnoses(failure.get("error") if failure else None, bool(failure and failure.get("handshake_ok")),
+                                   judged.refused, setup.connector if setup is not None else None,
+                                   {"frontend": mine, "connector": seen}, source)
+    evidence = judged.evidence()
+    return {"kind": "mtls", "direction": "frontend-to-connector", "status": "confirmed" if judged.confirmed else "rejected",
             "seen": _when(start["time"]),
-            "evidence": {"connector": {"peer": handshake.get("peer_certificate") if handshake else None,
-                                       "requests": [{"method": e.get("method"), "status": e.get("status")} for e in answered]},
+            "evidence": {"connector": {"peer": evidence["peer"], "requests": evidence["requests"]},
                          "frontend": {"push": [r for r in mine if r["type"] in ("push-response", "push-failure", "push-done")]}},
             "diagnoses": diagnoses}
 
@@ -1040,20 +1021,11 @@ def _judge_login(attempt: tuple[float, list[dict[str, Any]], dict[str, Any] | No
     t = state.t
     start, seen, matched = attempt
     end = max([r["time"] for r in seen] + [matched["time"] if matched else start]) + 1.0
-    principal = f"{t.ucc_account}@{t.realm}".lower()
-    spn = f"{t.frontend_spn}@{t.realm}".lower()
     # The login at the KDC comes first (Java logs in before it opens TLS): from a minute before.
     window = [r for r in state.kdc if start - 60.0 <= r.get("time", 0) <= end]
-    tgt = next((r for r in window if r["type"] == "AS-REQ" and r.get("error_code") is None
-                and (r.get("client") or "").lower() == principal), None)
-    ticket = next((r for r in window if r["type"] == "TGS-REQ" and r.get("error_code") is None
-                   and (r.get("server") or "").lower() == spn), None)
-    authenticated = next((e for e in seen if e["type"] == "sipae-authenticated"), None)
-    register = next((e for e in seen if e["type"] == "response" and e.get("method") == "REGISTER" and e.get("status") == 200),
-                    None)
-    verified = matched is None or matched.get("outcome") == "confirmed"
-    confirmed = bool(tgt and ticket and authenticated and (authenticated.get("principal") or "").lower() == principal
-                     and register and verified)
+    login = judge_login(window, seen, principal=f"{t.ucc_account}@{t.realm}", spn=f"{t.frontend_spn}@{t.realm}",
+                        rspauth_verified=matched is None or matched.get("outcome") == "confirmed")
+    confirmed, tgt, ticket, authenticated, register = login.confirmed, login.tgt, login.ticket, login.authenticated, login.register
     diagnoses: list[dict[str, Any]] = []
     if not confirmed:
         for r in window:
@@ -1068,13 +1040,7 @@ def _judge_login(attempt: tuple[float, list[dict[str, Any]], dict[str, Any] | No
         if not diagnoses and matched is not None and matched.get("code"):
             diagnoses.append(diagnose(matched["code"], f"the connector's login failed ({matched['code']})", matched))
         if not diagnoses:
-            diagnoses.append(_not_confirmed("missing from the evidence: "
-                                            + ", ".join(n for n, ok in (("a TGT for the OCS user", tgt),
-                                                                        (f"a ticket for {t.frontend_spn}", ticket),
-                                                                        ("the principal authenticated", authenticated),
-                                                                        ("REGISTER answered 200", register),
-                                                                        ("rspauth verified by the connector", verified))
-                                                        if not ok), None))
+            diagnoses.append(not_confirmed(f"missing from the evidence: {', '.join(login.missing)}", None))
     result = {"kind": "tls-kerberos", "status": "confirmed" if confirmed else "rejected", "seen": _when(start),
               "evidence": {"kdc": {"tgt": tgt, "service_ticket": ticket},
                            "frontend": {"authenticated": authenticated, "register": register},
