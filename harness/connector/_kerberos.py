@@ -122,7 +122,8 @@ from harness.artifacts import ArtifactError, Krb5Conf, read_krb5_conf
 
 from ._findings import Finding
 from ._sip import SipFailure, final_response
-from ._tls import TlsFailure, TlsIdentity, client_context, describe_certificate, java_failure
+from ._security import JavaSecurity
+from ._tls import EndpointIdentification, TlsFailure, TlsIdentity, client_context, describe_certificate, java_failure
 
 __all__ = ["KerberosLogin", "KerberosReport", "KerberosSettings", "OCS_USER_OPTION", "PAGE_OCS_USER", "krb5_settings"]
 
@@ -464,8 +465,13 @@ class KerberosLogin:
 
     def __init__(self, *, anchors: list[x509.Certificate], krb_conf_file: str | None,
                  resolve_path: Callable[[str], Path], microsoft_ocs: dict[str, str], frontend_fqdn: str,
-                 ucc_fqdn: str, contact_port: int | None, rng: random.Random, clock: Callable[[], float]) -> None:
+                 ucc_fqdn: str, contact_port: int | None, rng: random.Random, clock: Callable[[], float],
+                 java_security: JavaSecurity | None = None,
+                 endpoint_identification: EndpointIdentification = None) -> None:
         self.anchors = anchors
+        # The TLS side of the login follows the same JDK policy as the connector's MTLS.
+        self.java_security = java_security
+        self.endpoint_identification = endpoint_identification
         self.krb_conf_file = krb_conf_file
         self.resolve_path = resolve_path
         self.microsoft_ocs = microsoft_ocs
@@ -510,7 +516,8 @@ class KerberosLogin:
         principal = self._principal(principal_option)
         name, explicit_realm = parse_principal(principal)
         self._report["principal"] = principal
-        context, capture = client_context(TlsIdentity(None), self.anchors)
+        context, capture = client_context(TlsIdentity(None), self.anchors, security=self.java_security,
+                                          endpoint_identification=self.endpoint_identification, now=self._now)
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(host, port, ssl=context,

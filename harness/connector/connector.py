@@ -443,6 +443,8 @@ class UCConnector:
             contact_port=self.secure_port.port if self.secure_port is not None else None,
             rng=self._rng,
             clock=self._clock,
+            java_security=self.java_security,
+            endpoint_identification=self.endpoint_identification,
         )
         return await login.run(host, port, timeout=timeout, principal=principal)
 

@@ -77,7 +77,8 @@ class Run:
 
 
 def _connector(lab: Lab, files: dict[str, Path], *, arguments: ConnectorArguments = TLS_ARGUMENTS,
-               options: dict[str, str] | None = None, clock: Callable[[], float] = time.time) -> UCConnector:
+               options: dict[str, str] | None = None, clock: Callable[[], float] = time.time,
+               frontend_fqdn: str = FE_FQDN, endpoint_identification: str | None = None) -> UCConnector:
     app = CfgApplication(
         name="UCC",
         command_line_arguments=format_arguments(arguments),
@@ -86,14 +87,15 @@ def _connector(lab: Lab, files: dict[str, Path], *, arguments: ConnectorArgument
     )
     return UCConnector.from_application(
         app, resolve_path=lambda windows: files.get(windows, lab.folder / "absent" / PureWindowsPath(windows).name),
-        java_home=None, frontend_fqdn=FE_FQDN, ucc_fqdn=UCC_FQDN, rng=random.Random(11), clock=clock)
+        java_home=None, frontend_fqdn=frontend_fqdn, ucc_fqdn=UCC_FQDN, rng=random.Random(11), clock=clock,
+        endpoint_identification=endpoint_identification)  # type: ignore[arg-type]
 
 
 def login(lab: Lab, tmp_path: Path, *, conf: Callable[[int], Krb5Conf | None] | None = None,
           options: dict[str, str] | None = None, clock: Callable[[], float] = time.time,
           principal: str | None = None, frontend_changes: dict[str, Any] | None = None,
           arguments: ConnectorArguments = TLS_ARGUMENTS, accounts: list[Account] | None = None,
-          policy: DomainPolicy | None = None) -> Run:
+          policy: DomainPolicy | None = None, connector_changes: dict[str, Any] | None = None) -> Run:
     """Start a KDC (the page's ``accounts`` under the domain's ``policy``: by default a
     modern DC's, without DES) and a Kerberos Front End, write the krb5.conf
     (``conf(kdc_port)``; by default the page's file with the lab's KDC), and log the
@@ -110,7 +112,8 @@ def login(lab: Lab, tmp_path: Path, *, conf: Callable[[int], Krb5Conf | None] | 
                 krb5 = (conf or _page_conf)(kdc.port)
                 if krb5 is not None:
                     files[KRB5_CONF] = write_krb5_conf(tmp_path / "krb5.conf", krb5)
-                connector = _connector(lab, files, options=options, clock=clock, arguments=arguments)
+                connector = _connector(lab, files, options=options, clock=clock, arguments=arguments,
+                                       **(connector_changes or {}))
                 report = await connector.login("127.0.0.1", frontend.port, timeout=5, principal=principal)
                 # The Front End logs its last answer before the connector reads it: nothing to wait for.
                 return Run(report, frontend, kdc, files)
@@ -408,3 +411,14 @@ def test_mtls_command_line_cannot_log_in_with_kerberos(lab: Lab) -> None:
     assert caught.value.code == "not-tls-kerberos"
 
 
+
+
+def test_the_login_checks_the_front_ends_name_only_with_endpoint_identification(lab: Lab, tmp_path: Path) -> None:
+    """The TLS side of the login follows the connector's JDK policy: a plain SSLSocket does
+    no name check (the default), "HTTPS" endpoint identification does."""
+    other = {"frontend_fqdn": "pool.companya.com"}  # the certificate names fe01 only
+    assert login(lab, tmp_path, connector_changes=other).report.outcome == "confirmed"
+    checked = login(lab, tmp_path / "checked", connector_changes={**other, "endpoint_identification": "HTTPS"})
+    assert checked.report.outcome == "error"
+    assert "No subject alternative DNS name matching pool.companya.com found" in (checked.report.error or "")
+    assert checked.fe("sipae-authenticated") == []
