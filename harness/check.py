@@ -151,6 +151,8 @@ class CheckOptions:
     the customer's Front End presents (DER, PEM, or a PFX opened with
     ``frontend_pfx_password``). ``krb5_conf``: their krb5.conf, when not among ``files``.
     ``java_home``: the JDK whose ``lib/security`` holds the fallback trust stores.
+    ``endpoint_identification``: ``"HTTPS"`` when the customer's connector checks the
+    Front End's name (a plain ``SSLSocket``, the default, does not).
     """
 
     args: str
@@ -161,6 +163,7 @@ class CheckOptions:
     frontend_pfx_password: str | None = None
     krb5_conf: Path | None = None
     java_home: Path | None = field(default_factory=find_java_home)
+    endpoint_identification: str | None = None
 
 
 @dataclass
@@ -594,12 +597,19 @@ class _Checker:
         self.check_validity(leaf, "the Front End's certificate", evidence, _FRONTEND_STEP)
         names = certificate_names(leaf)
         if matching_peer(names, (self.options.frontend_fqdn,)) is None:
+            checked = self.options.endpoint_identification == "HTTPS"
+            consequence = (
+                "the connector refuses it" if checked else
+                "a connector with endpoint identification (HTTPS) refuses it; a plain SSLSocket, the default, "
+                "does not check the name"
+            )
             self.add(
                 "cert-name-mismatch",
-                f"the Front End's certificate names {names}, not {self.options.frontend_fqdn}: the connector "
-                f"refuses it (java.security.cert.CertificateException: No subject alternative DNS name matching "
+                f"the Front End's certificate names {names}, not {self.options.frontend_fqdn}: {consequence} "
+                f"(java.security.cert.CertificateException: No subject alternative DNS name matching "
                 f"{self.options.frontend_fqdn} found)",
                 evidence,
+                severity="error" if checked else "warning",
                 fix="Point the connector at the FQDN the Front End's certificate names (its pool or server FQDN).",
                 doc_step=_FRONTEND_STEP,
             )
@@ -841,6 +851,7 @@ class _Checker:
             frontend_fqdn=self.options.frontend_fqdn,
             ucc_fqdn=self.options.ucc_fqdn,
             mode="mtls",
+            endpoint_identification=self.options.endpoint_identification,  # type: ignore[arg-type]
         )
         async with server:
             # The stand-ins' admin API in this process: the same drivers and judge as a

@@ -557,6 +557,7 @@ def check_command(
     frontend_cert: Annotated[Optional[Path], typer.Option(help="The certificate the Front End presents: DER/PEM, or a PFX (then live handshakes run).")] = None,
     frontend_pfx_password: Annotated[Optional[str], typer.Option(help="Password of --frontend-cert when it is a PFX.")] = None,
     krb5_conf: Annotated[Optional[Path], typer.Option(help="The customer's krb5.conf (if -krb_conf_file is not in --files).")] = None,
+    endpoint_identification: Annotated[bool, typer.Option("--endpoint-identification", help="The customer's connector checks the Front End's name (HTTPS endpoint identification; a plain SSLSocket does not).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
     report: Annotated[Optional[Path], typer.Option(help="Write a self-contained HTML report to this file.")] = None,
 ) -> None:
@@ -572,6 +573,7 @@ def check_command(
         frontend_cert=frontend_cert,
         frontend_pfx_password=frontend_pfx_password,
         krb5_conf=krb5_conf,
+        endpoint_identification="HTTPS" if endpoint_identification else None,
     )
     try:
         result = check(options)

@@ -457,3 +457,18 @@ def test_wrong_frontend_pfx_password_is_bad_usage(bundle: BundleFactory) -> None
 def test_missing_files_folder_is_bad_usage(bundle: BundleFactory, tmp_path: Path) -> None:
     with pytest.raises(CheckUsageError, match="not a folder"):
         check(bundle().options(files=tmp_path / "nowhere"))
+
+
+def test_a_front_end_name_the_certificate_lacks_matters_only_with_endpoint_identification(bundle: BundleFactory) -> None:
+    """A plain SSLSocket (the connector's default) does not check the Front End's name: a
+    warning, and the live handshake confirms; with HTTPS endpoint identification an error,
+    and the connector refuses the Front End in Java's words."""
+    made = bundle()
+    lenient = check(made.options(frontend_fqdn="pool.companya.com"))
+    [warned] = [f for f in lenient.findings if f["code"] == "cert-name-mismatch"]
+    assert warned["severity"] == "warning" and "a plain SSLSocket" in warned["message"]
+    assert lenient.exit_code == 0
+    strict = check(made.options(frontend_fqdn="pool.companya.com", endpoint_identification="HTTPS"))
+    assert "cert-name-mismatch" in _errors(strict) and strict.exit_code == 1
+    to_frontend = next(h for h in strict.handshakes if h["direction"] == "connector-to-frontend")
+    assert to_frontend["outcome"] != "confirmed"
