@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_PROFILE", "PROFILES", "TlsProfile", "FFDHE2048_PEM"]
+__all__ = ["DEFAULT_PROFILE", "FFDHE2048_PEM", "PROFILES", "TlsProfile"]
 
 
 @dataclass(frozen=True)

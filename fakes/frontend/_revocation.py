@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +48,8 @@ __all__ = ["CrlCache", "RevocationResult", "check_crl", "crl_urls"]
 
 #: What an HTTP CDP answer may hold (a CRL of a busy CA is large; nothing is that large).
 MAX_CRL_BYTES = 16 * 1024 * 1024
+#: Verdicts kept for certificates seen before (a peer's certificate on every connection).
+_VERDICTS = 1024
 _HEAD_LIMIT = 64 * 1024
 
 
@@ -79,12 +83,16 @@ class RevocationResult:
         """The policy's code (CertVerifyCertificateChainPolicy)."""
         return {"revoked": "CERT_E_REVOKED", "offline": "CERT_E_REVOCATION_FAILURE"}.get(self.status)
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form for the evidence records."""
+    @functools.cached_property
+    def _dict(self) -> dict[str, Any]:
         return {"status": self.status, "subject": self.subject, "detail": self.detail, "url": self.url,
                 "revoked_on": self.revoked_on, "reason": self.reason,
                 "chain_status": hresult(self.chain_status) if self.chain_status else None,
                 "policy_status": hresult(self.policy_status) if self.policy_status else None}
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the evidence records (the same dict each time: records never change)."""
+        return self._dict
 
 
 def crl_urls(certificate: x509.Certificate) -> list[str]:
@@ -178,13 +186,14 @@ class CrlCache:
         self.timeout = timeout
         self._now = now
         self._cache: dict[str, _Cached] = {}
+        self._verdicts: dict[tuple[x509.Certificate, x509.Certificate], tuple[_Cached | None, RevocationResult]] = {}
 
     def check_cached(self, chain: Sequence[x509.Certificate]) -> list[RevocationResult] | None:
         """The verdicts on ``chain`` from what is cached, without fetching; None when a
         CRL must be fetched first (then use :meth:`check_chain`)."""
         results = []
-        for certificate, issuer in zip(chain, chain[1:]):
-            result = self._from_cache(certificate, issuer, crl_urls(certificate))
+        for certificate, issuer in itertools.pairwise(chain):
+            result = self._from_cache(certificate, issuer)
             if result is None:
                 return None
             results.append(result)
@@ -196,7 +205,7 @@ class CrlCache:
         """One verdict per certificate of ``chain`` (leaf first, trust anchor last) but the
         anchor, in order; a refused one ends the list."""
         results = []
-        for certificate, issuer in zip(chain, chain[1:]):
+        for certificate, issuer in itertools.pairwise(chain):
             result = await self.check(certificate, issuer)
             results.append(result)
             if result.refused:
@@ -204,11 +213,22 @@ class CrlCache:
         return results
 
     def _from_cache(self, certificate: x509.Certificate, issuer: x509.Certificate,
-                    urls: list[str]) -> RevocationResult | None:
-        if not urls:
-            return RevocationResult("not-checked", certificate.subject.rfc4514_string(),
-                                    "the certificate names no HTTP CRL distribution point")
+                    urls: list[str] | None = None) -> RevocationResult | None:
+        """The verdict a cached CRL gives, or None. A peer presents the same certificate on
+        every connection: its verdict is kept with the CRL entry it came from, and holds
+        as long as that entry is in the cache and current."""
         now = self._now()
+        known = self._verdicts.get((certificate, issuer))
+        if known is not None:
+            entry, result = known
+            if entry is None or (self._cache.get(result.url or "") is entry and (entry.until is None or entry.until >= now)):
+                return result
+        urls = crl_urls(certificate) if urls is None else urls
+        if not urls:
+            result = RevocationResult("not-checked", certificate.subject.rfc4514_string(),
+                                      "the certificate names no HTTP CRL distribution point")
+            self._remember(certificate, issuer, None, result)
+            return result
         for url in urls:
             cached = self._cache.get(url)
             if cached is None or (cached.until is not None and cached.until < now):
@@ -218,8 +238,15 @@ class CrlCache:
                 signed = cached.signed[issuer.subject] = _signed_by(cached.crl, issuer)
             result = _verdict(certificate, issuer, cached.crl, now, url, signed)
             if result.status != "offline":
+                self._remember(certificate, issuer, cached, result)
                 return result
         return None
+
+    def _remember(self, certificate: x509.Certificate, issuer: x509.Certificate, entry: _Cached | None,
+                  result: RevocationResult) -> None:
+        if len(self._verdicts) >= _VERDICTS:
+            self._verdicts.clear()
+        self._verdicts[(certificate, issuer)] = (entry, result)
 
     async def check(self, certificate: x509.Certificate, issuer: x509.Certificate) -> RevocationResult:
         """The verdict on one certificate (rules 1-3), from the cache or a fetch."""
@@ -246,7 +273,8 @@ class CrlCache:
             signed = _signed_by(crl, issuer)
             result = _verdict(certificate, issuer, crl, self._now(), url, signed)
             if result.status != "offline":
-                self._cache[url] = _Cached(crl, crl.next_update_utc, {issuer.subject: signed})
+                self._cache[url] = entry = _Cached(crl, crl.next_update_utc, {issuer.subject: signed})
+                self._remember(certificate, issuer, entry, result)
                 return result
             failures.append((result.detail, result.x509_code))
         return RevocationResult("offline", subject, "; ".join(detail for detail, _ in failures), urls[0],
@@ -255,6 +283,7 @@ class CrlCache:
     def forget(self) -> None:
         """Drop every cached CRL (``certutil -urlcache * delete``)."""
         self._cache.clear()
+        self._verdicts.clear()
 
     async def _get(self, url: str) -> bytes:
         """The body of ``GET url`` (HTTP/1.1, ``Connection: close``); ``_HttpError`` unless 200."""

@@ -29,6 +29,7 @@ from typing import Any
 
 from cryptography import x509
 from OpenSSL import SSL, crypto
+from OpenSSL._util import exception_from_error_queue
 from OpenSSL._util import ffi as _ffi, lib as _lib  # X509_verify_cert_error_string
 
 from ._certinfo import describe_certificate
@@ -206,8 +207,13 @@ class MtlsServerContext:
         # TLS connection whose requests must authenticate with MS-SIPAE. A certificate
         # that is sent is verified either way.
         required = 0 if config.kerberos is not None else SSL.VERIFY_FAIL_IF_NO_PEER_CERT
-        context.set_verify(SSL.VERIFY_PEER | required, self._verify)
-        context.set_info_callback(self._info)
+        # OpenSSL's callbacks, set directly: pyOpenSSL's set_verify/set_info_callback wrap
+        # every call in Python objects, and a handshake makes about twenty (state changes).
+        # Ours cost a flag test unless there is something to record. The context keeps them.
+        self._verify_callback = _ffi.callback("int (*)(int, X509_STORE_CTX *)", self._verify)
+        self._info_callback = _ffi.callback("void (*)(const SSL *, int, int)", _info)
+        _lib.SSL_CTX_set_verify(context._context, SSL.VERIFY_PEER | required, self._verify_callback)  # pyOpenSSL's field
+        _lib.SSL_CTX_set_info_callback(context._context, self._info_callback)
         if config.client_ca_names:
             for authority in x509.load_pem_x509_certificates(config.trusted_cas.read_bytes()):
                 context.add_client_ca(authority)
@@ -232,25 +238,46 @@ class MtlsServerContext:
         if self._keylog_fd is not None:
             os.write(self._keylog_fd, line + b"\n")
 
-    @staticmethod
-    def _info(connection: SSL.Connection, where: int, value: int) -> None:
-        if where & SSL.SSL_CB_ALERT:
-            session: MtlsServerSession = connection.get_app_data()
-            direction = "sent" if where & SSL.SSL_CB_WRITE else "received"
-            description = value & 0xFF
-            session.alerts.append((direction, ALERTS.get(description, str(description))))
+    def _verify(self, ok: int, store: Any) -> int:
+        """OpenSSL's verify callback: record an error, and say whether policy ignores it."""
+        if ok:
+            return 1
+        try:
+            code = _lib.X509_STORE_CTX_get_error(store)
+            # SChannel does not hold the ssl_client purpose against a client certificate.
+            ignored = code == X509_V_ERR_INVALID_PURPOSE and not self.strict_eku
+            certificate = _lib.X509_STORE_CTX_get_current_cert(store)
+            _lib.X509_up_ref(certificate)
+            subject = crypto.X509._from_raw_x509_ptr(certificate).to_cryptography().subject.rfc4514_string()
+            _session_of(_lib.X509_STORE_CTX_get_ex_data(store, _lib.SSL_get_ex_data_X509_STORE_CTX_idx())).verify_errors.append(
+                VerifyError(depth=_lib.X509_STORE_CTX_get_error_depth(store), code=code, text=verify_error_text(code),
+                            subject=subject, ignored=ignored))
+        except Exception:  # noqa: BLE001 - an exception must not cross OpenSSL: refuse the certificate
+            return 0
+        if ignored:
+            _lib.X509_STORE_CTX_set_error(store, _lib.X509_V_OK)
+            return 1
+        return 0
 
-    def _verify(self, connection: SSL.Connection, certificate: crypto.X509, code: int,
-                depth: int, ok: int) -> bool:
-        if code == 0:
-            return bool(ok)
-        # SChannel does not hold the ssl_client purpose against a client certificate.
-        ignored = code == X509_V_ERR_INVALID_PURPOSE and not self.strict_eku
-        session: MtlsServerSession = connection.get_app_data()
-        session.verify_errors.append(VerifyError(
-            depth=depth, code=code, text=verify_error_text(code),
-            subject=certificate.to_cryptography().subject.rfc4514_string(), ignored=ignored))
-        return ignored
+
+_SSL_CB_ALERT, _SSL_CB_WRITE = _lib.SSL_CB_ALERT, _lib.SSL_CB_WRITE
+_UNSET = object()
+
+
+def _session_of(ssl: Any) -> MtlsServerSession:
+    """The session of an OpenSSL ``SSL *`` (pyOpenSSL's own map of its connections)."""
+    return SSL.Connection._reverse_mapping[ssl].get_app_data()
+
+
+def _info(ssl: Any, where: int, value: int) -> None:
+    """OpenSSL's info callback: record the alerts sent and received."""
+    if where & _SSL_CB_ALERT:
+        try:
+            direction = "sent" if where & _SSL_CB_WRITE else "received"
+            description = value & 0xFF
+            _session_of(ssl).alerts.append((direction, ALERTS.get(description, str(description))))
+        except Exception:  # noqa: BLE001, S110 - an exception must not cross OpenSSL; the alert goes unrecorded
+            pass
 
 
 class MtlsServerSession:
@@ -276,6 +303,10 @@ class MtlsServerSession:
         self._connection = SSL.Connection(context, None)
         self._connection.set_app_data(self)
         self._connection.set_accept_state()
+        # What the handshake established, read once.
+        self._memo_peer: _Known | None | object = _UNSET
+        self._memo_chain: list[_Known] | None = None
+        self._memo_verified: list[_Known] | None = None
 
     def receive(self, data: bytes | memoryview) -> bytes:
         """Process bytes from the peer (``b""``: EOF); return the application data they carried.
@@ -286,14 +317,24 @@ class MtlsServerSession:
         if data:
             # OpenSSL's own BIO_write (what Connection.bio_write calls, minus its checks);
             # ``data`` may be any buffer (the shell passes a view of its read buffer).
-            written = _lib.BIO_write(self._connection._into_ssl, _ffi.from_buffer(data), len(data))  # noqa: SLF001
+            written = _lib.BIO_write(self._connection._into_ssl, _ffi.from_buffer(data), len(data))  # pyOpenSSL's own field
             if written != len(data):  # a memory BIO takes all; anything else is pyOpenSSL's to report
                 self._connection.bio_write(bytes(data))
         else:
             self._connection.bio_shutdown()
         if not self.handshake_done:
             try:
-                self._connection.do_handshake()
+                # OpenSSL's own SSL_do_handshake: waiting for more bytes is the usual answer
+                # and costs no exception; a failure is raised as pyOpenSSL raises it.
+                ssl = self._connection._ssl  # pyOpenSSL's own field
+                result = _lib.SSL_do_handshake(ssl)
+                if result <= 0:
+                    error = _lib.SSL_get_error(ssl, result)
+                    if error == _lib.SSL_ERROR_WANT_READ:
+                        raise SSL.WantReadError()
+                    if error == _lib.SSL_ERROR_SYSCALL:
+                        raise SSL.SysCallError(-1, "Unexpected EOF")
+                    exception_from_error_queue(SSL.Error)
             except SSL.WantReadError:
                 if not data:
                     self._truncated()
@@ -313,7 +354,7 @@ class MtlsServerSession:
         return self._read_application_data()
 
     def _read_application_data(self) -> bytes:
-        ssl, buffer = self._connection._ssl, _read_buffer()  # noqa: SLF001 - see the class docstring
+        ssl, buffer = self._connection._ssl, _read_buffer()  # pyOpenSSL's own fields (see the class docstring)
         chunks = []
         while True:
             count = _lib.SSL_read(ssl, buffer, _READ_SIZE)
@@ -347,7 +388,7 @@ class MtlsServerSession:
     def send(self, data: bytes) -> None:
         """Encrypt application data (take it with :meth:`data_to_send`)."""
         # pyOpenSSL enables partial writes: each SSL_write takes at most one record.
-        ssl, pointer, offset = self._connection._ssl, _ffi.from_buffer(data), 0  # noqa: SLF001
+        ssl, pointer, offset = self._connection._ssl, _ffi.from_buffer(data), 0  # pyOpenSSL's own field
         while offset < len(data):
             written = _lib.SSL_write(ssl, pointer + offset, len(data) - offset)
             if written <= 0:  # not for a memory BIO; pyOpenSSL raises what went wrong
@@ -367,7 +408,7 @@ class MtlsServerSession:
 
     def data_to_send(self) -> bytes:
         """Bytes waiting to go to the peer."""
-        bio, buffer = self._connection._from_ssl, _read_buffer()  # noqa: SLF001 - see the class docstring
+        bio, buffer = self._connection._from_ssl, _read_buffer()  # pyOpenSSL's own fields (see the class docstring)
         chunks = []
         while (count := _lib.BIO_read(bio, buffer, _READ_SIZE)) > 0:
             chunks.append(_ffi.buffer(buffer, count)[:])
@@ -386,8 +427,13 @@ class MtlsServerSession:
         return self._connection.get_cipher_name()
 
     def _peer(self) -> _Known | None:
+        if self._memo_peer is not _UNSET:
+            return self._memo_peer
         leaf = self._connection.get_peer_certificate()
-        return _known(leaf) if leaf is not None else None
+        known = _known(leaf) if leaf is not None else None
+        if self.handshake_done:  # the certificates are final from then on
+            self._memo_peer = known
+        return known
 
     def peer_certificate(self) -> x509.Certificate | None:
         """The client's certificate."""
@@ -400,11 +446,23 @@ class MtlsServerSession:
         return known.description if known is not None else None
 
     def _peer_chain(self) -> list[_Known]:
+        if self._memo_chain is not None:
+            return self._memo_chain
         leaf = self._peer()
         sent = [_known(c) for c in self._connection.get_peer_cert_chain() or []]
         if leaf is not None and (not sent or sent[0] is not leaf):
             sent = [leaf, *sent]
+        if self.handshake_done:
+            self._memo_chain = sent
         return sent
+
+    def _verified(self) -> list[_Known]:
+        if self._memo_verified is not None:
+            return self._memo_verified
+        verified = [_known(c) for c in self._connection.get_verified_chain() or []]
+        if self.handshake_done:
+            self._memo_verified = verified
+        return verified
 
     def peer_chain(self) -> list[x509.Certificate]:
         """The certificates the client sent, leaf first (on a server OpenSSL's peer chain
@@ -413,7 +471,7 @@ class MtlsServerSession:
 
     def verified_chain(self) -> list[x509.Certificate]:
         """The chain verification built, leaf to trust anchor."""
-        return [_known(c).certificate for c in self._connection.get_verified_chain() or []]
+        return [k.certificate for k in self._verified()]
 
     def handshake_facts(self) -> dict[str, Any]:
         """JSON-ready facts of a finished handshake for the event log."""
@@ -422,7 +480,7 @@ class MtlsServerSession:
             "cipher": self.cipher,
             "peer": self.peer_description(),
             "chain_subjects": [k.subject for k in self._peer_chain()],
-            "verified_chain": [_known(c).subject for c in self._connection.get_verified_chain() or []],
+            "verified_chain": [k.subject for k in self._verified()],
             "verify_errors": [e.as_dict() for e in self.verify_errors],
         }
 

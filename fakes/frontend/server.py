@@ -649,13 +649,15 @@ class _Connection(asyncio.BufferedProtocol):
         self._deadlines()
 
     def _emit(self, output: Output) -> None:
-        append, connection = self._events.append, self.id
-        for type_, fields in output.records:
-            append(type_, connection, **fields)
+        """Send the answers, then log what happened: a peer waiting for an answer does not
+        wait for the log (the records keep their order; the file gets them this turn)."""
         if output.data:
             assert self._tls is not None
             self._tls.send(output.data)
             self._flush()
+        append, connection = self._events.append, self.id
+        for type_, fields in output.records:
+            append(type_, connection, **fields)
 
     # -- time -------------------------------------------------------------------------------
 
