@@ -23,16 +23,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from .admin import AdminUnavailable
 from .errors import HostDown, LabError
 
 if TYPE_CHECKING:  # imported by the commands that use them
+    from rich.console import Console
+
     from .keys import KeyCache
     from .lab import Lab, LabBase, Topology
     from .transcript import TranscriptEntry
+
+# Help and usage errors in click's plain layout: typer's rich layout loads rich.markdown
+# and pygments, which tripled the time ``ucclab --help`` takes.
+HELP_LAYOUT = {"rich_markup_mode": None}
 
 app = typer.Typer(
     name="ucclab",
@@ -40,8 +44,32 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    **HELP_LAYOUT,
 )
-err = Console(stderr=True, highlight=False)
+
+
+class _Stderr:
+    """rich's console on stderr, made when a command first writes to it (never by --help)."""
+
+    _console: Console | None = None
+
+    def __getattr__(self, name: str):
+        if _Stderr._console is None:
+            from rich.console import Console
+
+            _Stderr._console = Console(stderr=True, highlight=False)
+        return getattr(_Stderr._console, name)
+
+
+err = _Stderr()
+
+
+def escape(text: str) -> str:
+    """``text`` with rich's markup escaped (rich is imported once a command writes)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -210,7 +238,7 @@ def _list_steps() -> None:
     print("           " + ", ".join(f"replay.{k}={v!r}" for k, v in REPLAY_OPTIONS.items()))
 
 
-scenarios_app = typer.Typer(help="Customer-issue scenarios: the page with one wrong turn, and the diagnosis expected.", no_args_is_help=True)
+scenarios_app = typer.Typer(help="Customer-issue scenarios: the page with one wrong turn, and the diagnosis expected.", no_args_is_help=True, **HELP_LAYOUT)
 app.add_typer(scenarios_app, name="scenarios")
 
 
@@ -619,7 +647,7 @@ def inspect_command(
         print(render_inspection(info))
 
 
-image_app = typer.Typer(help="The lab's container images, made without a registry.", no_args_is_help=True)
+image_app = typer.Typer(help="The lab's container images, made without a registry.", no_args_is_help=True, **HELP_LAYOUT)
 app.add_typer(image_app, name="image")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,18 @@ from harness.pytest_plugin import session_folder
 
 # Reference data the tests read (tests/data/README.md); nothing is read outside the repository.
 DATA = Path(__file__).resolve().parent / "data"
+
+# The suite starts a hundred Python processes (ucclab, the stand-ins, pytest-xdist's
+# workers). Where PYTHONDONTWRITEBYTECODE keeps Python from caching compiled modules (so
+# that no __pycache__ folder lands in the sources), each of them would compile every module
+# of the lab again, and each worker every test module: their bytecode is kept in one folder
+# of the repository's pytest cache instead, away from the sources (PYTHONPYCACHEPREFIX).
+if os.environ.get("PYTHONDONTWRITEBYTECODE") and not os.environ.get("PYTHONPYCACHEPREFIX"):
+    _PYCACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "pycache"
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ["PYTHONPYCACHEPREFIX"] = str(_PYCACHE)
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = str(_PYCACHE)
 
 
 # Outside tools the suite talks to, with the Debian package that brings each.

@@ -42,8 +42,8 @@ class CertsrvBrowser:
     def __init__(self, lab: "Lab", host_role: str) -> None:
         self.lab = lab
         host = lab.host(host_role)
-        self.ssl = ssl.create_default_context()
-        self.ssl.load_verify_locations(cadata="".join(_pem(e.certificate) for e in host.trusted_roots.certificates()))
+        # Trusted: the host's Trusted Root store, and only it (not this machine's CA bundle).
+        self.ssl = ssl.create_default_context(cadata="".join(_pem(e.certificate) for e in host.trusted_roots.certificates()))
         assert lab.endpoints is not None and lab.secrets is not None
         self.base = lab.endpoints.certsrv.rstrip("/")  # https://127.0.0.1:PORT/certsrv
         self.headers = {"Authorization": aiohttp.encode_basic_auth(lab.topology.enroll_username, lab.secrets.enroll_password)}

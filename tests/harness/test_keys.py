@@ -55,8 +55,8 @@ def test_a_damaged_or_wrong_sized_key_file_is_made_again(tmp_path: Path) -> None
     written = serialization.load_pem_private_key((folder / "shell-request-rsa2048.pem").read_bytes(), None)
     assert _numbers(written) == _numbers(key)
     # A 2048-bit key filed under another size is not taken for it.
-    (folder / "frontend-domain-rsa3072.pem").write_bytes((folder / "shell-request-rsa2048.pem").read_bytes())
-    assert KeyCache(folder).rsa_key("frontend-domain", 3072).key_size == 3072
+    (folder / "frontend-domain-rsa1024.pem").write_bytes((folder / "shell-request-rsa2048.pem").read_bytes())
+    assert KeyCache(folder).rsa_key("frontend-domain", 1024).key_size == 1024
 
 
 def test_clear_forgets_every_key_and_ca(tmp_path: Path) -> None:
@@ -86,9 +86,8 @@ def test_a_ca_is_made_once_per_ca_identity_and_remade_when_old(tmp_path: Path) -
     assert (one_tier / "ca.pem").read_bytes() != certificate
 
 
-def test_a_copy_of_the_cached_ca_opens_as_that_ca(tmp_path: Path) -> None:
-    keys = KeyCache(tmp_path / "keys")
-    seed = keys.ca_seed(Topology())
+def test_a_copy_of_the_cached_ca_opens_as_that_ca(tmp_path: Path, ucclab_ca_seed: Path) -> None:
+    seed = ucclab_ca_seed
     KeyCache.copy_ca_seed(seed, tmp_path / "lab-ca")
     with CertificationAuthority.open(tmp_path / "lab-ca") as ca:
         assert ca.certificate.public_bytes(serialization.Encoding.PEM) == (seed / "ca.pem").read_bytes()
@@ -96,8 +95,8 @@ def test_a_copy_of_the_cached_ca_opens_as_that_ca(tmp_path: Path) -> None:
         KeyCache.copy_ca_seed(seed, tmp_path / "lab-ca")
 
 
-def test_labs_from_one_cache_share_its_ca_and_keys_and_still_confirm(tmp_path: Path) -> None:
-    keys = KeyCache(tmp_path / "keys")
+def test_labs_from_one_cache_share_its_ca_and_keys_and_still_confirm(tmp_path: Path, ucclab_keys: KeyCache) -> None:
+    keys = ucclab_keys
 
     async def run(workdir: Path) -> tuple[str, bytes, int, int]:
         async with Lab(workdir, keys=keys) as lab:

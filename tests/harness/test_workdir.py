@@ -126,13 +126,15 @@ def test_the_pytest_plugins_labs_take_the_lock(ucclab_lab_factory, tmp_path: Pat
 
 
 @contextmanager
-def _holding(port: int) -> Iterator[None]:
-    """Keep ``port`` (TCP and UDP) taken, so a restarted KDC cannot get it back."""
+def _holding(port: int) -> Iterator[dict[int, socket.socket]]:
+    """Keep ``port`` (TCP and UDP) taken, so a restarted KDC cannot get it back; the
+    sockets by kind, to let one go early."""
     with ExitStack() as stack:
+        held = {}
         for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-            sock = stack.enter_context(socket.socket(socket.AF_INET, kind))
-            sock.bind(("127.0.0.1", port))
-        yield
+            held[kind] = stack.enter_context(socket.socket(socket.AF_INET, kind))
+            held[kind].bind(("127.0.0.1", port))
+        yield held
 
 
 def _kinit(conf: Path, lab_json: dict, cache: Path) -> subprocess.CompletedProcess[str]:
@@ -153,8 +155,11 @@ def test_a_restart_moves_krb5_conf_to_the_new_kdc_port_and_mit_kinit_logs_in(tmp
     assert f"kdc = {old_kdc}\n" in conf.read_text()
     last_runs = shutil.copy(conf, tmp_path / "last-run-krb5.conf")
 
-    with _holding(before["endpoints"]["kdc"]["port"]), up(workdir) as second:
+    with _holding(before["endpoints"]["kdc"]["port"]) as held, up(workdir) as second:
         after = second.wait_serving()
+        # The KDC has its new port: a kinit sent to the old one is now refused at once (ICMP
+        # port unreachable) instead of waiting out MIT's retries to a socket that never answers.
+        held[socket.SOCK_DGRAM].close()
         new_kdc = after["kerberos"]["kdc"]
         assert new_kdc != old_kdc
         text = conf.read_text()
