@@ -204,12 +204,15 @@ class SipSession:
         if "rport" not in lowered and "received" not in lowered:
             # Nothing to replace: the parameters are appended.
             stamped = top
-            if other_address or port_text is None or int(port_text) != port:  # rules 1 and 3
+            if other_address or port_text is None or port_text.lstrip("0") != str(port):  # rules 1 and 3
                 stamped += f";received={host}"
             if self._cid is not None:  # rule 3
                 stamped += f";ms-received-port={port};ms-received-cid={self._cid}"
         else:
-            via = parse_via(top)
+            try:
+                via = parse_via(top)
+            except ValueError:  # a port of thousands of digits: no number to compare
+                return
             changes: dict[str, str | None] = {}
             if via.param("rport") == "":  # rule 2
                 changes["rport"] = str(port)

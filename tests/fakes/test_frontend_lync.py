@@ -145,6 +145,13 @@ def test_an_empty_rport_is_filled_and_received_added_as_rfc_3581_says() -> None:
     assert [name for name, _ in via.params] == ["branch", "rport", "received", "ms-received-port", "ms-received-cid"]
 
 
+@pytest.mark.parametrize("extra", ["", ";rport"])
+def test_a_port_of_thousands_of_digits_is_answered_unstamped(extra: str) -> None:
+    via = "SIP/2.0/TLS 192.0.2.7:" + "9" * 5000 + extra
+    answers, _ = _answers(_session(), _request("OPTIONS", via=via))
+    assert answers[0].code == 200 and answers[0].headers.getlist("Via")[0].startswith(via)
+
+
 def test_over_mtls_the_via_names_the_connections_source(pki: LabPki, fe: Credential, ucc: Credential) -> None:
     async def main() -> tuple[str, FrontendServer, int]:
         async with FrontendServer(frontend_config(pki, fe)) as server:
