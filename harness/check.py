@@ -71,7 +71,9 @@ from fakes.frontend import (
     FrontendConfig,
     FrontendServer,
     certificate_names,
+    common_names,
     describe_certificate,
+    dns_names,
     matching_peer,
 )
 from fakes.frontend.admin import frontend_admin
@@ -531,13 +533,25 @@ class _Checker:
         shown = self.arguments.cert_store_file
         evidence = {"file": shown, "certificate": describe_certificate(leaf)}
         self.check_validity(leaf, "the connector's certificate", evidence)
-        names = certificate_names(leaf)
-        if matching_peer(names, (self.options.ucc_fqdn,)) is None:
+        subject, alternative = common_names(leaf), dns_names(leaf)
+        if matching_peer(subject, (self.options.ucc_fqdn,)) is None:
+            # Lync matches an MTLS peer by its certificate's subject, not its SANs (the
+            # Front End stand-in's rule; fakes.frontend's topology says where that is from).
             self.add(
                 "cert-name-mismatch",
-                f"the connector's certificate in {shown} names {names}, not {self.options.ucc_fqdn}: Lync refuses "
-                f"it ('The peer is not a configured server on this network interface') and the Front End's "
-                f"presence push to {self.options.ucc_fqdn} fails the host name check",
+                f"the connector's certificate in {shown} has the subject CN {subject or 'none'}, not "
+                f"{self.options.ucc_fqdn}: Lync matches its trusted peers by the subject and refuses it ('The peer "
+                f"is not a configured server on this network interface')"
+                + ("" if matching_peer(alternative, (self.options.ucc_fqdn,)) is None else
+                   f" — the FQDN is only among its alternative names {alternative}, which Lync does not match"),
+                evidence,
+            )
+        elif alternative and matching_peer(alternative, (self.options.ucc_fqdn,)) is None:
+            self.add(
+                "cert-name-mismatch",
+                f"the connector's certificate in {shown} names {self.options.ucc_fqdn} in its subject but not among "
+                f"its alternative names {alternative}: the Front End's presence push to {self.options.ucc_fqdn} "
+                f"fails the host name check (with alternative names present, the subject is not looked at)",
                 evidence,
             )
         if not _allows(leaf, ExtendedKeyUsageOID.SERVER_AUTH):

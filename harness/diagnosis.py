@@ -239,7 +239,9 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("openssl", r"certificate has expired", "cert-expired"),
     _p("openssl", r"certificate is not yet valid", "cert-not-yet-valid"),
     _p("openssl", r"certificate revoked", "cert-revoked"),
-    _p("openssl", r"unable to get certificate CRL|CRL has expired|CRL is not yet valid", "cert-revocation-offline"),
+    # X509_V_ERR 3, 12, 11, 8 (OpenSSL 3.0 x509_txt.c): a CRL that cannot be had or trusted.
+    _p("openssl", r"unable to get certificate CRL|CRL has expired|CRL is not yet valid|CRL signature failure",
+       "cert-revocation-offline"),
     _p("openssl", r"unable to get (?:local )?issuer certificate|self[- ]signed certificate|unable to verify the first certificate", "cert-untrusted-ca"),
     # A server whose chain (or key) no signature algorithm the client offers can vouch for:
     # JSSE leaves java.security's disabled algorithms out of its offer (run here).

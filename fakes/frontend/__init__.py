@@ -39,7 +39,7 @@ SIP rules are sans-I/O (:mod:`fakes.sip`, :class:`Registrar`, :class:`SipSession
 session on memory BIOs); the asyncio server only moves bytes and time.
 """
 
-from ._certinfo import certificate_names, describe_certificate, matching_peer
+from ._certinfo import certificate_names, common_names, describe_certificate, dns_names, matching_peer
 from ._config import FrontendConfig, FrontendKerberos, read_service_keys, write_service_keys
 from ._eventlog import EventLog
 from ._profiles import DEFAULT_PROFILE, PROFILES, TlsProfile
@@ -79,8 +79,10 @@ __all__ = [
     "TrustedApplicationPool",
     "VerifyError",
     "certificate_names",
+    "common_names",
     "check_crl",
     "describe_certificate",
+    "dns_names",
     "main",
     "matching_peer",
     "read_service_keys",

@@ -64,6 +64,7 @@ def _certificate(
     ca: bool = False,
     ekus: list[x509.ObjectIdentifier] | None = None,
     valid_days: tuple[int, int] = (-1, 365),
+    alternative: str | None = None,
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.timezone.utc)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
@@ -78,7 +79,7 @@ def _certificate(
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if not ca:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(alternative or subject)]), critical=False)
     if ekus:
         builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
@@ -95,6 +96,7 @@ class ForeignPki:
     ucc: x509.Certificate
     ucc_expired: x509.Certificate
     ucc_other_name: x509.Certificate
+    ucc_san_only: x509.Certificate
     fe: x509.Certificate
     fe_server_only: x509.Certificate
 
@@ -108,8 +110,9 @@ def foreign() -> ForeignPki:
     issuing = _certificate("contoso-ISSUING-CA", issuing_key, root, root_key, ca=True)
     other_root = _certificate("unrelated-ROOT-CA", other_key, None, other_key, ca=True)
 
-    def leaf(name: str, key: rsa.RSAPrivateKey, ekus: list[x509.ObjectIdentifier], days: tuple[int, int] = (-1, 365)) -> x509.Certificate:
-        return _certificate(name, key, issuing, issuing_key, ekus=ekus, valid_days=days)
+    def leaf(name: str, key: rsa.RSAPrivateKey, ekus: list[x509.ObjectIdentifier], days: tuple[int, int] = (-1, 365),
+             alternative: str | None = None) -> x509.Certificate:
+        return _certificate(name, key, issuing, issuing_key, ekus=ekus, valid_days=days, alternative=alternative)
 
     return ForeignPki(
         root=root,
@@ -122,6 +125,8 @@ def foreign() -> ForeignPki:
         ucc=leaf(UCC, ucc_key, SERVER),
         ucc_expired=leaf(UCC, ucc_key, SERVER, (-400, -35)),
         ucc_other_name=leaf("ucc02.companya.com", ucc_key, SERVER),
+        # The connector's FQDN in the SAN only, another name in the subject.
+        ucc_san_only=leaf("UC Connector", ucc_key, SERVER, alternative=UCC),
         fe=leaf(FE, fe_key, BOTH),
         fe_server_only=leaf(FE, fe_key, SERVER),
     )
@@ -170,7 +175,8 @@ def bundle(tmp_path: Path, foreign: ForeignPki, java_home: Path) -> BundleFactor
         files.mkdir()
         # certsrv's "Download a CA certificate" of a two-tier CA gives the issuing CA.
         write_der_certificate(files / "CompanyA_Certificate.cer", foreign.issuing)
-        ucc = {"expired": foreign.ucc_expired, "other-fqdn": foreign.ucc_other_name}.get(fault or "", foreign.ucc)
+        ucc = {"expired": foreign.ucc_expired, "other-fqdn": foreign.ucc_other_name,
+               "san-only": foreign.ucc_san_only}.get(fault or "", foreign.ucc)
         pfx = files / PFX_NAME
         if fault == "pfx-no-key":
             pfx.write_bytes(
@@ -472,3 +478,13 @@ def test_a_front_end_name_the_certificate_lacks_matters_only_with_endpoint_ident
     assert "cert-name-mismatch" in _errors(strict) and strict.exit_code == 1
     to_frontend = next(h for h in strict.handshakes if h["direction"] == "connector-to-frontend")
     assert to_frontend["outcome"] != "confirmed"
+
+
+def test_the_connectors_fqdn_in_the_san_only_is_refused_as_lync_matches_the_subject(bundle: BundleFactory) -> None:
+    """Lync matches its MTLS peers by the certificate's subject CN: the FQDN among the SANs
+    alone does not make the connector a known peer — statically and live alike."""
+    result = check(bundle("san-only").options())
+    [finding] = [f for f in result.findings if f["code"] == "cert-name-mismatch"]
+    assert finding["severity"] == "error" and "only among its alternative names" in finding["message"]
+    to_frontend = next(h for h in result.handshakes if h["direction"] == "connector-to-frontend")
+    assert to_frontend["outcome"] != "confirmed" and "cert-name-mismatch" in to_frontend["codes"]

@@ -262,3 +262,12 @@ def test_the_front_ends_words_in_a_scenario_map_to_its_codes(tmp_path: Path, ucc
     # OpenSSL's words and SChannel's (event 36877 with its HRESULT, the HRESULT's text).
     assert "certificate has expired" in texts
     assert any("has not validated correctly. The error code is 0x" in t for t in texts), texts
+
+
+@pytest.mark.parametrize("words", ["unable to get certificate CRL", "CRL has expired", "CRL is not yet valid",
+                                   "CRL signature failure"])
+def test_openssls_crl_errors_are_a_revocation_that_could_not_be_checked(words: str) -> None:
+    """X509_V_ERR 3, 12, 11 and 8 as `openssl verify -crl_check` prints them: the CRL could
+    not be had or trusted, so revocation could not be checked."""
+    [finding] = explain(f"error 8 at 0 depth lookup: {words}\n").findings
+    assert finding.code == "cert-revocation-offline"
