@@ -16,13 +16,10 @@ from harness.lab import Topology
 # Runs each command line given (one per argument, split on spaces) in this process, then
 # lists the modules loaded by them all.
 LOADED = """\
-import runpy, sys
+import sys
+from harness.cli import main
 for command in sys.argv[1:]:
-    sys.argv = ["ucclab", *command.split()]
-    try:
-        runpy.run_module("harness.cli", run_name="__main__")
-    except SystemExit:
-        pass
+    main(command.split())
 print(" ".join(sorted(sys.modules)), file=sys.stderr)
 """
 # What only a lab, a server or Kerberos needs.
