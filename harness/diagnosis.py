@@ -249,7 +249,8 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("openssl", r"(?:EE|CA) certificate key too weak|(?:ee|ca) key too small", "cert-key-too-small"),
     _p("openssl", r"hostname mismatch|IP address mismatch", "cert-name-mismatch"),
     _p("openssl", r"peer did not return a certificate", "client-certificate-missing"),
-    _p("openssl", r"tlsv1 alert protocol version|:unsupported protocol|no protocols available", "tls-protocol-mismatch"),
+    # "unsupported protocol" alone is the reason a server's OpenSSL logs (the Front End's event).
+    _p("openssl", r"tlsv1 alert protocol version|\bunsupported protocol\b|no protocols available", "tls-protocol-mismatch"),
     _p("openssl", r"Mac verify error: invalid password\?", "pfx-wrong-password"),
     # -- Windows SChannel: System-log events 36874-36888 (vocabulary §3a) and the
     # winerror.h errors they and IIS carry (vocabulary §3b). Events 36876/36877 name the

@@ -49,6 +49,37 @@ reported is in ``expect.codes`` or ``expect.allow``. Warnings not expected are t
     not trust). It is exported as ``Customer_Certificate.pfx`` (password ``mnopqr``, with
     its chain) and the connector's command line points at it; the scenario's ``set`` may
     still override ``cert_store_file`` or ``cert_store_pass``. Only for the paths with MTLS.
+    ``revoked``: issued by the lab's CA from the page's template (``certreq -submit``), then
+    revoked there (``certutil -revoke``, reason Key Compromise) and a new CRL published.
+``ocs_account``
+    the OCS user's account state in Active Directory Users and Computers:
+    ``must_change_password`` ("User must change password at next logon"),
+    ``password_expired``, ``locked_out``, ``enabled`` (booleans) and ``account_expires``
+    (an ISO 8601 date-time, "Account expires: End of").
+``domain_des_enabled``
+    true: the domain's Kerberos policy allows single DES (the GPO "Network security:
+    Configure encryption types allowed for Kerberos"); off by default as on 2008 R2+ DCs.
+``frontend_profile``
+    the product and Windows Server the Front End is: ``lync2013``, ``sfb2015`` (the
+    default), ``sfb2015-hardened``, ``sfb2019`` (their TLS versions and cipher suites).
+``frontend_known_peers``
+    the FQDNs of the topology's trusted application pools (``New-CsTrustedApplicationPool``),
+    instead of the UC Connector's FQDN the page publishes.
+``frontend_revocation_check``
+    false: the Front End does not check client certificates against their CA's CRL.
+``frontend_certificate``
+    the Front End's certificate re-issued by the lab's CA with the same names and usages,
+    but ``sha1`` (signed SHA1withRSA), ``rsa-1024`` (a 1024-bit key) or ``other-name``
+    (for ``oldfe01.<domain>`` alone: a certificate left from another server).
+``crl_publication``
+    how the CA's base CRL is published: ``offline`` (the CDP web site is down) or
+    ``expired`` (the CRL published is past its nextUpdate: the CA stopped publishing).
+``java_security``
+    ``java.security`` properties of the connector's JDK that differ from JDK 17's
+    (``{"jdk.tls.disabledAlgorithms": "..."}``, each the property's whole value).
+``endpoint_identification``
+    true: the connector checks the Front End's name in its certificate (HTTPS endpoint
+    identification); false or absent: it does not, as a plain ``SSLSocket``.
 """
 
 from __future__ import annotations
@@ -101,9 +132,27 @@ ENVIRONMENT_KEYS: dict[str, type | tuple[type, ...]] = {
     "frontend_password_reset": bool,
     "jdk_cacerts": str,
     "connector_certificate": str,
+    "ocs_account": dict,
+    "domain_des_enabled": bool,
+    "frontend_profile": str,
+    "frontend_known_peers": list,
+    "frontend_revocation_check": bool,
+    "frontend_certificate": str,
+    "crl_publication": str,
+    "java_security": dict,
+    "endpoint_identification": bool,
 }
 JDK_CACERTS = ("empty", "lab-ca")
-CONNECTOR_CERTIFICATES = ("expired", "not-yet-valid", "foreign-ca")
+CONNECTOR_CERTIFICATES = ("expired", "not-yet-valid", "foreign-ca", "revoked")
+FRONTEND_CERTIFICATES = ("sha1", "rsa-1024", "other-name")
+CRL_PUBLICATIONS = ("offline", "expired")
+# The account states of ADUC's Account tab a scenario may set, with their types.
+OCS_ACCOUNT_STATES: dict[str, type] = {
+    "must_change_password": bool, "password_expired": bool, "locked_out": bool, "enabled": bool, "account_expires": str,
+}
+# A template and a requester the lab's CA issues the customer's revoked certificate with.
+_REVOKED_TEMPLATE = "WebServerExportable"
+_REVOKED_REQUESTER = "COMPANYA\\Administrator"
 # The customer's certificate for the connector, as the lab places it in the connector's etc.
 CUSTOMER_PFX = "Customer_Certificate.pfx"
 CUSTOMER_PFX_PASSWORD = "mnopqr"
@@ -239,11 +288,28 @@ def _environment(where: str, raw: dict[str, Any]) -> dict[str, Any]:
         raise ScenarioError(f"{where}.frontend_spns: expected a list of service principal names")
     if "jdk_cacerts" in raw and raw["jdk_cacerts"] not in JDK_CACERTS:
         raise ScenarioError(f"{where}.jdk_cacerts: expected one of {', '.join(JDK_CACERTS)}, got {raw['jdk_cacerts']!r}")
-    if "connector_certificate" in raw and raw["connector_certificate"] not in CONNECTOR_CERTIFICATES:
-        raise ScenarioError(
-            f"{where}.connector_certificate: expected one of {', '.join(CONNECTOR_CERTIFICATES)}, "
-            f"got {raw['connector_certificate']!r}"
-        )
+    from fakes.frontend._profiles import PROFILES
+
+    for key, allowed in (("connector_certificate", CONNECTOR_CERTIFICATES), ("frontend_certificate", FRONTEND_CERTIFICATES),
+                         ("crl_publication", CRL_PUBLICATIONS), ("frontend_profile", tuple(PROFILES))):
+        if key in raw and raw[key] not in allowed:
+            raise ScenarioError(f"{where}.{key}: expected one of {', '.join(allowed)}, got {raw[key]!r}")
+    if "frontend_known_peers" in raw and not all(isinstance(s, str) and s for s in raw["frontend_known_peers"]):
+        raise ScenarioError(f"{where}.frontend_known_peers: expected a list of FQDNs")
+    if "java_security" in raw and not all(isinstance(k, str) and isinstance(v, str) for k, v in raw["java_security"].items()):
+        raise ScenarioError(f"{where}.java_security: expected java.security property names and their values, as text")
+    if "ocs_account" in raw:
+        states = raw["ocs_account"]
+        _unknown_keys(f"{where}.ocs_account", states, list(OCS_ACCOUNT_STATES))
+        for key, value in states.items():
+            if not isinstance(value, OCS_ACCOUNT_STATES[key]):
+                raise ScenarioError(f"{where}.ocs_account.{key}: unexpected value {value!r}")
+        if "account_expires" in states:
+            try:
+                datetime.datetime.fromisoformat(states["account_expires"])
+            except ValueError:
+                raise ScenarioError(f"{where}.ocs_account.account_expires: expected an ISO 8601 date-time such as "
+                                    f"2026-01-01T00:00:00Z, got {states['account_expires']!r}") from None
     return dict(raw)
 
 
@@ -355,14 +421,121 @@ def _foreign_ca(now: datetime.datetime) -> tuple[x509.Certificate, rsa.RSAPrivat
     ]), now)
 
 
+def _ca_key(lab: LabBase) -> "rsa.RSAPrivateKey":
+    """The lab CA's own key, read from its state folder in the workdir (its host checked it
+    when it opened the CA): for certificates the CA would never issue so."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    ca_key = load_pem_private_key((lab.state_dir / "ca" / "ca.key").read_bytes(), password=None,
+                                  unsafe_skip_rsa_key_validation=True)
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    return ca_key
+
+
+def _frontend_certificate(lab: LabBase, current: Mapping[str, Any], kind: str) -> dict[str, str]:
+    """The Front End's certificate re-issued by the lab's CA as ``kind`` says (one of
+    ``FRONTEND_CERTIFICATES``), with its chain and key as the Front End's admin API takes them."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    assert lab.authority is not None
+    leaf = x509.load_pem_x509_certificates(current["chain"].encode())[0]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024 if kind == "rsa-1024" else 2048)
+    subject = leaf.subject
+    skipped = {x509.SubjectKeyIdentifier.oid}
+    builder = (
+        x509.CertificateBuilder()
+        .issuer_name(lab.authority.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(leaf.not_valid_before_utc)
+        .not_valid_after(leaf.not_valid_after_utc)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if kind == "other-name":
+        other = f"oldfe01.{lab.topology.domain}"
+        subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, other)])
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(other)]), critical=False)
+        skipped.add(x509.SubjectAlternativeName.oid)
+    for extension in leaf.extensions:
+        if extension.oid not in skipped:
+            builder = builder.add_extension(extension.value, extension.critical)
+    ca_key = _ca_key(lab)
+    certificate = builder.subject_name(subject).sign(ca_key, hashes.SHA256())
+    if kind == "sha1":
+        certificate = _signed_sha1(certificate, ca_key)
+    chain = [certificate, *lab.authority.chain]
+    return {
+        "chain": "".join(c.public_bytes(Encoding.PEM).decode() for c in chain),
+        "key": key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode(),
+    }
+
+
+# sha256WithRSAEncryption and sha1WithRSAEncryption (RFC 4055, RFC 3279), as DER
+# OBJECT IDENTIFIERs: the same length, so one replaces the other in place.
+_SHA256_WITH_RSA = bytes.fromhex("06092a864886f70d01010b")
+_SHA1_WITH_RSA = bytes.fromhex("06092a864886f70d010105")
+
+
+def _signed_sha1(certificate: "x509.Certificate", key: "rsa.RSAPrivateKey") -> "x509.Certificate":
+    """``certificate`` (signed SHA256withRSA) signed SHA1withRSA instead, as an AD CS of the
+    2000s did. cryptography no longer signs certificates with SHA-1, so the algorithm's OID
+    is changed in the TBSCertificate and outside it, and the new TBSCertificate signed."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    der = certificate.public_bytes(Encoding.DER)
+    tbs = certificate.tbs_certificate_bytes
+    if der.count(_SHA256_WITH_RSA) != 2 or tbs.count(_SHA256_WITH_RSA) != 1:
+        raise ValueError("expected the signature algorithm once in the TBSCertificate and once after it")
+    new_tbs = tbs.replace(_SHA256_WITH_RSA, _SHA1_WITH_RSA)
+    signature = key.sign(new_tbs, padding.PKCS1v15(), hashes.SHA1())
+    assert len(signature) == len(certificate.signature)
+    start = der.index(tbs)
+    rest = der[start + len(tbs):-len(signature)].replace(_SHA256_WITH_RSA, _SHA1_WITH_RSA)
+    return x509.load_der_x509_certificate(der[:start] + new_tbs + rest + signature)
+
+
+async def _revoked_connector_certificate(lab: LabBase) -> Path:
+    """The customer's PFX for the UC Connector's FQDN, issued by the lab's CA from the page's
+    template and then revoked there (Key Compromise), with a new CRL published at once."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from .artifacts import export_pfx
+
+    assert lab.authority is not None
+    fqdn = lab.topology.ucc_fqdn
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, fqdn)]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    issued = await lab.authority.submit(csr, template=_REVOKED_TEMPLATE, requester=_REVOKED_REQUESTER)
+    if issued.certificate is None:
+        raise ScenarioError(f"the lab's CA did not issue the certificate to revoke: {issued.disposition}: {issued.message}")
+    # certutil -revoke SERIAL 1: CRL_REASON_KEY_COMPROMISE.
+    await lab.admin["ca"].act("revoke", {"serial": f"{issued.certificate.serial_number:x}", "reason": 1})
+    return export_pfx(
+        lab.artifacts_dir / CUSTOMER_PFX, certificate=issued.certificate, private_key=key, chain=lab.authority.chain,
+        password=CUSTOMER_PFX_PASSWORD,
+    )
+
+
 def _connector_certificate(lab: LabBase, kind: str) -> Path:
     """Write the customer's PFX for the UC Connector's FQDN (``kind``: one of ``CONNECTOR_CERTIFICATES``).
 
-    Expired and not-yet-valid certificates are signed with the lab CA's own key, read from
-    its state folder in the workdir: the CA would never issue them so.
+    Expired and not-yet-valid certificates are signed with the lab CA's own key: the CA would
+    never issue them so.
     """
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     from .artifacts import export_pfx, issue_certificate
@@ -375,11 +548,7 @@ def _connector_certificate(lab: LabBase, kind: str) -> Path:
         chain = [issuer]
         valid = (now - datetime.timedelta(days=1), now + datetime.timedelta(days=365))
     else:
-        # The CA's own key, which its host checked when it opened the CA.
-        ca_key = load_pem_private_key((lab.state_dir / "ca" / "ca.key").read_bytes(), password=None,
-                                      unsafe_skip_rsa_key_validation=True)
-        assert isinstance(ca_key, rsa.RSAPrivateKey)
-        issuer, issuer_key, chain = lab.authority.certificate, ca_key, lab.authority.chain
+        issuer, issuer_key, chain = lab.authority.certificate, _ca_key(lab), lab.authority.chain
         if kind == "expired":
             valid = (now - datetime.timedelta(days=730), now - datetime.timedelta(days=1))
         else:  # not-yet-valid: issued with the validity starting next month
@@ -408,9 +577,33 @@ async def _apply_environment(lab: LabBase, environment: Mapping[str, Any], java_
         await lab.domain.update(computer, password="Reset-" + secrets.token_urlsafe(9) + "1a", kvno=account["kvno"] + 1)
     if environment.get("ocs_password_changed"):
         await lab.domain.update(t.ucc_account, password="Changed-" + secrets.token_urlsafe(9) + "1a")
+    if "ocs_account" in environment:
+        await lab.domain.update(t.ucc_account, **environment["ocs_account"])
+    if "domain_des_enabled" in environment:
+        await lab.admin["kdc"].put("domain-policy", {"des_enabled": environment["domain_des_enabled"]})
+    frontend = lab.admin["frontend"]
+    if "frontend_profile" in environment:
+        await frontend.put("profile", environment["frontend_profile"])
+    if "frontend_known_peers" in environment:
+        await frontend.put("known-peers", environment["frontend_known_peers"])
+    if "frontend_revocation_check" in environment:
+        await frontend.put("revocation", {"check": environment["frontend_revocation_check"]})
+    if "frontend_certificate" in environment:
+        await frontend.put("certificate", _frontend_certificate(lab, await frontend.get("certificate"), environment["frontend_certificate"]))
+    if "crl_publication" in environment:
+        # Offline: the CDP's web site is down. Expired: the last CRL's nextUpdate passed an hour ago.
+        publication = {"offline": {"serving": False}, "expired": {"next_update_offset": -3600}}[environment["crl_publication"]]
+        await lab.admin["ca"].put("crl-publication", publication)
+    connector = lab.admin["connector"]
+    if "java_security" in environment:
+        await connector.put("java-security", environment["java_security"])
+    if environment.get("endpoint_identification"):
+        await connector.put("endpoint-identification", "HTTPS")
     if java_home is not None:
         _write_cacerts(lab, java_home, environment["jdk_cacerts"])
-    if "connector_certificate" in environment:
+    if environment.get("connector_certificate") == "revoked":
+        await _revoked_connector_certificate(lab)
+    elif "connector_certificate" in environment:
         _connector_certificate(lab, environment["connector_certificate"])
 
 
