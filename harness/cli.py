@@ -728,6 +728,47 @@ def host_command(
     raise typer.Exit(code)
 
 
+@app.command("connect")
+def connect_command(
+    path: Annotated[Path_, typer.Argument(help="Which connections: MTLS (both directions), TLS/Kerberos, or all.")] = Path_.all,
+    workdir: Annotated[Path, typer.Option(help="Folder of the running lab (its lab.json).")] = Path("lab"),
+    client: Annotated[Client, typer.Option(help="Who plays the UC Connector: the Python stand-in, the real JSSE/JGSS stack (java), or both, compared.")] = Client.python,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (a replay's, with an empty transcript).")] = False,
+) -> None:
+    """Start the UC Connector of a running lab as its Application stands now, no step of the page
+    done for you: it registers with the Front End, the Front End pushes to its Secured port (MTLS),
+    it logs in with Kerberos (TLS/Kerberos). Each handshake judged by what the server side saw."""
+    from .attach import AttachedLab
+    from .progress import read_progress
+    from .replay import connect
+
+    if client is not Client.python:
+        from .javaprobe import JavaUnavailableError, ensure_compiled
+
+        try:
+            ensure_compiled()
+        except JavaUnavailableError as exc:
+            raise _fail_usage(str(exc)) from None
+
+    async def run():
+        async with AttachedLab(workdir) as lab:
+            # Diagnoses point at the steps of the way the trainee took to the PFX.
+            source = (await read_progress(lab)).pfx_source
+            return await connect(lab, path.value, pfx_source=source, client=client.value)
+
+    try:
+        result = asyncio.run(run())
+    except LabError as exc:
+        raise _fail_usage(str(exc)) from None
+    except (AdminUnavailable, HostDown) as exc:
+        err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2))
+    _summarize(result)
+    raise typer.Exit(result.exit_code)
+
+
 _PROGRESS_MARKS = {"done": "[green]done[/green]", "todo": "[dim]todo[/dim]", "wrong": "[red]wrong[/red]"}
 
 

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from .diagnosis import diagnose
 from .handshakes import compare_clients, confirm_mtls, confirm_tls_kerberos
 from .javaprobe import ProbeError
-from .lab import Lab
+from .lab import Lab, LabBase
 from .manifest import Manifest
 from .procedures import (
     PATH_PARTS,
@@ -142,23 +142,45 @@ async def replay(
             if not await run_procedure(procedure, ctx, overrides):
                 return result  # a step of the page failed: there are no files to try
             done.add(procedure.key)
-        for one in ("python", "java") if client == "both" else (client,):
-            try:
-                if part == "mtls":
-                    result.handshakes += await confirm_mtls(lab, pfx_source=options["pfx_source"], client=one)
-                else:
-                    result.handshakes.append(await confirm_tls_kerberos(lab, client=one))
-            except ProbeError as exc:
-                # The JVM gave no report (a timeout, a crash): an error of this handshake, not of the replay.
-                result.handshakes.append(
-                    {
-                        "kind": part,
-                        "client": one,
-                        "outcome": "error",
-                        "evidence": {"java": str(exc)},
-                        "diagnoses": [diagnose("java-probe-failed", str(exc), None)],
-                    }
-                )
+        result.handshakes += await _handshakes(lab, part, pfx_source=options["pfx_source"], client=client)
     if client == "both":
         result.disagreements = compare_clients(result.handshakes)
     return result
+
+
+async def connect(lab: LabBase, path: str = "all", *, pfx_source: str = "shell", client: str = "python") -> ReplayResult:
+    """Start the UC Connector of a running ``lab`` as its Application stands now, without any
+    step of the page: it registers with the Front End and answers the Front End's push on its
+    Secured port (MTLS), or logs in with Kerberos (TLS/Kerberos), each judged by what the
+    server side saw. The result is a replay's with an empty transcript."""
+    assert lab.manifest is not None
+    result = ReplayResult(path=path, workdir=str(lab.workdir), transcript=Transcript(), manifest=lab.manifest)
+    for part in PATH_PARTS[path]:
+        result.handshakes += await _handshakes(lab, part, pfx_source=pfx_source, client=client)
+    if client == "both":
+        result.disagreements = compare_clients(result.handshakes)
+    return result
+
+
+async def _handshakes(lab: LabBase, part: str, *, pfx_source: str, client: str) -> list[dict[str, Any]]:
+    """The handshakes of one path (``mtls`` or ``tls-kerberos``) with the lab's files as they
+    are now, for each client in turn."""
+    out: list[dict[str, Any]] = []
+    for one in ("python", "java") if client == "both" else (client,):
+        try:
+            if part == "mtls":
+                out += await confirm_mtls(lab, pfx_source=pfx_source, client=one)
+            else:
+                out.append(await confirm_tls_kerberos(lab, client=one))
+        except ProbeError as exc:
+            # The JVM gave no report (a timeout, a crash): an error of this handshake, not of the replay.
+            out.append(
+                {
+                    "kind": part,
+                    "client": one,
+                    "outcome": "error",
+                    "evidence": {"java": str(exc)},
+                    "diagnoses": [diagnose("java-probe-failed", str(exc), None)],
+                }
+            )
+    return out

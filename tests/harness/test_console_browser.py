@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from harness.lab import free_port
 from tests.conftest import require_tool
+from tests.harness.browser_support import Screenshots, gax_application, gax_log_in, launch_chromium
 from tests.fakes.kdc_support import MitClient, krb5_conf_text
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' brings playwright")
@@ -53,47 +53,29 @@ def running_lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
         proc.wait(timeout=60)
 
 
-def gax_application(lab: dict[str, Any]) -> dict[str, Any]:
-    """The UC Connector's Application as the GAX API gives it."""
-    url, account = lab["endpoints"]["configserver"], lab["accounts"]["configserver"]
-    token = requests.post(url + "gax/api/session/login", json=account, timeout=10).json()["token"]
-    found = requests.get(url + "gax/api/cfg/objects/CfgApplication", params={"name": lab["topology"]["application_name"]},
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
-    assert len(found) == 1
-    return found[0]
-
-
 def test_a_trainee_configures_the_application_and_watches_the_lab(running_lab: dict[str, Any], tmp_path: Path) -> None:
-    require_tool("chromium")
     openssl, _kinit = require_tool("openssl"), require_tool("kinit")
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=30_000)  # a machine shared with other work may be slow to answer
 
     lab = running_lab
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    shots = Screenshots(tmp_path / "screenshots")
     secure_port = free_port("127.0.0.1")
     before = gax_application(lab)
 
     with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        browser = launch_chromium(driver)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
 
         def shot(name: str) -> None:
-            path = shots / f"{len(list(shots.iterdir())) + 1:02d}-{name}.png"
-            page.screenshot(path=str(path), full_page=True)
-            print(f"screenshot: {path}")
+            shots.take(page, name)
 
         # "You are logged in to Configuration Manager."
-        page.goto(lab["endpoints"]["configserver"] + "gax/")
-        page.get_by_label("User name").fill(lab["accounts"]["configserver"]["username"])
-        page.get_by_label("Password", exact=True).fill(lab["accounts"]["configserver"]["password"])
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name="Applications")).to_be_visible()
+        gax_log_in(page, lab)
         shot("applications")
 
         # "Go to Environment > Applications and double-click the UC Connector Application object."

@@ -179,3 +179,25 @@ def test_the_shell_way_by_hand_up_to_the_pfx(tmp_path: Path) -> None:
         assert [steps[(shell, n)]["status"] for n in "123456"] == ["done"] * 6
         assert steps[(MTLS_ARGS, "2")]["status"] == "todo"
         assert document["pfx_source"] == "shell"
+
+
+def test_connect_starts_the_connector_as_configured_and_names_what_is_missing(tmp_path: Path) -> None:
+    """``ucclab connect`` on a blank lab: no step done for the trainee, the handshakes refused
+    with what the page's steps would have given; ``progress`` then shows them as last seen."""
+    with running_lab(tmp_path / "lab", "--blank") as lab:
+        before = fingerprint(lab)
+        started = ucclab("connect", "mtls", "--workdir", str(lab), "--json")
+        assert started.returncode == 1, started.stderr
+        document = json.loads(started.stdout)
+        assert document["transcript"] == [] and document["outcome"] == "not-confirmed"
+        assert [(h["direction"], h["outcome"]) for h in document["handshakes"]] == [
+            ("connector-to-frontend", "rejected"), ("frontend-to-connector", "error")]
+        codes = {d["code"] for d in document["diagnoses"]}
+        assert {"pfx-no-private-key", "secure-port-missing"} <= codes
+        assert "outcome: not-confirmed" in started.stderr
+        # Nothing of the trainee's was changed: no file written, no Application touched.
+        assert fingerprint(lab) == before
+        _, after = progress(lab)
+        assert handshakes(after)["connector-to-frontend"]["status"] == "rejected"
+    missing = ucclab("connect", "--workdir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "lab.json" in missing.stderr
