@@ -78,7 +78,8 @@ def test_blank_lab_then_a_replay_into_it(tmp_path: Path) -> None:
 def test_a_scenario_is_named_until_fixed_and_confirmed_once_rerun(tmp_path: Path) -> None:
     """``up --scenario wrong-truststore-password``: the fault at its step, with its code, in the
     checklist and in the last handshake; fixed on the Application as the Configuration
-    Server's console would, the step is done; run again, the handshakes are confirmed."""
+    Server's console would, the step is done; the connector started again, the handshakes
+    are confirmed."""
     with running_lab(tmp_path / "lab", "--scenario", "wrong-truststore-password") as lab:
         code, staged = progress(lab)
         assert code == 1
@@ -106,7 +107,8 @@ def test_a_scenario_is_named_until_fixed_and_confirmed_once_rerun(tmp_path: Path
         assert by_step(fixed)[(MTLS_ARGS, "2")]["status"] == "done"
         assert handshakes(fixed)["connector-to-frontend"]["status"] == "rejected"  # the last one seen, before the fix
 
-        rerun = ucclab("replay", "mtls", "--attach", str(lab), "--json")
+        # The connector started again as fixed (no step of the page redone for the trainee).
+        rerun = ucclab("connect", "mtls", "--workdir", str(lab), "--json")
         assert rerun.returncode == 0, rerun.stderr
         _, confirmed = progress(lab)
         judged = handshakes(confirmed)
