@@ -150,9 +150,8 @@ CRL_PUBLICATIONS = ("offline", "expired")
 OCS_ACCOUNT_STATES: dict[str, type] = {
     "must_change_password": bool, "password_expired": bool, "locked_out": bool, "enabled": bool, "account_expires": str,
 }
-# A template and a requester the lab's CA issues the customer's revoked certificate with.
+# The template the lab's CA issues the customer's revoked certificate from (the page's copy).
 _REVOKED_TEMPLATE = "WebServerExportable"
-_REVOKED_REQUESTER = "COMPANYA\\Administrator"
 # The customer's certificate for the connector, as the lab places it in the connector's etc.
 CUSTOMER_PFX = "Customer_Certificate.pfx"
 CUSTOMER_PFX_PASSWORD = "mnopqr"
@@ -519,7 +518,8 @@ async def _revoked_connector_certificate(lab: LabBase) -> Path:
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    issued = await lab.authority.submit(csr, template=_REVOKED_TEMPLATE, requester=_REVOKED_REQUESTER)
+    requester = f"{lab.topology.domain.split('.')[0].upper()}\\Administrator"  # as the Management Shell's request
+    issued = await lab.authority.submit(csr, template=_REVOKED_TEMPLATE, requester=requester)
     if issued.certificate is None:
         raise ScenarioError(f"the lab's CA did not issue the certificate to revoke: {issued.disposition}: {issued.message}")
     # certutil -revoke SERIAL 1: CRL_REASON_KEY_COMPROMISE.
