@@ -687,6 +687,24 @@ def down_command(
     err.print(escape(removed.summary()))
 
 
+def _on_running_lab(workdir: Path, work):
+    """``await work(lab)`` on the lab running in ``workdir`` (met through its lab.json), and its
+    result. No lab there is bad usage (exit 2); a lab that stopped answering, exit 1."""
+    from .attach import AttachedLab
+
+    async def run():
+        async with AttachedLab(workdir) as lab:
+            return await work(lab)
+
+    try:
+        return asyncio.run(run())
+    except LabError as exc:
+        raise _fail_usage(str(exc)) from None
+    except (AdminUnavailable, HostDown) as exc:
+        err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+
+
 @app.command("host")
 def host_command(
     host: Annotated[str, typer.Argument(help="The Windows host: labdc01, fe01 or ucc01 (or its FQDN).")],
@@ -694,7 +712,6 @@ def host_command(
     workdir: Annotated[Path, typer.Option(help="Folder of the running lab (its lab.json).")] = Path("lab"),
 ) -> None:
     """Run one PowerShell line on a Windows host of a running lab: ucclab host fe01 -- 'Get-ChildItem Cert:\\LocalMachine\\My'."""
-    from .attach import AttachedLab
     from .lab import WINDOWS_ROLES
     from .powershell import run_line
 
@@ -702,30 +719,22 @@ def host_command(
         raise _fail_usage("give the PowerShell line as one argument after --, in single quotes: "
                           "ucclab host fe01 -- 'Get-ChildItem Cert:\\LocalMachine\\My'")
 
-    async def run() -> int:
-        async with AttachedLab(workdir) as lab:
-            names = {}
-            for role in WINDOWS_ROLES:
-                short = lab.host_name(role)
-                names[short.lower()] = names[lab.topology.fqdn(short).lower()] = role
-            if host.lower() not in names:
-                raise _fail_usage(f"no Windows host {host!r} in this lab: its hosts are "
-                                  f"{', '.join(lab.host_name(r) for r in WINDOWS_ROLES)}")
-            result = await run_line(lab, names[host.lower()], line[0])
-        if result.stdout:
-            print(result.stdout)
-        if result.stderr:
-            sys.stderr.write(result.stderr + "\n")
-        return result.exit_code
+    async def run(lab):
+        names = {}
+        for role in WINDOWS_ROLES:
+            short = lab.host_name(role)
+            names[short.lower()] = names[lab.topology.fqdn(short).lower()] = role
+        if host.lower() not in names:
+            raise _fail_usage(f"no Windows host {host!r} in this lab: its hosts are "
+                              f"{', '.join(lab.host_name(r) for r in WINDOWS_ROLES)}")
+        return await run_line(lab, names[host.lower()], line[0])
 
-    try:
-        code = asyncio.run(run())
-    except LabError as exc:
-        raise _fail_usage(str(exc)) from None
-    except (AdminUnavailable, HostDown) as exc:
-        err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(EXIT_PROBLEMS) from None
-    raise typer.Exit(code)
+    result = _on_running_lab(workdir, run)
+    if result.stdout:
+        print(result.stdout)
+    if result.stderr:
+        sys.stderr.write(result.stderr + "\n")
+    raise typer.Exit(result.exit_code)
 
 
 @app.command("connect")
@@ -738,7 +747,6 @@ def connect_command(
     """Start the UC Connector of a running lab as its Application stands now, no step of the page
     done for you: it registers with the Front End, the Front End pushes to its Secured port (MTLS),
     it logs in with Kerberos (TLS/Kerberos). Each handshake judged by what the server side saw."""
-    from .attach import AttachedLab
     from .progress import read_progress
     from .replay import connect
 
@@ -750,19 +758,12 @@ def connect_command(
         except JavaUnavailableError as exc:
             raise _fail_usage(str(exc)) from None
 
-    async def run():
-        async with AttachedLab(workdir) as lab:
-            # Diagnoses point at the steps of the way the trainee took to the PFX.
-            source = (await read_progress(lab)).pfx_source
-            return await connect(lab, path.value, pfx_source=source, client=client.value)
+    async def start(lab):
+        # Diagnoses point at the steps of the way the trainee took to the PFX.
+        source = (await read_progress(lab)).pfx_source
+        return await connect(lab, path.value, pfx_source=source, client=client.value)
 
-    try:
-        result = asyncio.run(run())
-    except LabError as exc:
-        raise _fail_usage(str(exc)) from None
-    except (AdminUnavailable, HostDown) as exc:
-        err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(EXIT_PROBLEMS) from None
+    result = _on_running_lab(workdir, start)
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
     _summarize(result)
@@ -778,20 +779,9 @@ def progress_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """The page's steps as a checklist (done / todo / wrong) and the last handshakes, read from a running lab."""
-    from .attach import AttachedLab
     from .progress import read_progress
 
-    async def run():
-        async with AttachedLab(workdir) as lab:
-            return await read_progress(lab)
-
-    try:
-        progress = asyncio.run(run())
-    except LabError as exc:
-        raise _fail_usage(str(exc)) from None
-    except (AdminUnavailable, HostDown) as exc:
-        err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(EXIT_PROBLEMS) from None
+    progress = _on_running_lab(workdir, read_progress)
     if as_json:
         print(json.dumps(progress.to_json(), indent=2, default=str))
     heading = None

@@ -129,7 +129,7 @@ def test_a_trainee_takes_the_mtls_path_by_hand(tmp_path: Path) -> None:
         # The trust store: the Front End's root exported on fe01 (ucclab host), imported with keytool.
         exported = ucclab("host", "fe01", "--workdir", str(workdir), "--",
                           "Get-ChildItem Cert:\\LocalMachine\\Root | Export-Certificate -Type CERT "
-                          f"-FilePath \\\\ucc01\\C$\\GCTI\\UCConnector\\UCC_Lync\\etc\\UCC_Certificate.cer")
+                          "-FilePath \\\\ucc01\\C$\\GCTI\\UCConnector\\UCC_Lync\\etc\\UCC_Certificate.cer")
         assert exported.returncode == 0, exported.stderr
         imported = subprocess.run([keytool, "-import", "-noprompt", "-alias", "ucc-cert", "-file", "UCC_Certificate.cer",
                                    "-keystore", STORE, "-storetype", "jks", "-storepass", STORE_PASSWORD], cwd=etc,
