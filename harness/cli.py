@@ -739,7 +739,7 @@ def host_command(
 
 @app.command("connect")
 def connect_command(
-    path: Annotated[Path_, typer.Argument(help="Which connections: MTLS (both directions), TLS/Kerberos, or all.")] = Path_.all,
+    path: Annotated[Optional[Path_], typer.Argument(help="Which connections: MTLS (both directions), TLS/Kerberos, or all (default: the path the Application's arguments are set for; all when neither).", show_default=False)] = None,
     workdir: Annotated[Path, typer.Option(help="Folder of the running lab (its lab.json).")] = Path("lab"),
     client: Annotated[Client, typer.Option(help="Who plays the UC Connector: the Python stand-in, the real JSSE/JGSS stack (java), or both, compared.")] = Client.python,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (a replay's, with an empty transcript).")] = False,
@@ -747,7 +747,7 @@ def connect_command(
     """Start the UC Connector of a running lab as its Application stands now, no step of the page
     done for you: it registers with the Front End, the Front End pushes to its Secured port (MTLS),
     it logs in with Kerberos (TLS/Kerberos). Each handshake judged by what the server side saw."""
-    from .progress import read_progress
+    from .progress import configured_path, read_progress
     from .replay import connect
 
     if client is not Client.python:
@@ -761,9 +761,22 @@ def connect_command(
     async def start(lab):
         # Diagnoses point at the steps of the way the trainee took to the PFX.
         source = (await read_progress(lab)).pfx_source
-        return await connect(lab, path.value, pfx_source=source, client=client.value)
+        # The page's two argument sets take turns on one Application: it runs with the one it holds.
+        configured = await configured_path(lab)
+        chosen = path.value if path is not None else configured or "all"
+        result = await connect(lab, chosen, pfx_source=source, client=client.value)
+        if configured is None:
+            result.setup.append("the Application's Command Line Arguments hold neither the MTLS nor the TLS set")
+        elif path is None:
+            result.setup.append(f"the Application's Command Line Arguments are set for {configured}: connected so")
+        elif chosen != configured:
+            result.setup.append(f"the Application's Command Line Arguments are set for {configured}: "
+                                "the connector starts with them whatever the path")
+        return result
 
     result = _on_running_lab(workdir, start)
+    for note in result.setup:
+        err.print(f"note: {escape(note)}", soft_wrap=True)
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
     _summarize(result)

@@ -295,16 +295,16 @@ class Analysis:
         """The MTLS set: the Application's arguments when they are MTLS ones, else startup.bat's
         (a replay of both paths, and the page, leave the TLS set on the Application)."""
         app_args = self.s.app.command_line_arguments if self.s.app else ""
-        if _mode(app_args, program=True) == "mtls":
+        if arguments_path(app_args, program=True) == "mtls":
             return app_args, "the Application's Command Line Arguments"
         line = self.startup_bat_line()
-        if line and _mode(line, program=True) == "mtls":
+        if line and arguments_path(line, program=True) == "mtls":
             return line, "startup.bat"
         return None, None
 
     def _tls_arguments(self) -> str | None:
         app_args = self.s.app.command_line_arguments if self.s.app else ""
-        return app_args if _mode(app_args, program=True) == "tls-kerberos" else None
+        return app_args if arguments_path(app_args, program=True) == "tls-kerberos" else None
 
     # -- files
     def _certificate_file(self, role: str, *, exclude: Path | None) -> OpenedFile | None:
@@ -446,7 +446,7 @@ class Analysis:
         return "shell"
 
 
-def _mode(arguments: str, *, program: bool = False) -> str | None:
+def arguments_path(arguments: str, *, program: bool = False) -> str | None:
     """Which path's set ``arguments`` hold: ``mtls``, ``tls-kerberos`` or None (neither)."""
     parsed = parse_arguments(arguments, program=program)
     a = parsed.arguments
@@ -456,6 +456,14 @@ def _mode(arguments: str, *, program: bool = False) -> str | None:
     if a.cert_store_file or a.key_store_file or a.cert_store_pass or typo:
         return "mtls"
     return None
+
+
+async def configured_path(lab: LabBase) -> str | None:
+    """The path the Application's Command Line Arguments are set for now (``mtls`` or
+    ``tls-kerberos``; the page's two sets take turns on one Application), or None."""
+    async with lab.configserver_client() as cfg:
+        app = await cfg.find_application(lab.topology.application_name)
+    return arguments_path(app.command_line_arguments, program=True) if app is not None else None
 
 
 # -- the rules ----------------------------------------------------------------------------------

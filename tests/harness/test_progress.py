@@ -192,6 +192,7 @@ def test_connect_starts_the_connector_as_configured_and_names_what_is_missing(tm
         assert started.returncode == 1, started.stderr
         document = json.loads(started.stdout)
         assert document["transcript"] == [] and document["outcome"] == "not-confirmed"
+        assert document["setup"] == ["the Application's Command Line Arguments hold neither the MTLS nor the TLS set"]
         assert [(h["direction"], h["outcome"]) for h in document["handshakes"]] == [
             ("connector-to-frontend", "rejected"), ("frontend-to-connector", "error")]
         codes = {d["code"] for d in document["diagnoses"]}
@@ -201,5 +202,16 @@ def test_connect_starts_the_connector_as_configured_and_names_what_is_missing(tm
         assert fingerprint(lab) == before
         _, after = progress(lab)
         assert handshakes(after)["connector-to-frontend"]["status"] == "rejected"
+        # After the whole page, the Application holds the TLS set: the connector runs with it.
+        assert ucclab("replay", "all", "--attach", str(lab)).returncode == 0
+        as_configured = ucclab("connect", "--workdir", str(lab), "--json")
+        assert as_configured.returncode == 0, as_configured.stderr
+        document = json.loads(as_configured.stdout)
+        assert [h["kind"] for h in document["handshakes"]] == ["tls-kerberos"]
+        assert "note: the Application's Command Line Arguments are set for tls-kerberos: connected so" in as_configured.stderr
+        forced = ucclab("connect", "mtls", "--workdir", str(lab), "--json")
+        assert forced.returncode == 1
+        assert json.loads(forced.stdout)["setup"] == [
+            "the Application's Command Line Arguments are set for tls-kerberos: the connector starts with them whatever the path"]
     missing = ucclab("connect", "--workdir", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "lab.json" in missing.stderr

@@ -150,9 +150,11 @@ def test_a_trainee_takes_the_mtls_path_by_hand(tmp_path: Path) -> None:
             "connector-to-frontend": "not-seen", "frontend-to-connector": "not-seen"}
 
         # The connector started as the trainee configured it: both directions, the server sides' words.
-        started = ucclab("connect", "mtls", "--workdir", str(workdir), "--json")
+        # No path named: the one the Application's arguments are set for.
+        started = ucclab("connect", "--workdir", str(workdir), "--json")
         assert started.returncode == 0, started.stderr
         connected = json.loads(started.stdout)
+        assert connected["setup"] == ["the Application's Command Line Arguments are set for mtls: connected so"]
         assert [(h["direction"], h["outcome"]) for h in connected["handshakes"]] == [
             ("connector-to-frontend", "confirmed"), ("frontend-to-connector", "confirmed")]
         assert connected["transcript"] == []  # no step of the page was done for the trainee
