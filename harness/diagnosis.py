@@ -100,7 +100,7 @@ DIAGNOSES: dict[str, Diagnosis] = dict(
         _d("cert-revocation-offline", "", "Make the CA's CRL (the CDP URL in the certificate) reachable and current for the host that checks it."),
         _d("cert-signature-algorithm-disabled", f"{FRONTEND}, step 3", "Issue the Front End's certificate (and its CA's) with SHA-256 signatures, or knowingly re-allow the algorithm in jdk.certpath.disabledAlgorithms of the connector's JDK."),
         _d("cert-key-too-small", f"{FRONTEND}, step 3", "Issue the certificate with an RSA key of 2048 bits or more, or knowingly relax the keySize limit in the connector's JDK java.security."),
-        _d("tls-protocol-mismatch", "", "Enable TLS 1.2 on the Front End (SChannel's TLS 1.2 Server and Client keys); JDK 17 disables TLS 1.0 and 1.1 (jdk.tls.disabledAlgorithms)."),
+        _d("tls-protocol-mismatch", "", "Give both sides a TLS version in common: TLS 1.2 enabled on the Front End (SChannel's TLS 1.2 Server and Client keys) and left enabled in the connector JDK's jdk.tls.disabledAlgorithms (JDK 17 disables TLS 1.0 and 1.1; Skype for Business before 2019 has no TLS 1.3)."),
         _d("peer-rejected-certificate", "", "The other side refused this side's certificate with a TLS alert: its own log says why (trust, dates, EKU, name)."),
         _d("client-certificate-missing", f"{MTLS_ARGS}, step 2", "Give the connector its PFX (-cert_store_file/-cert_store_pass/-cert_store_type pkcs12)."),
         _d("arg-unknown", f"{MTLS_ARGS}, step 2", "Correct the option's name (the page's '-ket_store_type' is '-key_store_type')."),
@@ -249,7 +249,8 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("openssl", r"(?:EE|CA) certificate key too weak|(?:ee|ca) key too small", "cert-key-too-small"),
     _p("openssl", r"hostname mismatch|IP address mismatch", "cert-name-mismatch"),
     _p("openssl", r"peer did not return a certificate", "client-certificate-missing"),
-    # "unsupported protocol" alone is the reason a server's OpenSSL logs (the Front End's event).
+    # "unsupported protocol" alone is the reason a server's OpenSSL logs: the Front End
+    # stand-in's own words beside its SChannel event (SChannel's are assumed for this case).
     _p("openssl", r"tlsv1 alert protocol version|\bunsupported protocol\b|no protocols available", "tls-protocol-mismatch"),
     _p("openssl", r"Mac verify error: invalid password\?", "pfx-wrong-password"),
     # -- Windows SChannel: System-log events 36874-36888 (vocabulary §3a) and the
@@ -361,13 +362,15 @@ def code_for_verify_error(text: str | None, *, peer: Peer | None = None) -> str 
     return code_for_text(text, sources=("openssl",), peer=peer)
 
 
-def diagnose(code: str, message: str, evidence: Any = None, *, doc_step: str | None = None) -> dict[str, Any]:
-    """A diagnosis as the reports carry it: code, the page's step, message, evidence, fix."""
+def diagnose(code: str, message: str, evidence: Any = None, *, doc_step: str | None = None,
+             fix: str | None = None) -> dict[str, Any]:
+    """A diagnosis as the reports carry it: code, the page's step, message, evidence, fix
+    (``doc_step`` and ``fix`` default to the code's; a caller that knows better names them)."""
     known = DIAGNOSES.get(code)
     return {
         "code": code,
         "doc_step": doc_step or (known.doc_step if known else None),
         "message": message,
         "evidence": evidence,
-        "fix": known.fix if known else None,
+        "fix": fix or (known.fix if known else None),
     }

@@ -44,6 +44,29 @@ _PFX_STEPS = {
 _REQUEST_CODES = {"cert-name-mismatch", "cert-expired", "cert-not-yet-valid", "cert-untrusted-ca", "cert-eku-no-server-auth"}
 _EXPORT_CODES = {"pfx-no-private-key", "pfx-unencrypted", "pfx-chain-incomplete"}
 
+# The connector's own verdict on the certificate the Front End presented (it is the TLS
+# client there): the Front End's certificate is at fault, not the connector's.
+_FRONTEND_CERTIFICATE = (f"{FRONTEND}, step 3", {
+    "cert-name-mismatch": "The connector checks the Front End's name (HTTPS endpoint identification): the Front End must "
+                          "present a certificate naming the FQDN the connector connects to (its pool's), or the connector "
+                          "must not check names, as a plain SSLSocket does not.",
+    "cert-expired": "Renew the Front End's certificate: it has expired.",
+    "cert-not-yet-valid": "Check the hosts' clocks: the Front End's certificate is not valid yet.",
+})
+# Lync serves only the trusted application pools and computers of its topology.
+_NOT_IN_TOPOLOGY = ("Give the connector a certificate whose subject CN is the FQDN its trusted application computer has "
+                    "in the topology (Get-CsTrustedApplicationComputer), or add the connector's FQDN to the topology "
+                    "(New-CsTrustedApplicationPool or New-CsTrustedApplicationComputer, then Enable-CsTopology).")
+
+
+def _client_verdict(code: str, message: str, view: Any, pfx_source: str | None) -> dict[str, Any]:
+    """The connector's own diagnosis of a TLS connection to the Front End: a fault of the
+    Front End's certificate points there, the others at the connector's step."""
+    step, fixes = _FRONTEND_CERTIFICATE
+    if code in fixes:
+        return diagnose(code, message, view, doc_step=step, fix=fixes[code])
+    return diagnose(code, message, view, doc_step=doc_step(code, pfx_source) if pfx_source else None)
+
 
 def doc_step(code: str, pfx_source: str) -> str | None:
     """The page's step a certificate's fault points at, on the PFX's road (``shell``,
@@ -132,7 +155,7 @@ def why_frontend_refused(
         elif event["type"] == "peer-not-trusted":
             code = "cert-name-mismatch"
             message = f"{event.get('text')}: the certificate names {event.get('names')}, the Front End knows {event.get('known_peers')}"
-            out.append(diagnose(code, message, event, doc_step=doc_step(code, pfx_source)))
+            out.append(diagnose(code, message, event, doc_step=doc_step(code, pfx_source), fix=_NOT_IN_TOPOLOGY))
         elif event["type"] == "sipae-challenge" and not _presented_certificate(seen, event):
             # No client certificate: the Front End treats the connector as an untrusted
             # client and asks it to authenticate; trusted applications must use MTLS.
@@ -145,7 +168,7 @@ def why_frontend_refused(
         if finding["severity"] == "error":
             out.append(diagnose(finding["code"], finding["message"], finding, doc_step=doc_step(finding["code"], pfx_source)))
     if not out and client_code:
-        out.append(diagnose(client_code, client_error or client_code, view, doc_step=doc_step(client_code, pfx_source)))
+        out.append(_client_verdict(client_code, client_error or client_code, view, pfx_source))
     return out
 
 
@@ -279,10 +302,11 @@ def login_diagnoses(login: Login, frontend_seen: list[Record], findings: list[di
     """Why rule 3 was not met (and, confirmed or not, the set-up findings that matter)."""
     diagnoses: list[dict[str, Any]] = []
     if not login.confirmed:
-        if client_code:
+        if client_code and client_code.startswith("truststore-"):
             # On this path the trust store is -cert_store_file: its mistakes are in the TLS arguments.
-            step = f"{TLS_ARGS}, step 2" if client_code.startswith("truststore-") else None
-            diagnoses.append(diagnose(client_code, client_error or client_code, view, doc_step=step))
+            diagnoses.append(diagnose(client_code, client_error or client_code, view, doc_step=f"{TLS_ARGS}, step 2"))
+        elif client_code:
+            diagnoses.append(_client_verdict(client_code, client_error or client_code, view, None))
         for e in frontend_seen:
             if e["type"] == "sipae-rejected":
                 diagnoses.append(diagnose("sip-auth-rejected", f"the Front End refused the credentials: {e.get('reason')}", e))

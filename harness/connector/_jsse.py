@@ -163,7 +163,7 @@ def load_key_material(
             None,
             [
                 StoreFinding(
-                    code="pfx-no-private-key",
+                    code="client-certificate-missing",
                     message="no key store (-cert_store_file) is given: Java has no certificate to present and "
                     "sends none, so the Front End refuses the MTLS connection",
                     hint="Add -cert_store_file <path to the .pfx> -cert_store_pass <password> -cert_store_type pkcs12.",

@@ -389,7 +389,7 @@ def test_expired_front_end_certificate(lab: Lab) -> None:
 
 def test_without_a_key_store_no_client_certificate_is_sent_and_the_front_end_refuses(lab: Lab) -> None:
     ucc = connector(lab, replace(PAGE_ARGUMENTS, cert_store_file=None, cert_store_pass=None, cert_store_type=None))
-    assert [f.code for f in ucc.findings] == ["pfx-no-private-key"]
+    assert [f.code for f in ucc.findings] == ["client-certificate-missing"]
     report, seen = _register(lab, lab.frontend, ucc)
     assert report.outcome == "error"
     # The Front End's log is the evidence: it refused the handshake for want of a certificate.
@@ -417,7 +417,7 @@ def test_the_pages_typos_leave_the_connector_without_its_pfx(lab: Lab) -> None:
         other=((r"-cert_store_c:\gcti\lync_ucc_1.pfx", None), ("-ket_store_type", "jks")),
     )
     ucc = connector(lab, arguments)
-    assert [f.code for f in ucc.findings] == ["arg-malformed", "arg-unknown", "pfx-no-private-key"]
+    assert [f.code for f in ucc.findings] == ["arg-malformed", "arg-unknown", "client-certificate-missing"]
     assert not ucc.key.present and ucc.trust.anchors == [lab.ca.certificate]
 
 
