@@ -42,9 +42,13 @@ def read_lab_json(workdir: Path) -> dict[str, Any]:
 class AttachedLab(LabBase):
     """A running lab, reached through ``lab.json``: use as ``async with AttachedLab(dir) as lab``."""
 
-    def __init__(self, workdir: Path | str, *, ready_timeout: float = 30.0) -> None:
+    def __init__(self, workdir: Path | str, *, ready_timeout: float = 30.0, prepare: bool = False) -> None:
         super().__init__(workdir, Topology())
         self.ready_timeout = ready_timeout
+        # For a replay: the page's prerequisite, the UC Connector's Application object, is
+        # created if the lab has none (a compose lab's Configuration Server starts empty).
+        # Other commands meet the lab as it is and change nothing of it.
+        self.prepare = prepare
 
     async def start(self) -> "AttachedLab":
         doc = read_lab_json(self.workdir)
@@ -78,7 +82,8 @@ class AttachedLab(LabBase):
         if not services <= set(self.admin):
             raise LabError(f"{self.lab_json_path}: the admin API of {', '.join(sorted(services - set(self.admin)))} is not listed")
         await self._wait_until_serving()
-        await self.ensure_application()
+        if self.prepare:
+            await self.ensure_application()
         await self._open_services()
         return self
 

@@ -23,7 +23,8 @@ import tempfile
 import threading
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional, TypeVar
 
 import typer
 
@@ -32,6 +33,10 @@ from .errors import HostDown, LabError
 
 if TYPE_CHECKING:  # imported by the commands that use them
     from rich.console import Console
+
+    from .attach import AttachedLab
+    from .powershell import HostResult
+    from .replay import ReplayResult
 
     from .keys import KeyCache
     from .lab import Lab, LabBase, Topology
@@ -75,6 +80,9 @@ def escape(text: str) -> str:
 
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+T = TypeVar("T")
 
 
 class Path_(str, Enum):
@@ -151,7 +159,7 @@ def replay_command(
         if attach is not None:
             from .attach import AttachedLab
 
-            async with AttachedLab(attach) as attached:
+            async with AttachedLab(attach, prepare=True) as attached:
                 attached.keys = keys  # the keys the page's steps make on this machine
                 return await replay(attached, path.value, overrides, client=client.value, progress=_print_entry)
         async with Lab(folder, topology, keys=keys) as lab:
@@ -523,7 +531,7 @@ def _up_containers(workdir: Path, topology: Topology, blank: bool) -> int:
         lab = await up_containers(workdir, topology, progress=lambda line: err.print(escape(line), soft_wrap=True))
         outcome = EXIT_OK
         if not blank:
-            async with AttachedLab(workdir) as attached:
+            async with AttachedLab(workdir, prepare=True) as attached:
                 result = await replay(attached, "all", progress=_print_entry)
             _summarize(result)
             if result.outcome != "confirmed":
@@ -687,12 +695,13 @@ def down_command(
     err.print(escape(removed.summary()))
 
 
-def _on_running_lab(workdir: Path, work):
+def _on_running_lab(workdir: Path, work: "Callable[[AttachedLab], Awaitable[T]]") -> T:
     """``await work(lab)`` on the lab running in ``workdir`` (met through its lab.json), and its
-    result. No lab there is bad usage (exit 2); a lab that stopped answering, exit 1."""
+    result. No lab there is bad usage (exit 2); a lab that stopped answering or refused a
+    request, exit 1 with its words."""
     from .attach import AttachedLab
 
-    async def run():
+    async def run() -> T:
         async with AttachedLab(workdir) as lab:
             return await work(lab)
 
@@ -701,7 +710,10 @@ def _on_running_lab(workdir: Path, work):
     except LabError as exc:
         raise _fail_usage(str(exc)) from None
     except (AdminUnavailable, HostDown) as exc:
-        err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}", soft_wrap=True)
+        if isinstance(exc, AdminUnavailable) and exc.status is not None:
+            err.print(f"[red]the lab refused a request:[/red] {escape(str(exc))}", soft_wrap=True)
+        else:
+            err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(EXIT_PROBLEMS) from None
 
 
@@ -719,7 +731,7 @@ def host_command(
         raise _fail_usage("give the PowerShell line as one argument after --, in single quotes: "
                           "ucclab host fe01 -- 'Get-ChildItem Cert:\\LocalMachine\\My'")
 
-    async def run(lab):
+    async def run(lab: "AttachedLab") -> "HostResult":
         names = {}
         for role in WINDOWS_ROLES:
             short = lab.host_name(role)
@@ -758,7 +770,7 @@ def connect_command(
         except JavaUnavailableError as exc:
             raise _fail_usage(str(exc)) from None
 
-    async def start(lab):
+    async def start(lab: "AttachedLab") -> "ReplayResult":
         # Diagnoses point at the steps of the way the trainee took to the PFX.
         source = (await read_progress(lab)).pfx_source
         # The page's two argument sets take turns on one Application: it runs with the one it holds.

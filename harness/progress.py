@@ -67,7 +67,7 @@ from .diagnosis import code_for_text, diagnose
 from .handshakes import Setup
 from .judge import judge_login, judge_push, judge_register, not_confirmed, push_diagnoses, why_frontend_refused
 from .hosts import COMPUTER, PERSONAL, USER, StoredCertificate
-from .lab import LabBase
+from .lab import LabBase, LabError
 from .manifest import Manifest
 from .procedures import PROCEDURES, Procedure
 
@@ -460,10 +460,16 @@ def arguments_path(arguments: str, *, program: bool = False) -> str | None:
 
 async def configured_path(lab: LabBase) -> str | None:
     """The path the Application's Command Line Arguments are set for now (``mtls`` or
-    ``tls-kerberos``; the page's two sets take turns on one Application), or None."""
+    ``tls-kerberos``; the page's two sets take turns on one Application), or None.
+
+    :class:`LabError` when the Configuration Server holds no such Application."""
+    name = lab.topology.application_name
     async with lab.configserver_client() as cfg:
-        app = await cfg.find_application(lab.topology.application_name)
-    return arguments_path(app.command_line_arguments, program=True) if app is not None else None
+        app = await cfg.find_application(name)
+    if app is None:
+        raise LabError(f"the Configuration Server holds no Application named {name!r}, so there is no connector to "
+                       "start (`ucclab replay --attach` creates it as the deployment guide has it)")
+    return arguments_path(app.command_line_arguments, program=True)
 
 
 # -- the rules ----------------------------------------------------------------------------------

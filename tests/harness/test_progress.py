@@ -196,7 +196,9 @@ def test_connect_starts_the_connector_as_configured_and_names_what_is_missing(tm
         assert [(h["direction"], h["outcome"]) for h in document["handshakes"]] == [
             ("connector-to-frontend", "rejected"), ("frontend-to-connector", "error")]
         codes = {d["code"] for d in document["diagnoses"]}
-        assert {"pfx-no-private-key", "secure-port-missing"} <= codes
+        assert {"client-certificate-missing", "secure-port-missing"} <= codes
+        missing = next(d for d in document["diagnoses"] if d["code"] == "client-certificate-missing")
+        assert missing["doc_step"] == "Modifying Command Line Arguments for MTLS, step 2"
         assert "outcome: not-confirmed" in started.stderr
         # Nothing of the trainee's was changed: no file written, no Application touched.
         assert fingerprint(lab) == before
@@ -215,3 +217,27 @@ def test_connect_starts_the_connector_as_configured_and_names_what_is_missing(tm
             "the Application's Command Line Arguments are set for tls-kerberos: the connector starts with them whatever the path"]
     missing = ucclab("connect", "--workdir", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "lab.json" in missing.stderr
+
+
+def test_without_the_application_connect_says_so_and_nothing_recreates_it(tmp_path: Path) -> None:
+    """The Application deleted in the Configuration Server: ``connect`` names what is missing
+    (exit 2), and neither it, ``progress`` nor ``host`` brings the Application back."""
+
+    async def application(delete: bool = False) -> Any:
+        async with AttachedLab(lab) as attached, attached.configserver_client() as cfg:
+            app = await cfg.find_application(attached.topology.application_name)
+            if delete and app is not None:
+                await cfg.delete_application(app.dbid)
+            return app
+
+    with running_lab(tmp_path / "lab", "--blank") as lab:
+        assert asyncio.run(application(delete=True)) is not None
+        started = ucclab("connect", "--workdir", str(lab))
+        assert started.returncode == 2 and "the Configuration Server holds no Application named 'UCC_Lync'" in started.stderr
+        _, document = progress(lab)
+        assert by_step(document)[(MTLS_ARGS, "2")]["status"] == "todo"
+        assert host(lab, "fe01", "Get-ChildItem Cert:\\LocalMachine\\My").exit_code == 0
+        assert asyncio.run(application()) is None
+        # A replay into the lab meets the page's prerequisite: it creates the Application.
+        assert ucclab("replay", "mtls", "--attach", str(lab)).returncode == 0
+        assert asyncio.run(application()) is not None

@@ -20,18 +20,22 @@ import pytest
 from harness.lab import free_port
 from harness.procedures import procedures_for
 from tests.conftest import require_tool
-from tests.harness.browser_support import Screenshots, gax_application, gax_log_in, launch_chromium
+from tests.harness.browser_support import (
+    MTLS_ARGUMENTS,
+    PFX,
+    PFX_PASSWORD,
+    STORE,
+    STORE_PASSWORD,
+    Screenshots,
+    gax_application,
+    gax_log_in,
+    launch_chromium,
+)
 from tests.harness.running_lab import running_lab, ucclab
 
 pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' brings playwright")
 pytestmark = pytest.mark.interop
 
-ETC = "C:\\GCTI\\UCConnector\\UCC_Lync\\etc"
-PFX, PFX_PASSWORD = "GenesysServer_Certficate.pfx", "mnopqr"
-STORE, STORE_PASSWORD = "UCC_store.jks", "abcdef"
-# "Add the following parameters to the existing command line argument" (the page's typos fixed).
-MTLS_ARGUMENTS = (f"-cert_store_file {ETC}\\{PFX} -cert_store_pass {PFX_PASSWORD} -cert_store_type pkcs12 "
-                  f"-key_store_file {ETC}\\{STORE} -key_store_pass {STORE_PASSWORD} -key_store_type jks")
 
 
 def progress(workdir: Path) -> dict[str, Any]:
