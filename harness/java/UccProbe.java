@@ -192,7 +192,11 @@ public final class UccProbe {
             putPath(properties, "javax.net.ssl.trustStore", arguments.get(ConnectorArguments.CERT_STORE_FILE), files);
             putValue(properties, "javax.net.ssl.trustStorePassword", arguments.get(ConnectorArguments.CERT_STORE_PASS));
             putValue(properties, "javax.net.ssl.trustStoreType", arguments.get(ConnectorArguments.CERT_STORE_TYPE));
-            putPath(properties, "java.security.krb5.conf", arguments.get(ConnectorArguments.KRB_CONF_FILE), files);
+            // Without -krb_conf_file the JDK would read this machine's own krb5.conf; the
+            // connector's host has none beside the page's (the JDK on Windows looks for
+            // C:\\Windows\\krb5.ini, assumed absent), so point it at that, on the host.
+            String krb5 = arguments.get(ConnectorArguments.KRB_CONF_FILE);
+            putPath(properties, "java.security.krb5.conf", krb5 != null ? krb5 : "C:\\Windows\\krb5.ini", files);
             return new Setup(arguments, files, properties);
         }
 

@@ -238,8 +238,11 @@ def test_windows_quoting_placeholders_and_stray_words(java_cache: Path, tmp_path
     assert report["files"][0] == {"option": "-cert_store_file", "given": r"C:\Program Files\GCTI\x y.pfx",
                                   "local": str(tmp_path / "x y.pfx"), "exists": False}
     assert report["jsse"]["mtls"]["javax.net.ssl.keyStorePassword"] == "********"
+    # -krb_conf_file without its value: the JDK looks where Windows' JDK would (C:\Windows\krb5.ini,
+    # on the connector's host), never at this machine's own krb5.conf.
     assert report["jsse"]["tls-kerberos"] == {"javax.net.ssl.trustStore": str(tmp_path / "x y.pfx"),
-                                              "javax.net.ssl.trustStorePassword": "********"}
+                                              "javax.net.ssl.trustStorePassword": "********",
+                                              "java.security.krb5.conf": str(tmp_path / "krb5.ini")}
 
 
 # -- connector -> Front End --------------------------------------------------------------------

@@ -218,3 +218,18 @@ def test_trust_store_without_the_front_ends_ca(pki: LabPki, frontend_credential:
     assert done.error["phase"] == "handshake"
     assert done.error["message"].startswith("PKIX path building failed")
     assert done.result.json["kerberos"]["tgt"] is not None
+
+
+def test_without_krb_conf_file_java_never_reads_this_machines_krb5_conf(
+        pki: LabPki, tmp_path: Path, java_cache: Path) -> None:
+    """No -krb_conf_file: the JDK is pointed where a Windows JDK looks (C:\\Windows\\krb5.ini on
+    the connector's host, absent), so the login fails the same on every machine, whatever
+    /etc/krb5.conf holds (Debian's names ATHENA.MIT.EDU and kerberos.mit.edu)."""
+    keytool_import(tmp_path / "UCC_store.jks", alias="ucc-cert", certificate=pki.certificate, password="genesys")
+    arguments = f"-cert_store_pass genesys -cert_store_file {ETC}UCC_store.jks"
+    result = asyncio.run(probe_login(frontend=("127.0.0.1", 9), frontend_fqdn=FE_FQDN, ucc_fqdn=UCC_FQDN,
+                                     arguments=arguments, files=tmp_path, principal="ocs-ucc", password=UCC_PASSWORD,
+                                     cache_dir=java_cache))
+    assert result.outcome != "confirmed"
+    assert result.error is not None and result.error["message"] == "KrbException: Cannot locate default realm"
+    assert result.json["jsse"]["java.security.krb5.conf"] == str(tmp_path / "krb5.ini")
