@@ -102,6 +102,12 @@ class Topology:
     def realm(self) -> str:
         return self.domain.upper()
 
+    @property
+    def administrator(self) -> str:
+        """The domain's Administrator as AD CS records a requester: ``COMPANYA\\Administrator``
+        (the NetBIOS domain name taken as the DNS name's first label, as the lab's domain has it)."""
+        return f"{self.domain.split('.')[0].upper()}\\Administrator"
+
     def fqdn(self, host: str) -> str:
         return f"{host}.{self.domain}"
 

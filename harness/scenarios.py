@@ -150,8 +150,6 @@ CRL_PUBLICATIONS = ("offline", "expired")
 OCS_ACCOUNT_STATES: dict[str, type] = {
     "must_change_password": bool, "password_expired": bool, "locked_out": bool, "enabled": bool, "account_expires": str,
 }
-# The template the lab's CA issues the customer's revoked certificate from (the page's copy).
-_REVOKED_TEMPLATE = "WebServerExportable"
 # The customer's certificate for the connector, as the lab places it in the connector's etc.
 CUSTOMER_PFX = "Customer_Certificate.pfx"
 CUSTOMER_PFX_PASSWORD = "mnopqr"
@@ -287,14 +285,19 @@ def _environment(where: str, raw: dict[str, Any]) -> dict[str, Any]:
         raise ScenarioError(f"{where}.frontend_spns: expected a list of service principal names")
     if "jdk_cacerts" in raw and raw["jdk_cacerts"] not in JDK_CACERTS:
         raise ScenarioError(f"{where}.jdk_cacerts: expected one of {', '.join(JDK_CACERTS)}, got {raw['jdk_cacerts']!r}")
+    # The Front End's profiles and topology rules, from their own light modules.
     from fakes.frontend._profiles import PROFILES
+    from fakes.frontend._topology import TopologyError, check_fqdn
 
     for key, allowed in (("connector_certificate", CONNECTOR_CERTIFICATES), ("frontend_certificate", FRONTEND_CERTIFICATES),
                          ("crl_publication", CRL_PUBLICATIONS), ("frontend_profile", tuple(PROFILES))):
         if key in raw and raw[key] not in allowed:
             raise ScenarioError(f"{where}.{key}: expected one of {', '.join(allowed)}, got {raw[key]!r}")
-    if "frontend_known_peers" in raw and not all(isinstance(s, str) and s for s in raw["frontend_known_peers"]):
-        raise ScenarioError(f"{where}.frontend_known_peers: expected a list of FQDNs")
+    for peer in raw.get("frontend_known_peers", []):
+        try:
+            check_fqdn(peer, "a known peer")
+        except TopologyError as exc:
+            raise ScenarioError(f"{where}.frontend_known_peers: expected a list of FQDNs ({exc})") from None
     if "java_security" in raw and not all(isinstance(k, str) and isinstance(v, str) for k, v in raw["java_security"].items()):
         raise ScenarioError(f"{where}.java_security: expected java.security property names and their values, as text")
     if "ocs_account" in raw:
@@ -508,6 +511,7 @@ async def _revoked_connector_certificate(lab: LabBase) -> Path:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     from .artifacts import export_pfx
+    from .procedures.server_certificate_web import EXPORTABLE_COPY
 
     assert lab.authority is not None
     fqdn = lab.topology.ucc_fqdn
@@ -518,8 +522,7 @@ async def _revoked_connector_certificate(lab: LabBase) -> Path:
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    requester = f"{lab.topology.domain.split('.')[0].upper()}\\Administrator"  # as the Management Shell's request
-    issued = await lab.authority.submit(csr, template=_REVOKED_TEMPLATE, requester=requester)
+    issued = await lab.authority.submit(csr, template=EXPORTABLE_COPY, requester=lab.topology.administrator)
     if issued.certificate is None:
         raise ScenarioError(f"the lab's CA did not issue the certificate to revoke: {issued.disposition}: {issued.message}")
     # certutil -revoke SERIAL 1: CRL_REASON_KEY_COMPROMISE.

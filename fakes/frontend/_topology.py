@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["Topology", "TopologyError", "TrustedApplication", "TrustedApplicationPool"]
+__all__ = ["Topology", "TopologyError", "TrustedApplication", "TrustedApplicationPool", "check_fqdn"]
 
 
 class TopologyError(ValueError):
@@ -46,7 +46,9 @@ def _fqdn(name: str) -> str:
     return name.strip().lower().rstrip(".")
 
 
-def _check_fqdn(name: object, what: str) -> str:
+def check_fqdn(name: object, what: str) -> str:
+    """``name`` as the topology keeps it, or :class:`TopologyError` naming ``what`` when it is
+    no FQDN the Management Shell would take."""
     if not isinstance(name, str) or not name.strip() or any(c.isspace() or c in "/*" for c in name.strip()):
         raise TopologyError(f"{what} must be a fully qualified domain name, not {name!r}")
     return _fqdn(name)
@@ -141,13 +143,13 @@ class Topology:
                  treat_as_authenticated: bool = True, throttle_as_server: bool = True,
                  requires_replication: bool = True) -> Topology:
         """``New-CsTrustedApplicationPool`` (rule 1)."""
-        identity = _check_fqdn(identity, "Identity")
+        identity = check_fqdn(identity, "Identity")
         if self.pool(identity) is not None:
             raise TopologyError(f"a trusted application pool {identity} already exists")
-        computer = _check_fqdn(computer_fqdn, "ComputerFqdn") if computer_fqdn else identity
+        computer = check_fqdn(computer_fqdn, "ComputerFqdn") if computer_fqdn else identity
         if computer in self._index:
             raise TopologyError(f"the computer {computer} already belongs to the pool {self._index[computer][1].identity}")
-        registrar = _check_fqdn(registrar, "Registrar") if registrar else self.registrar
+        registrar = check_fqdn(registrar, "Registrar") if registrar else self.registrar
         if registrar != self.registrar:
             raise TopologyError(f"Registrar {registrar} is not this Front End's pool {self.registrar}")
         pool = TrustedApplicationPool(identity, registrar, (computer,), treat_as_authenticated=treat_as_authenticated,
@@ -157,8 +159,8 @@ class Topology:
 
     def new_computer(self, identity: str, pool: str) -> Topology:
         """``New-CsTrustedApplicationComputer`` (rule 2)."""
-        identity = _check_fqdn(identity, "Identity")
-        found = self.pool(_check_fqdn(pool, "Pool"))
+        identity = check_fqdn(identity, "Identity")
+        found = self.pool(check_fqdn(pool, "Pool"))
         if found is None:
             raise TopologyError(f"no trusted application pool {_fqdn(pool)}: create it with New-CsTrustedApplicationPool first")
         if found.single_computer:
@@ -174,7 +176,7 @@ class Topology:
             raise TopologyError(f"ApplicationId must be a name without '/', not {application_id!r}")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise TopologyError(f"Port must be 1..65535, not {port!r}")
-        found = self.pool(_check_fqdn(pool, "TrustedApplicationPoolFqdn"))
+        found = self.pool(check_fqdn(pool, "TrustedApplicationPoolFqdn"))
         if found is None:
             raise TopologyError(f"no trusted application pool {_fqdn(pool)}")
         if any(a.application_id == application_id.strip() for a in found.applications):
@@ -186,7 +188,7 @@ class Topology:
 
     def remove_pool(self, identity: str) -> Topology:
         """``Remove-CsTrustedApplicationPool``: the pool, its computers and applications."""
-        found = self.pool(_check_fqdn(identity, "Identity"))
+        found = self.pool(check_fqdn(identity, "Identity"))
         if found is None:
             raise TopologyError(f"no trusted application pool {_fqdn(identity)}")
         return replace(self, pools=tuple(p for p in self.pools if p is not found))

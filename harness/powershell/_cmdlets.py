@@ -703,7 +703,7 @@ async def request_cs_certificate(shell: HostShell, call: Invocation) -> list[Any
     csr = build_cs_certificate_csr(request, key)
     pending = PendingCertificate(call.command.offset)
     store = shell.windows.personal
-    requester = f"{lab.topology.domain.split('.')[0].upper()}\\Administrator"
+    requester = lab.topology.administrator
 
     async def submit() -> list[str]:
         result = await lab.authority.submit(csr, template=request.template, requester=requester)  # type: ignore[union-attr]

@@ -72,7 +72,7 @@ async def request_cs_certificate(
         refuse_long_common_name(request.computer_fqdn, said_by="Request-CsCertificate : ")
     key = lab.rsa_key("shell-request", request.key_size)
     csr = build_cs_certificate_csr(request, key)
-    result = await lab.authority.submit(csr, template=request.template, requester=f"{lab.topology.domain.split('.')[0].upper()}\\Administrator")
+    result = await lab.authority.submit(csr, template=request.template, requester=lab.topology.administrator)
     if result.certificate is None:
         raise StepFailed(
             "ca-request-denied",

@@ -11,6 +11,14 @@ import requests
 
 from tests.conftest import require_tool
 
+# The page's MTLS arguments (its typos fixed), as a trainee adds them to the existing ones:
+# the PFX and its password "mnopqr", the trust store and its keytool password "abcdef".
+ETC = "C:\\GCTI\\UCConnector\\UCC_Lync\\etc"
+PFX, PFX_PASSWORD = "GenesysServer_Certficate.pfx", "mnopqr"
+STORE, STORE_PASSWORD = "UCC_store.jks", "abcdef"
+MTLS_ARGUMENTS = (f"-cert_store_file {ETC}\\{PFX} -cert_store_pass {PFX_PASSWORD} -cert_store_type pkcs12 "
+                  f"-key_store_file {ETC}\\{STORE} -key_store_pass {STORE_PASSWORD} -key_store_type jks")
+
 
 def launch_chromium(driver: Any) -> Any:
     """Debian's Chromium (the test machine's own browser), headless, driven by Playwright."""

@@ -21,16 +21,18 @@ import pytest
 
 from harness.lab import free_port
 from tests.conftest import require_tool
-from tests.harness.browser_support import Screenshots, gax_application, gax_log_in, launch_chromium
 from tests.fakes.kdc_support import MitClient, krb5_conf_text
+from tests.harness.browser_support import (
+    MTLS_ARGUMENTS,
+    Screenshots,
+    gax_application,
+    gax_log_in,
+    launch_chromium,
+)
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' brings playwright")
 
 REPO = Path(__file__).resolve().parents[2]
-# The page's MTLS arguments (with the page's typos fixed), added to the existing ones.
-MTLS_ARGUMENTS = ("-cert_store_file C:\\GCTI\\UCConnector\\UCC_Lync\\etc\\GenesysServer_Certficate.pfx -cert_store_pass mnopqr "
-                  "-cert_store_type pkcs12 -key_store_file C:\\GCTI\\UCConnector\\UCC_Lync\\etc\\UCC_store.jks "
-                  "-key_store_pass abcdef -key_store_type jks")
 
 
 @pytest.fixture

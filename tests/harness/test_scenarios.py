@@ -78,6 +78,8 @@ def test_loader_reads_a_valid_file(tmp_path: Path) -> None:
         (GOOD.format(name="bad") + "    environment: {crl_publication: late}\n", "crl_publication: expected one of offline"),
         (GOOD.format(name="bad") + "    environment: {frontend_known_peers: [ucc01.companya.com, '']}\n",
          "frontend_known_peers: expected a list of FQDNs"),
+        (GOOD.format(name="bad") + "    environment: {frontend_known_peers: ['not a host name!']}\n",
+         "a known peer must be a fully qualified domain name, not 'not a host name!'"),
         (GOOD.format(name="bad") + "    environment: {java_security: {jdk.tls.disabledAlgorithms: 1}}\n",
          "java_security: expected java.security property names"),
         (GOOD.format(name="bad") + "    environment: {ocs_account: {lockedout: true}}\n", "ocs_account: unknown key(s) lockedout"),
@@ -92,7 +94,7 @@ def test_loader_reads_a_valid_file(tmp_path: Path) -> None:
     ids=["bad-yaml", "unknown-key", "unknown-step", "unknown-parameter", "name-not-stem", "bad-path", "bad-outcome",
          "unknown-topology-field", "bad-topology-type", "unknown-environment-key", "bad-jdk-cacerts",
          "bad-connector-certificate", "bad-frontend-profile", "bad-frontend-certificate", "bad-crl-publication",
-         "empty-known-peer", "java-security-not-text", "unknown-account-state", "account-state-not-bool",
+         "empty-known-peer", "known-peer-not-an-fqdn", "java-security-not-text", "unknown-account-state", "account-state-not-bool",
          "account-expires-not-a-date", "connector-certificate-not-a-word", "connector-certificate-without-mtls", "missing-fields"],
 )
 def test_loader_errors_name_the_file_and_field(tmp_path: Path, text: str, words: str) -> None:
