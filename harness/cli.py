@@ -490,7 +490,9 @@ async def _stage_for_up(lab, scenario, java_home: Path | None, stop: asyncio.Eve
         err.print(f"scenario {scenario.name}: staged in this folder before; the lab resumes as it was left")
     else:
         err.print(f"staging scenario {scenario.name}: the page with the customer's deviations")
-        staging = asyncio.ensure_future(stage_scenario(lab, scenario, java_home=java_home))
+        # The sandbox's connector is the lab's stand-in: its records are the ones progress reads
+        # (a Java probe's Secured port ends with the replay, and its records with it).
+        staging = asyncio.ensure_future(stage_scenario(lab, scenario, java_home=java_home, client="python"))
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait({staging, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if stop.is_set():
@@ -502,9 +504,9 @@ async def _stage_for_up(lab, scenario, java_home: Path | None, stop: asyncio.Eve
         staging.result()
         write_private_file(record, (json.dumps({"name": scenario.name}) + "\n").encode())
     err.print(f"the customer says: “{escape(scenario.symptom)}”", soft_wrap=True)
-    err.print(f"find the fault: ucclab progress --workdir {shlex.quote(str(lab.workdir))}; fix it, then run the "
-              f"handshakes again (ucclab replay {scenario.path} --attach {shlex.quote(str(lab.workdir))}, or your own "
-              "clients)", soft_wrap=True)
+    folder = shlex.quote(str(lab.workdir))
+    err.print(f"find the fault: ucclab progress --workdir {folder}; fix it, then start the connector again "
+              f"(ucclab connect --workdir {folder}, or your own clients)", soft_wrap=True)
     return True
 
 

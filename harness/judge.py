@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .connector import UCConnector
-from .diagnosis import FRONTEND, SHELL, TLS_ARGS, WEB, code_for_java_error, code_for_verify_error, diagnose
+from .diagnosis import DIAGNOSES, FRONTEND, SHELL, TLS_ARGS, WEB, code_for_java_error, code_for_verify_error, diagnose
 
 __all__ = [
     "Register", "Push", "Login", "judge_register", "judge_push", "judge_login", "why_frontend_refused",
@@ -62,6 +62,10 @@ _NOT_IN_TOPOLOGY = ("Give the connector a certificate whose subject CN is the FQ
 def _client_verdict(code: str, message: str, view: Any, pfx_source: str | None) -> dict[str, Any]:
     """The connector's own diagnosis of a TLS connection to the Front End: a fault of the
     Front End's certificate points there, the others at the connector's step."""
+    if code not in DIAGNOSES:
+        # The connector's own word for how the exchange ended (frontend-closed, ...): context,
+        # not a cause; the server side's records name that.
+        return not_confirmed(f"the connector reported: {message}", view)
     step, fixes = _FRONTEND_CERTIFICATE
     if code in fixes:
         return diagnose(code, message, view, doc_step=step, fix=fixes[code])

@@ -63,7 +63,7 @@ from .artifacts import (
 from .check import CheckOptions, CheckUsageError, run_check
 from .connector import UCConnector, format_arguments, parse_arguments
 from .connector.connector import PortFinding
-from .diagnosis import code_for_text, diagnose
+from .diagnosis import DIAGNOSES, code_for_text, diagnose
 from .handshakes import Setup
 from .judge import judge_login, judge_push, judge_register, not_confirmed, push_diagnoses, why_frontend_refused
 from .hosts import COMPUTER, PERSONAL, USER, StoredCertificate
@@ -992,8 +992,9 @@ def _judge_register(attempt: tuple[float, list[dict[str, Any]], dict[str, Any] |
         code = matched.get("code") if matched else None
         if seen and setup is not None:
             diagnoses = why_frontend_refused(verdict.seen, setup.connector, setup.findings, code, code, {}, source)
-        if code and code not in {d["code"] for d in diagnoses}:
-            # What the connector knew (a replay adds its setup's findings the same way).
+        if code in DIAGNOSES and code not in {d["code"] for d in diagnoses}:
+            # What the connector knew (a replay adds its setup's findings the same way); its own
+            # words for how the exchange ended (frontend-closed, ...) are no diagnosis.
             said = "stopped before the Front End judged it" if not seen else "reported"
             diagnoses.append(diagnose(code, f"the connector {said} {code}", matched))
         if not diagnoses:

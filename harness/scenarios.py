@@ -749,14 +749,15 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 
 async def stage_scenario(
-    lab: LabBase, scenario: Scenario, *, java_home: Path | None = None, progress: Any = None
+    lab: LabBase, scenario: Scenario, *, java_home: Path | None = None, progress: Any = None,
+    client: str | None = None,
 ) -> ReplayResult:
     """Put ``scenario``'s fault in place in a started ``lab``: its site's environment, then
     its path of the page replayed with its deviations (``ucclab up --scenario`` leaves the
     lab running so; :func:`run_scenario` judges the result). ``java_home`` is the connector
     host's JDK when the scenario sets its ``cacerts`` (``jdk_cacerts``); ``progress`` gets
-    each transcript entry as its step ends."""
+    each transcript entry as its step ends; ``client`` replaces the scenario's own."""
     await _apply_environment(lab, scenario.environment, java_home)
     # The scenario's own deviations come last, so that they win.
     overrides = _certificate_overrides(scenario.environment, lab.windows_path(CUSTOMER_PFX)) + list(scenario.sets)
-    return await replay(lab, scenario.path, parse_overrides(overrides), client=scenario.client, progress=progress)
+    return await replay(lab, scenario.path, parse_overrides(overrides), client=client or scenario.client, progress=progress)

@@ -241,3 +241,15 @@ def test_without_the_application_connect_says_so_and_nothing_recreates_it(tmp_pa
         # A replay into the lab meets the page's prerequisite: it creates the Application.
         assert ucclab("replay", "mtls", "--attach", str(lab)).returncode == 0
         assert asyncio.run(application()) is not None
+
+
+def test_a_scenario_of_both_clients_is_staged_with_the_labs_own_connector(tmp_path: Path) -> None:
+    """``connector-certificate-revoked`` runs the stand-in and the real JDK as a scenario; in the
+    sandbox it is staged with the lab's own connector, whose records ``progress`` reads: the
+    Front End's refusal named, and the push it answered confirmed."""
+    with running_lab(tmp_path / "lab", "--scenario", "connector-certificate-revoked") as lab:
+        _, staged = progress(lab)
+        judged = handshakes(staged)
+        assert judged["connector-to-frontend"]["status"] == "rejected"
+        assert [d["code"] for d in judged["connector-to-frontend"]["diagnoses"]] == ["cert-revoked"]
+        assert judged["frontend-to-connector"]["status"] == "confirmed"
