@@ -26,7 +26,10 @@ context, never as the verdict.
 
 from __future__ import annotations
 
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,7 @@ from typing import Any
 from fakes.configserver import CfgApplication
 
 from .admin import AdminClient
+from .artifacts import ArtifactError, read_krb5_conf, write_krb5_conf
 from .connector import ConnectorError, Mode, UCConnector
 from .diagnosis import code_for_java_error, diagnose
 from .javaprobe import probe_login, probe_register, start_probe_listener
@@ -291,6 +295,37 @@ async def _frontend_to_connector(stage: Stage, setup: Setup, pfx_source: str, cl
 # -- TLS/Kerberos ----------------------------------------------------------------------------
 
 
+@contextmanager
+def _files_seen_from_here(lab: LabBase, krb_conf_file: str | None) -> Iterator[Path]:
+    """The connector's etc folder for a JVM beside the harness. Where the lab's hosts reach
+    the KDC at another address than this machine does (a container lab: labdc01.companya.com:88
+    inside its network, a published port here), a private copy of the folder whose krb5.conf
+    names the KDC as this machine reaches it; else the folder itself. The lab's own file is
+    left as the page made it."""
+    here, there = lab.endpoints.kdc, lab.network.kdc
+    source = lab.resolve_windows_path(krb_conf_file) if krb_conf_file else None
+    if here == there or source is None or not source.is_file():
+        yield lab.artifacts_dir
+        return
+    try:
+        conf = read_krb5_conf(source)
+    except ArtifactError:  # a damaged krb5.conf: the JVM reads it as it is, and says so
+        yield lab.artifacts_dir
+        return
+    names = {f"{there.host}:{there.port}".lower()} | ({there.host.lower()} if there.port == 88 else set())
+    for relations in conf.realms.values():
+        if isinstance(relations, dict) and isinstance(relations.get("kdc"), list):
+            relations["kdc"] = [str(here) if str(k).lower() in names else k for k in relations["kdc"]]
+    with tempfile.TemporaryDirectory(prefix="ucclab-host-view-") as folder:
+        view = Path(folder)
+        for item in lab.artifacts_dir.iterdir():
+            if item.is_file() and item.name != source.name:
+                (view / item.name).symlink_to(item)
+        write_krb5_conf(view / source.name, conf)
+        yield view
+
+
+
 async def confirm_tls_kerberos(lab: LabBase, *, client: str = "python") -> dict[str, Any]:
     """The TLS/Kerberos login with the files the replay produced, judged by the KDC's and
     the Front End's logs."""
@@ -302,17 +337,18 @@ async def confirm_tls_kerberos(lab: LabBase, *, client: str = "python") -> dict[
     findings = list(setup.findings)
     if client == "java":
         ocs = setup.app.options.get("Microsoft-OCS", {})
-        probe = await probe_login(
-            **await _java_settings(stage),
-            frontend=(stage.local_frontend.host, stage.local_frontend.port),
-            frontend_fqdn=t.frontend_fqdn,
-            ucc_fqdn=t.ucc_fqdn,
-            arguments=setup.app.command_line_arguments,
-            files=lab.artifacts_dir,
-            principal=ocs.get("user", t.ucc_account),
-            password=ocs.get("password", ""),
-            timeout=_JAVA_TIMEOUT,
-        )
+        with _files_seen_from_here(lab, setup.connector.arguments.krb_conf_file) as files:
+            probe = await probe_login(
+                **await _java_settings(stage),
+                frontend=(stage.local_frontend.host, stage.local_frontend.port),
+                frontend_fqdn=t.frontend_fqdn,
+                ucc_fqdn=t.ucc_fqdn,
+                arguments=setup.app.command_line_arguments,
+                files=files,
+                principal=ocs.get("user", t.ucc_account),
+                password=ocs.get("password", ""),
+                timeout=_JAVA_TIMEOUT,
+            )
         view, client_error = mask_secrets(probe.json), _java_error_text(probe.error)
         client_code, client_outcome = code_for_java_error(client_error), probe.outcome
         rspauth_verified = bool(probe.json.get("rspauth_verified"))

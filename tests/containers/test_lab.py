@@ -21,6 +21,7 @@ import pytest
 
 from harness.containers import down, free_tcp_udp_port, lab_containers
 from harness.images import BuiltImage
+from tests.conftest import require_tool
 
 from .test_compose import COMPOSE_FILE, compose
 
@@ -52,6 +53,7 @@ def _confirmed_from_container_addresses(replayed: dict[str, Any], lab: dict[str,
 
 
 def test_up_containers_then_replay_attached(tmp_path: Path, docker_engine: Any, lab_images: dict[str, BuiltImage]) -> None:
+    require_tool("java")
     workdir = tmp_path / "lab"
     try:
         up = ucclab("up", "--containers", "--blank", "--workdir", str(workdir))
@@ -69,7 +71,14 @@ def test_up_containers_then_replay_attached(tmp_path: Path, docker_engine: Any, 
         assert replay.returncode == 0, replay.stderr
         _confirmed_from_container_addresses(json.loads(replay.stdout), lab)
         # The krb5.conf the page wrote names the DC as the UC Connector host reaches it.
-        assert "kdc = labdc01.companya.com:88" in (workdir / "artifacts" / "krb5.conf").read_text()
+        krb5_conf = (workdir / "artifacts" / "krb5.conf").read_text()
+        assert "kdc = labdc01.companya.com:88" in krb5_conf
+        # The real JDK beside the harness logs in too: it is given a copy of that krb5.conf naming
+        # the KDC as this machine reaches it; the page's file stays as it was.
+        java = ucclab("connect", "tls-kerberos", "--workdir", str(workdir), "--client", "java", "--json")
+        assert java.returncode == 0, java.stderr
+        assert [(h["client"], h["outcome"]) for h in json.loads(java.stdout)["handshakes"]] == [("java", "confirmed")]
+        assert (workdir / "artifacts" / "krb5.conf").read_text() == krb5_conf
     finally:
         removed = ucclab("down", "--workdir", str(workdir))
     assert removed.returncode == 0, removed.stderr
