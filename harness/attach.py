@@ -67,7 +67,9 @@ class AttachedLab(LabBase):
             from .containerlab import container_endpoints
             from .containers import lab_containers
 
-            self.endpoints, urls = container_endpoints(self, lab_containers(self.workdir))
+            running = lab_containers(self.workdir)
+            self.endpoints, urls = container_endpoints(self, running)
+            self.host_in_lab = next(iter(running.values())).gateway()
         else:
             if not WorkdirLock(self.workdir / "lab.lock").held():
                 raise LabError(f"no lab runs in {self.workdir} any more (its lab.json is from a lab that stopped): "

@@ -213,6 +213,15 @@ class RunningContainer:
         """The last ``lines`` of the container's output (stdout and stderr)."""
         return _logs(self.client, self.id, lines)
 
+    def gateway(self) -> str | None:
+        """This machine's address on the container's network (its bridge's gateway): where a
+        listener of this machine is reached from the lab's hosts. None when the engine gives none."""
+        try:
+            configs = self.client.networks.get(self.network).attrs.get("IPAM", {}).get("Config") or []
+        except docker.errors.NotFound:
+            return None
+        return next((c["Gateway"] for c in configs if c.get("Gateway")), None)
+
     def exec(self, argv: Sequence[str], *, env: dict[str, str] | None = None) -> tuple[int, str]:
         """Run ``argv`` inside the container; its exit status and output (stdout and stderr)."""
         result = self.client.containers.get(self.id).exec_run(list(argv), environment=env)

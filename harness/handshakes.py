@@ -82,7 +82,9 @@ class Stage:
     ``local_frontend`` as this process reaches it (the Java probe runs here), ``ucc_host``
     the connector host as the Front End reaches it; ``files`` the folder holding the files
     the connector's arguments name, as this process reads them. ``push_to_local`` says
-    whether the Front End can reach a listener of this process (not from a container).
+    whether the Front End reaches a listener of this process where it reaches itself (not
+    from a container); ``host_in_lab`` is this machine's address on the lab's network
+    otherwise (a container lab's gateway), None when the Front End cannot reach it.
     """
 
     frontend: AdminClient
@@ -94,6 +96,7 @@ class Stage:
     ucc_fqdn: str
     files: Path
     push_to_local: bool = True
+    host_in_lab: str | None = None
 
     @classmethod
     def of(cls, lab: LabBase) -> "Stage":
@@ -108,6 +111,7 @@ class Stage:
             ucc_fqdn=lab.topology.ucc_fqdn,
             files=lab.artifacts_dir,
             push_to_local=lab.network.frontend == lab.endpoints.frontend,
+            host_in_lab=lab.host_in_lab,
         )
 
 
@@ -233,7 +237,9 @@ async def _frontend_to_connector(stage: Stage, setup: Setup, pfx_source: str, cl
             finding = next((f for f in setup.findings if f["code"].startswith("secure-port")), None)
             code = finding["code"] if finding else "secure-port-missing"
             return failed(code, finding["message"] if finding else "no Secured SIP port", {"finding": finding})
-        if not stage.push_to_local:
+        # The JVM listens on this machine: where the Front End reaches it.
+        listen = stage.local_frontend.host if stage.push_to_local else stage.host_in_lab
+        if listen is None:
             return failed("lab-java-push-unreachable",
                           "the Java probe listens in this process, which the lab's Front End (in its own network) cannot reach",
                           {"frontend": str(stage.frontend_address)})
@@ -244,12 +250,13 @@ async def _frontend_to_connector(stage: Stage, setup: Setup, pfx_source: str, cl
             files=stage.files,
             port=connector.secure_port.port,
             timeout=_JAVA_TIMEOUT,
+            bind=None if stage.push_to_local else listen,
         ) as listener:
             if listener.port is None:
                 probe = await listener.result()
                 text = _java_error_text(probe.error) or "the Java connector could not listen"
                 return failed(code_for_java_error(text) or "secure-port-unavailable", text, mask_secrets(probe.json))
-            pushed = await push(stage.local_frontend.host, listener.port)
+            pushed = await push(listen, listener.port)
             probe = await listener.result()
         connections = probe.json.get("connections", [])
         first = connections[0] if connections else {}

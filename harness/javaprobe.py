@@ -412,15 +412,17 @@ async def start_probe_listener(
     timeout: float = 30.0,
     cache_dir: Path | None = None,
     java_security: Mapping[str, str] | None = None,
+    bind: str | None = None,
 ) -> ProbeListener:
     """Start the connector's Secured SIP port on the JDK (MTLS server, client certificate required).
 
     Returns once the probe accepts connections (or has given up: ``listener.port`` is then
     None). It answers OPTIONS/NOTIFY/SUBSCRIBE with 200 and ends after ``count``
     connections or ``timeout`` seconds; ``port=0`` lets the OS pick one; ``java_security``
-    overrides properties of the JDK's java.security.
+    overrides properties of the JDK's java.security; ``bind`` is the address it listens on
+    (default: loopback).
     """
-    command = ["listen", "--port", str(port), "--count", str(count),
+    command = ["listen", "--port", str(port), "--count", str(count), *(["--bind", bind] if bind else []),
                *_common_options(arguments, files, ucc_fqdn, timeout)]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout + PROCESS_MARGIN

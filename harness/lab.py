@@ -250,6 +250,9 @@ class LabBase:
         self.domain: Domain | None = None
         #: The lab console's URL when one serves this lab (``ucclab up``): ``endpoints.console``.
         self.console_url: str | None = None
+        #: This machine's address as the lab's hosts reach it, where they live in a network of
+        #: their own (a container lab: its bridge's gateway); None otherwise.
+        self.host_in_lab: str | None = None
 
     # -- names ---------------------------------------------------------------------------
     def host_name(self, role: str) -> str:

@@ -419,8 +419,16 @@ public final class UccProbe {
         report.put("connections", connections);
         String phase = "listen";
         boolean allServed = true;
+        // Loopback unless told: a lab in containers reaches this machine at its network's gateway.
+        String bind = options.optional("--bind");
+        InetAddress address;
+        try {
+            address = bind == null ? InetAddress.getLoopbackAddress() : InetAddress.getByName(bind);
+        } catch (Exception e) {
+            return failed(report, "setup", e);
+        }
         try (SSLServerSocket server = (SSLServerSocket) context.getServerSocketFactory()
-                .createServerSocket(port, 50, InetAddress.getLoopbackAddress())) {
+                .createServerSocket(port, 50, address)) {
             server.setNeedClientAuth(true);
             report.put("port", server.getLocalPort());
             mark("setup");
@@ -832,7 +840,7 @@ public final class UccProbe {
         private static final Map<String, Set<String>> ALLOWED = Map.of(
                 "register", Set.of("--frontend", "--frontend-fqdn", "--ucc-fqdn", "--args", "--files", "--timeout",
                         "--endpoint-identification"),
-                "listen", Set.of("--port", "--ucc-fqdn", "--args", "--files", "--timeout", "--count"),
+                "listen", Set.of("--port", "--bind", "--ucc-fqdn", "--args", "--files", "--timeout", "--count"),
                 "login", Set.of("--frontend", "--frontend-fqdn", "--ucc-fqdn", "--args", "--files", "--timeout",
                         "--principal", "--password", "--realm", "--endpoint-identification"),
                 "arguments", Set.of("--args", "--files"),

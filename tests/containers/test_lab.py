@@ -73,11 +73,14 @@ def test_up_containers_then_replay_attached(tmp_path: Path, docker_engine: Any, 
         # The krb5.conf the page wrote names the DC as the UC Connector host reaches it.
         krb5_conf = (workdir / "artifacts" / "krb5.conf").read_text()
         assert "kdc = labdc01.companya.com:88" in krb5_conf
-        # The real JDK beside the harness logs in too: it is given a copy of that krb5.conf naming
-        # the KDC as this machine reaches it; the page's file stays as it was.
-        java = ucclab("connect", "tls-kerberos", "--workdir", str(workdir), "--client", "java", "--json")
+        # The real JDK beside the harness, on this machine: it registers through the published
+        # port, listens where the Front End's container reaches this machine (the network's
+        # gateway) for the push, and logs in with a copy of that krb5.conf naming the KDC as this
+        # machine reaches it; the page's file stays as it was.
+        java = ucclab("replay", "all", "--attach", str(workdir), "--client", "java", "--json")
         assert java.returncode == 0, java.stderr
-        assert [(h["client"], h["outcome"]) for h in json.loads(java.stdout)["handshakes"]] == [("java", "confirmed")]
+        assert [(h.get("direction") or h["kind"], h["outcome"]) for h in json.loads(java.stdout)["handshakes"]] == [
+            ("connector-to-frontend", "confirmed"), ("frontend-to-connector", "confirmed"), ("tls-kerberos", "confirmed")]
         assert (workdir / "artifacts" / "krb5.conf").read_text() == krb5_conf
     finally:
         removed = ucclab("down", "--workdir", str(workdir))
