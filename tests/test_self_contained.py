@@ -7,9 +7,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A path built to climb out of the repository into the folder beside it: "../shared", a
-# parent joined with "shared", or a literal absolute path into a sibling checkout.
-ESCAPES = re.compile(r"""(\.\./shared|/work/shared|\.parents?(\[\d+\])?\s*/\s*["']shared["']|parents\[1\]\.parent)""")
+# A path built to climb out of the repository: a relative path into a folder beside it
+# ("../name/..."), a ".." joined to a path, an absolute path into the machine's checkouts.
+CLIMBS = re.compile(r"""["']\.\./[\w.-]+/|/\s*["']\.\.["']|["']/work/""")
+# A parent of this file's folder: parents[N] and .parent after it, counted against its depth.
+PARENTS = re.compile(r"""parents\[(\d+)\]((?:\.parent\b)*)""")
+
+
+def _escapes(relative: Path, line: str) -> bool:
+    """Whether ``line`` of the file at ``relative`` (to the root) reaches outside the root."""
+    if CLIMBS.search(line):
+        return True
+    deepest = len(relative.parts) - 1  # parents[deepest] is the repository's root
+    return any(int(m.group(1)) + m.group(2).count(".parent") > deepest for m in PARENTS.finditer(line))
 
 
 def test_no_source_reaches_outside_the_repository() -> None:
@@ -18,10 +28,22 @@ def test_no_source_reaches_outside_the_repository() -> None:
         for path in sorted((ROOT / folder).rglob("*")):
             if not path.is_file() or path.suffix not in (".py", ".java", "") or path == Path(__file__):
                 continue
+            relative = path.relative_to(ROOT)
             for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-                if ESCAPES.search(line):
-                    offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+                if _escapes(relative, line):
+                    offenders.append(f"{relative}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_the_climbing_paths_are_recognised() -> None:
+    # Each way a path can leave the repository is caught; paths inside it are not.
+    tests_file = Path("tests") / "harness" / "test_x.py"
+    for line in ('CORPORA = ROOT / "../corpora/rfc4475"', 'SEED = REPO / ".." / "seed"',
+                 'DATA = Path("/work/other/data")', "UP = Path(__file__).resolve().parents[3]",
+                 "UP = Path(__file__).parents[2].parent"):
+        assert _escapes(tests_file, line), line
+    for line in ("REPO = Path(__file__).resolve().parents[2]", 'value in (".", "..")', '["../escape.pfx"]'):
+        assert not _escapes(tests_file, line), line
 
 
 def test_the_reference_data_is_in_the_repository() -> None:
