@@ -80,3 +80,9 @@ def require_tool(name: str) -> str:
             pytest.fail(message + "; UCCLAB_REQUIRE_TOOLS=1 makes this an error")
         pytest.skip(message)
     return path
+
+
+# The Front End tests' lab PKI: pki, fe (fe01's certificate), ucc (ucc01's), module-scoped; a
+# module (or tests/harness, whose pki is another) defines its own to differ. Imported last:
+# the support module reads DATA from here.
+from tests.fakes.frontend_support import fe, pki, ucc  # noqa: E402,F401

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -32,7 +33,6 @@ from fakes.sip import (
     SipStream,
     make_request,
 )
-
 from tests.conftest import DATA
 
 CORPUS = DATA / "rfc4475"
@@ -254,3 +254,24 @@ async def mtls_exchange(port: int, client: ssl.SSLContext, data: bytes, *,
             await writer.wait_closed()
         except (OSError, ssl.SSLError):
             pass
+
+
+# -- fixtures (registered for every test by tests/conftest.py) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
+    """A lab CA of the test module's own."""
+    return LabPki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def fe(pki: LabPki) -> Credential:
+    """fe01's certificate from :func:`pki`."""
+    return pki.issue("fe01", cn=FE_FQDN, dns=[FE_FQDN])
+
+
+@pytest.fixture(scope="module")
+def ucc(pki: LabPki) -> Credential:
+    """ucc01's certificate from :func:`pki`."""
+    return pki.issue("ucc01", cn=UCC_FQDN, dns=[UCC_FQDN])

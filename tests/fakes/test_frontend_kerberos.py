@@ -19,8 +19,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from fakes.frontend import AUTHENTICATION_REQUIRED, NOT_A_CONFIGURED_SERVER, FrontendServer
 from fakes.kdc import KdcServer
 from fakes.kerberos import KerberosClient, Key, make_initial_context_token
@@ -49,16 +47,6 @@ from .sipae_support import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
-    return LabPki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def fe(pki: LabPki) -> Credential:
-    return pki.issue("fe01", cn=FE_FQDN, dns=[FE_FQDN])
 
 
 class World:

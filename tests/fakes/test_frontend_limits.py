@@ -45,21 +45,6 @@ PATIENCE = 30.0
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
-    return LabPki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def fe(pki: LabPki) -> Credential:
-    return pki.issue("fe01", cn=FE_FQDN, dns=[FE_FQDN])
-
-
-@pytest.fixture(scope="module")
-def ucc(pki: LabPki) -> Credential:
-    return pki.issue("ucc01", cn=UCC_FQDN, dns=[UCC_FQDN])
-
-
-@pytest.fixture(scope="module")
 def client(pki: LabPki, ucc: Credential) -> ssl.SSLContext:
     return client_context(pki.ca_path, ucc)
 

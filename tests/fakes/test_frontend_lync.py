@@ -40,21 +40,6 @@ from .frontend_support import (
 NOW = 1_700_000_000.0
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
-    return LabPki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def fe(pki: LabPki) -> Credential:
-    return pki.issue("fe01", cn=FE_FQDN, dns=[FE_FQDN])
-
-
-@pytest.fixture(scope="module")
-def ucc(pki: LabPki) -> Credential:
-    return pki.issue("ucc01", cn=UCC_FQDN, dns=[UCC_FQDN])
-
-
 def _session(**users: Any) -> SipSession:
     registrar = Registrar(FE_FQDN, now=lambda: NOW, rng=random.Random(3), **users)
     return SipSession(registrar, peer=UCC_FQDN, limits=SipLimits(), source=("192.0.2.7", 54059), connection_id=0xE5)

@@ -26,16 +26,6 @@ from .frontend_support import (
 REPO = Path(__file__).parents[2]
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
-    return LabPki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def fe(pki: LabPki) -> Credential:
-    return pki.issue("fe01", cn=FE_FQDN, dns=[FE_FQDN])
-
-
 def _command(pki: LabPki, fe: Credential, *extra: str) -> list[str]:
     return [sys.executable, "-m", "fakes.frontend", "--cert", str(fe.cert_path),
             "--key", str(fe.key_path), "--ca", str(pki.ca_path), "--fqdn", FE_FQDN,

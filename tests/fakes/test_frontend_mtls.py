@@ -41,18 +41,8 @@ needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl is not insta
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
-    return LabPki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
 def fe(pki: LabPki) -> Credential:
     return pki.issue("fe01", cn=FE_FQDN, dns=[FE_FQDN, "pool01.companya.com"])
-
-
-@pytest.fixture(scope="module")
-def ucc(pki: LabPki) -> Credential:
-    return pki.issue("ucc01", cn=UCC_FQDN, dns=[UCC_FQDN])
 
 
 def _run(config_changes: dict[str, Any], pki: LabPki, fe: Credential,

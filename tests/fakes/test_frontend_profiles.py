@@ -38,21 +38,6 @@ OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed")
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
-    return LabPki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def fe(pki: LabPki) -> Credential:
-    return pki.issue("fe01", cn=FE_FQDN, dns=[FE_FQDN])
-
-
-@pytest.fixture(scope="module")
-def ucc(pki: LabPki) -> Credential:
-    return pki.issue("ucc01", cn=UCC_FQDN, dns=[UCC_FQDN])
-
-
 def _run(pki: LabPki, fe: Credential, scenario: Callable[[FrontendServer], Awaitable[None]], **config: Any) -> FrontendServer:
     async def go() -> FrontendServer:
         async with FrontendServer(frontend_config(pki, fe, **config)) as server:

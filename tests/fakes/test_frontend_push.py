@@ -69,16 +69,6 @@ async def _secured_port(pki: LabPki, credential: Credential) -> SecuredPort:
     return port
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
-    return LabPki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def ucc(pki: LabPki) -> Credential:
-    return pki.issue("ucc01", cn=UCC_FQDN, dns=[UCC_FQDN])
-
-
 def _push(pki: LabPki, fe: Credential, ucc: Credential, *, server_name: str = UCC_FQDN,
           requests: tuple[str, ...] = ("OPTIONS", "NOTIFY")) -> tuple[Any, SecuredPort, FrontendServer]:
     async def main() -> tuple[Any, SecuredPort, FrontendServer]:

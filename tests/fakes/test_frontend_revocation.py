@@ -43,11 +43,6 @@ CDP_URL = f"http://{CDP_HOST}{CRL_PATH}"
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
-    return LabPki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
 def fe(pki: LabPki) -> Credential:
     return pki.issue("fe01", cn="fe01.companya.com", dns=["fe01.companya.com"])
 

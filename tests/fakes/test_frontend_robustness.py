@@ -38,16 +38,6 @@ PATIENCE = 30.0  # how long a client waits for an answer before the test fails (
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
-    return LabPki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def fe(pki: LabPki) -> Credential:
-    return pki.issue("fe01", cn=FE_FQDN, dns=[FE_FQDN])
-
-
-@pytest.fixture(scope="module")
 def client(pki: LabPki) -> ssl.SSLContext:
     return client_context(pki.ca_path, pki.issue("ucc01", cn=UCC_FQDN, dns=[UCC_FQDN]))
 
