@@ -214,7 +214,9 @@ def _summarize(result) -> None:
         direction = f" {h['direction']}" if h.get("direction") else ""
         err.print(escape(f"handshake {h['kind']}{direction} ({h['client']} client): {h['outcome']}{reason}"), soft_wrap=True)
     for d in result.diagnoses:
-        err.print(f"[red]{d['code']}[/red] at {escape(d['doc_step'])}: {escape(d['message'])}\n    fix: {escape(d['fix'])}", soft_wrap=True)
+        where = d["doc_step"] or "not a step of the page"  # the CA's CRL, a TLS version, the lab itself
+        err.print(f"[red]{d['code']}[/red] at {escape(where)}: {escape(d['message'])}\n    fix: {escape(d['fix'] or '-')}",
+                  soft_wrap=True)
     colour = {"confirmed": "green", "failed": "red"}.get(result.outcome, "yellow")
     err.print(f"outcome: [{colour}]{result.outcome}[/{colour}]   workdir: {result.workdir}", soft_wrap=True)
 

@@ -29,7 +29,7 @@ from .diagnosis import DIAGNOSES, FRONTEND, SHELL, TLS_ARGS, WEB, code_for_java_
 
 __all__ = [
     "Register", "Push", "Login", "judge_register", "judge_push", "judge_login", "why_frontend_refused",
-    "push_diagnoses", "login_diagnoses", "code_for_push_error", "not_confirmed", "doc_step",
+    "push_diagnoses", "login_diagnoses", "code_for_push_error", "not_confirmed", "doc_step", "LOGIN_STEP",
 ]
 
 Record = dict[str, Any]
@@ -43,6 +43,9 @@ _PFX_STEPS = {
 }
 _REQUEST_CODES = {"cert-name-mismatch", "cert-expired", "cert-not-yet-valid", "cert-untrusted-ca", "cert-eku-no-server-auth"}
 _EXPORT_CODES = {"pfx-no-private-key", "pfx-unencrypted", "pfx-chain-incomplete"}
+
+# Where an unexplained Kerberos login points: the TLS arguments that configure it.
+LOGIN_STEP = f"{TLS_ARGS}, step 2"
 
 # The connector's own verdict on the certificate the Front End presented (it is the TLS
 # client there): the Front End's certificate is at fault, not the connector's.
@@ -60,12 +63,13 @@ _NOT_IN_TOPOLOGY = ("Give the connector a certificate whose subject CN is the FQ
 
 
 def _client_verdict(code: str, message: str, view: Any, pfx_source: str | None) -> dict[str, Any]:
-    """The connector's own diagnosis of a TLS connection to the Front End: a fault of the
-    Front End's certificate points there, the others at the connector's step."""
+    """The connector's own diagnosis of a TLS connection to the Front End (``pfx_source``:
+    the MTLS register's road to the PFX; None for the Kerberos login): a fault of the Front
+    End's certificate points there, the others at the connector's step."""
     if code not in DIAGNOSES:
         # The connector's own word for how the exchange ended (frontend-closed, ...): context,
         # not a cause; the server side's records name that.
-        return not_confirmed(f"the connector reported: {message}", view)
+        return not_confirmed(f"the connector reported: {message}", view, None if pfx_source else LOGIN_STEP)
     step, fixes = _FRONTEND_CERTIFICATE
     if code in fixes:
         return diagnose(code, message, view, doc_step=step, fix=fixes[code])
@@ -319,5 +323,5 @@ def login_diagnoses(login: Login, frontend_seen: list[Record], findings: list[di
             diagnoses.append(diagnose(finding["code"], finding["message"], finding))
     if not login.confirmed and not any(d["code"] != "krb-weak-crypto-enabled" for d in diagnoses):
         diagnoses.append(not_confirmed(f"missing from the evidence: {', '.join(login.missing)}",
-                                       {"kdc": kdc_seen, "frontend": frontend_seen}))
+                                       {"kdc": kdc_seen, "frontend": frontend_seen}, LOGIN_STEP))
     return diagnoses

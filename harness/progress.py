@@ -65,7 +65,15 @@ from .connector import UCConnector, format_arguments, parse_arguments
 from .connector.connector import PortFinding
 from .diagnosis import DIAGNOSES, code_for_text, diagnose
 from .handshakes import Setup
-from .judge import judge_login, judge_push, judge_register, not_confirmed, push_diagnoses, why_frontend_refused
+from .judge import (
+    LOGIN_STEP,
+    judge_login,
+    judge_push,
+    judge_register,
+    not_confirmed,
+    push_diagnoses,
+    why_frontend_refused,
+)
 from .hosts import COMPUTER, PERSONAL, USER, StoredCertificate
 from .lab import LabBase, LabError
 from .manifest import Manifest
@@ -1052,10 +1060,10 @@ def _judge_login(attempt: tuple[float, list[dict[str, Any]], dict[str, Any] | No
         for e in seen:
             if e["type"] == "sipae-rejected":
                 diagnoses.append(diagnose("sip-auth-rejected", f"the Front End refused the credentials: {e.get('reason')}", e))
-        if not diagnoses and matched is not None and matched.get("code"):
+        if not diagnoses and matched is not None and matched.get("code") in DIAGNOSES:
             diagnoses.append(diagnose(matched["code"], f"the connector's login failed ({matched['code']})", matched))
         if not diagnoses:
-            diagnoses.append(not_confirmed(f"missing from the evidence: {', '.join(login.missing)}", None))
+            diagnoses.append(not_confirmed(f"missing from the evidence: {', '.join(login.missing)}", None, LOGIN_STEP))
     result = {"kind": "tls-kerberos", "status": "confirmed" if confirmed else "rejected", "seen": _when(start),
               "evidence": {"kdc": {"tgt": tgt, "service_ticket": ticket},
                            "frontend": {"authenticated": authenticated, "register": register},
