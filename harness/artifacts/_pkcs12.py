@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from functools import lru_cache
 
 # cryptography's RC2 takes 128-bit keys only; 40-bit RC2 (OpenSSL -legacy, older JDKs'
 # keytool) needs pycryptodomex, which pyjks requires anyway.
@@ -401,14 +402,19 @@ def _pbes2_decrypt(params: Tlv, ciphertext: bytes, password: str | None) -> byte
     if cipher_oid not in _PBES2_CIPHERS:
         raise Pkcs12UnsupportedError(f"PBES2 cipher {cipher_oid} is not supported")
     _name, size, short = _PBES2_CIPHERS[cipher_oid]
-    key = PBKDF2HMAC(
-        algorithm=_PRFS[prf_oid][1](),
-        length=key_length or size,
-        salt=salt_tlv.as_octets(),
-        iterations=_iterations(iterations_tlv),
-    ).derive((password or "").encode("utf-8"))
+    key = _pbkdf2(prf_oid, (password or "").encode("utf-8"), salt_tlv.as_octets(),
+                  _iterations(iterations_tlv), key_length or size)
     block_cipher = TripleDES(key) if short == "3des" else algorithms.AES(key)
     return _cbc_decrypt(block_cipher, iv_tlv.as_octets(), ciphertext)
+
+
+# The password-based key derivations are pure and, at a PFX's 2,000-10,000 iterations, the
+# cost of reading one: the connector, the judge and `check` read the same stores again and
+# again in one process, so their results are kept (a few dozen at most).
+@lru_cache(maxsize=64)
+def _pbkdf2(prf_oid: str, password: bytes, salt: bytes, iterations: int, length: int) -> bytes:
+    """PBKDF2 (RFC 8018 §5.2) with the PRF named by ``prf_oid``."""
+    return PBKDF2HMAC(algorithm=_PRFS[prf_oid][1](), length=length, salt=salt, iterations=iterations).derive(password)
 
 
 def _pkcs12_pbe_decrypt(oid: str, secret: bytes, salt: bytes, iterations: int, ciphertext: bytes) -> bytes | None:
@@ -461,10 +467,12 @@ def _bmp_candidates(password: str | None) -> list[bytes]:
     return [password.encode("utf-16-be") + b"\x00\x00"]
 
 
+@lru_cache(maxsize=64)
 def _pkcs12_kdf(digest: str, secret: bytes, salt: bytes, iterations: int, purpose: int, size: int) -> bytes:
-    """RFC 7292 appendix B.2: purpose 1 = key, 2 = IV, 3 = MAC key."""
-    u = hashlib.new(digest).digest_size
-    v = hashlib.new(digest).block_size
+    """RFC 7292 appendix B.2: purpose 1 = key, 2 = IV, 3 = MAC key (kept, as :func:`_pbkdf2`)."""
+    hash_new = getattr(hashlib, digest, None) or (lambda data=b"": hashlib.new(digest, data))
+    u = hash_new().digest_size
+    v = hash_new().block_size
 
     def stretch(data: bytes) -> bytes:
         if not data:
@@ -476,9 +484,9 @@ def _pkcs12_kdf(digest: str, secret: bytes, salt: bytes, iterations: int, purpos
     i = bytearray(stretch(salt) + stretch(secret))
     out = b""
     while len(out) < size:
-        a = hashlib.new(digest, d + bytes(i)).digest()
+        a = hash_new(d + bytes(i)).digest()
         for _ in range(iterations - 1):
-            a = hashlib.new(digest, a).digest()
+            a = hash_new(a).digest()
         out += a
         b = int.from_bytes((a * -(-v // u))[:v], "big")
         for j in range(0, len(i), v):

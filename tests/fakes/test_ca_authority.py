@@ -132,6 +132,23 @@ def _swap_keys(state: Path) -> None:
     (state / "ca.key").write_bytes((state / "https.key").read_bytes())
 
 
+def _damage_private_half(state: Path) -> None:
+    """The same public key with a wrong private exponent (and CRT values): it parses, it signs garbage."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import (
+        NoEncryption, PrivateFormat, load_pem_private_key,
+    )
+
+    key = load_pem_private_key((state / "ca.key").read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    good = key.private_numbers()
+    bad = rsa.RSAPrivateNumbers(
+        p=good.p, q=good.q, d=good.d + 2, dmp1=good.dmp1 + 2, dmq1=good.dmq1 + 2, iqmp=good.iqmp,
+        public_numbers=good.public_numbers,
+    ).private_key(unsafe_skip_rsa_key_validation=True)
+    (state / "ca.key").write_bytes(bad.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+
+
 def _wrong_format(state: Path) -> None:
     (state / "ca.json").write_text(json.dumps({"format": "something-else", "version": 1}))
 
@@ -153,6 +170,7 @@ def _missing_entry(state: Path) -> None:
         (lambda s: _garbage(s / "ca.key"), r"ca\.key: not a readable unencrypted PEM private key"),
         (lambda s: _garbage(s / "ca.pem"), r"ca\.pem: not a readable PEM certificate"),
         (_swap_keys, r"ca\.key: does not match the certificate in .*ca\.pem"),
+        (_damage_private_half, r"ca\.key: a damaged private key"),
         (lambda s: _garbage(s / "ca.sqlite"), r"ca\.sqlite: not a readable request database"),
         (lambda s: (s / "ca.sqlite").unlink(), r"ca\.sqlite: the CA's request database is missing"),
     ],
