@@ -15,6 +15,7 @@ import asyncio
 import atexit
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -24,7 +25,7 @@ import threading
 from enum import Enum
 from pathlib import Path
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, NoReturn, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional, TextIO, TypeVar
 
 import typer
 
@@ -32,8 +33,6 @@ from .admin import AdminUnavailable
 from .errors import HostDown, LabError
 
 if TYPE_CHECKING:  # imported by the commands that use them
-    from rich.console import Console
-
     from .attach import AttachedLab
     from .powershell import HostResult
     from .replay import ReplayResult
@@ -56,27 +55,58 @@ app = typer.Typer(
 )
 
 
+# Messages for people, with a few styles written as tags: "[red]…[/red]", "[bold]", "[dim]",
+# "[green]", "[yellow]"; "[[" is a literal "[" (what escape() makes of every "[" in a text).
+_STYLES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33"}
+_MARKUP = re.compile(r"\[\[|\[(/?)(" + "|".join(_STYLES) + r")\]")
+
+
+def _wants_colour(stream: TextIO) -> bool:
+    """The conventions of https://no-color.org and https://force-color.org, then: a terminal
+    that is not a dumb one."""
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") in ("dumb", "unknown"):
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return False
+
+
+def render(markup: str, *, colour: bool) -> str:
+    """``markup`` with its tags as ANSI SGR sequences (``colour``) or removed."""
+    active: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "[[":
+            return "["
+        closing, style = match.groups()
+        if closing:
+            if style in active:
+                del active[len(active) - 1 - active[::-1].index(style)]
+            return "\x1b[0m" + "".join(f"\x1b[{_STYLES[a]}m" for a in active) if colour else ""
+        active.append(style)
+        return f"\x1b[{_STYLES[style]}m" if colour else ""
+
+    text = _MARKUP.sub(replace, markup)
+    return text + "\x1b[0m" if colour and active else text
+
+
 class _Stderr:
-    """rich's console on stderr, made when a command first writes to it (never by --help)."""
+    """stderr for people: :func:`render`'s markup, coloured on a terminal, one line per
+    message however long (a log or a CI job gets them whole)."""
 
-    _console: Console | None = None
-
-    def __getattr__(self, name: str):
-        if _Stderr._console is None:
-            from rich.console import Console
-
-            _Stderr._console = Console(stderr=True, highlight=False)
-        return getattr(_Stderr._console, name)
+    def print(self, markup: str = "") -> None:
+        sys.stderr.write(render(markup, colour=_wants_colour(sys.stderr)) + "\n")
 
 
 err = _Stderr()
 
 
 def escape(text: str) -> str:
-    """``text`` with rich's markup escaped (rich is imported once a command writes)."""
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
+    """``text`` shown as it is (its "[" are not tags)."""
+    return text.replace("[", "[[")
 
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -98,21 +128,21 @@ class Client(str, Enum):
 
 
 def _fail_usage(message: str) -> "typer.Exit":
-    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(EXIT_USAGE)
 
 
 def _print_entry(entry: TranscriptEntry) -> None:
     mark = "[red]✗[/red]" if entry.outcome == "failed" else "[green]✓[/green]"
-    err.print(f"{mark} [bold]{escape(entry.heading)}[/bold], step {entry.step}: {escape(entry.action)}", soft_wrap=True)
+    err.print(f"{mark} [bold]{escape(entry.heading)}[/bold], step {entry.step}: {escape(entry.action)}")
     for a in entry.artifacts:
         err.print(f"    wrote {escape(a.path)}  sha256 {a.sha256[:16]}…")
     if entry.gap:
-        err.print(f"    [yellow]gap in the page:[/yellow] {escape(entry.gap)}", soft_wrap=True)
+        err.print(f"    [yellow]gap in the page:[/yellow] {escape(entry.gap)}")
     if entry.note:
-        err.print(f"    note: {escape(entry.note)}", soft_wrap=True)
+        err.print(f"    note: {escape(entry.note)}")
     if entry.code:
-        err.print(f"    [red]diagnosis {entry.code}[/red] — fix: {escape(entry.fix or '')}", soft_wrap=True)
+        err.print(f"    [red]diagnosis {entry.code}[/red] — fix: {escape(entry.fix or '')}")
 
 
 @app.command("replay")
@@ -172,13 +202,13 @@ def replay_command(
             shutil.rmtree(folder, ignore_errors=True)  # a lab that never started: nothing to keep
         raise _fail_usage(str(exc)) from None
     except HostDown as exc:
-        err.print(f"[red]a host of the lab is down:[/red] {escape(str(exc))}", soft_wrap=True)
+        err.print(f"[red]a host of the lab is down:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_PROBLEMS) from None
     except AdminUnavailable as exc:
         # The attached lab stopped answering mid-replay: say which host, and why if a container died.
-        err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}", soft_wrap=True)
+        err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}")
         for line in _dead_hosts(folder):
-            err.print(escape(line), soft_wrap=True)
+            err.print(escape(line))
         raise typer.Exit(EXIT_PROBLEMS) from None
     if report is not None:
         _write_report(report, result.to_json(), f"ucc-lab replay {path.value}")
@@ -212,13 +242,12 @@ def _summarize(result) -> None:
     for h in result.handshakes:
         reason = f" — {h['reason']}" if h.get("reason") else ""
         direction = f" {h['direction']}" if h.get("direction") else ""
-        err.print(escape(f"handshake {h['kind']}{direction} ({h['client']} client): {h['outcome']}{reason}"), soft_wrap=True)
+        err.print(escape(f"handshake {h['kind']}{direction} ({h['client']} client): {h['outcome']}{reason}"))
     for d in result.diagnoses:
         where = d["doc_step"] or "not a step of the page"  # the CA's CRL, a TLS version, the lab itself
-        err.print(f"[red]{d['code']}[/red] at {escape(where)}: {escape(d['message'])}\n    fix: {escape(d['fix'] or '-')}",
-                  soft_wrap=True)
+        err.print(f"[red]{d['code']}[/red] at {escape(where)}: {escape(d['message'])}\n    fix: {escape(d['fix'] or '-')}")
     colour = {"confirmed": "green", "failed": "red"}.get(result.outcome, "yellow")
-    err.print(f"outcome: [{colour}]{result.outcome}[/{colour}]   workdir: {result.workdir}", soft_wrap=True)
+    err.print(f"outcome: [{colour}]{result.outcome}[/{colour}]   workdir: {result.workdir}")
 
 
 FRESH_KEYS_HELP = ("Make the lab's keys and CA anew instead of taking them from this machine's key cache "
@@ -303,7 +332,7 @@ def scenarios_run(
         mark = "[green]✓[/green]" if r.passed else "[red]✗[/red]"
         err.print(f"{mark} {escape(r.name)}: {r.outcome} {escape(', '.join(r.codes) or '-')}")
         for problem in r.problems:
-            err.print(f"    [red]{escape(problem)}[/red]", soft_wrap=True)
+            err.print(f"    [red]{escape(problem)}[/red]")
     passed = sum(r.passed for r in results)
     err.print(f"{passed} of {len(results)} scenarios reached their expected outcome   workdir: {root}")
     raise typer.Exit(EXIT_OK if passed == len(results) else EXIT_PROBLEMS)
@@ -328,7 +357,7 @@ def _write_report(path: Path, document: dict, title: str) -> None:
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename and str(exc.filename) != str(path) else ""
         raise _fail_usage(f"{path}: cannot write the report ({exc.strerror}{where})") from None
-    err.print(f"report: {path}", soft_wrap=True)
+    err.print(f"report: {path}")
 
 
 # What the page's end state has written: a restart finding all of them intact reuses them.
@@ -366,7 +395,7 @@ def _print_banner(lab: LabBase) -> None:
         if isinstance(endpoint, dict):
             endpoint = f"{endpoint['host']}:{endpoint['port']}"
         label = f"  ({_ENDPOINT_LABELS[name]})" if name in _ENDPOINT_LABELS else ""
-        err.print(f"  {name:<13} {escape(str(endpoint))}{label}", soft_wrap=True)
+        err.print(f"  {name:<13} {escape(str(endpoint))}{label}")
     err.print(f"  lab.json      {lab.lab_json_path}")
     err.print(f"  events        {lab.logs_dir / 'frontend-events.jsonl'}")
     keylog = lab.logs_dir / "sslkeylog.txt"
@@ -375,7 +404,7 @@ def _print_banner(lab: LabBase) -> None:
     # told: epan/dissectors/packet-sip.c); the lab's Front End listens on a port of its own.
     port = endpoints["frontend"]["port"]
     line = f"tshark -i lo -f 'tcp port {port}' -o tls.keylog_file:{shlex.quote(str(keylog))} -o sip.tls.port:{port} -Y sip"
-    err.print(f"  watch the SIP {escape(line)}", soft_wrap=True)
+    err.print(f"  watch the SIP {escape(line)}")
 
 
 @app.command("up")
@@ -418,7 +447,7 @@ def up_command(
                 LabConsole(lab) as console:
             lab.console_url = console.url
             for note in lab.setup_notes:
-                err.print(f"note: {escape(note)}", soft_wrap=True)
+                err.print(f"note: {escape(note)}")
             damage = None if blank or staged is not None else _end_state_damage(lab)
             if staged is not None:
                 if not await _stage_for_up(lab, staged, java_home, stop):
@@ -427,7 +456,7 @@ def up_command(
                 err.print("the page's artifacts are already in place and read back intact: reusing them")
             elif not blank:
                 for problem in damage or []:
-                    err.print(f"[yellow]not reusable:[/yellow] {escape(problem)}", soft_wrap=True)
+                    err.print(f"[yellow]not reusable:[/yellow] {escape(problem)}")
                 if damage:
                     err.print("replaying the page to make its files again")
                 replaying = asyncio.ensure_future(replay(lab, "all", progress=_print_entry))
@@ -505,10 +534,10 @@ async def _stage_for_up(lab, scenario, java_home: Path | None, stop: asyncio.Eve
         stopping.cancel()
         staging.result()
         write_private_file(record, (json.dumps({"name": scenario.name}) + "\n").encode())
-    err.print(f"the customer says: “{escape(scenario.symptom)}”", soft_wrap=True)
+    err.print(f"the customer says: “{escape(scenario.symptom)}”")
     folder = shlex.quote(str(lab.workdir))
     err.print(f"find the fault: ucclab progress --workdir {folder}; fix it, then start the connector again "
-              f"(ucclab connect --workdir {folder}, or your own clients)", soft_wrap=True)
+              f"(ucclab connect --workdir {folder}, or your own clients)")
     return True
 
 
@@ -532,7 +561,7 @@ def _up_containers(workdir: Path, topology: Topology, blank: bool) -> int:
     from .replay import replay
 
     async def run() -> int:
-        lab = await up_containers(workdir, topology, progress=lambda line: err.print(escape(line), soft_wrap=True))
+        lab = await up_containers(workdir, topology, progress=lambda line: err.print(escape(line)))
         outcome = EXIT_OK
         if not blank:
             async with AttachedLab(workdir, prepare=True) as attached:
@@ -542,10 +571,9 @@ def _up_containers(workdir: Path, topology: Topology, blank: bool) -> int:
                 err.print("[red]the replay did not confirm the link; the lab keeps serving so you can look around[/red]")
                 outcome = EXIT_PROBLEMS
         _print_banner(lab)
-        err.print(f"  hosts         {', '.join(lab.topology.fqdn(lab.host_name(role)) for role in HOSTS)} (containers)",
-                  soft_wrap=True)
-        err.print(f"replay into it: ucclab replay all --attach {shlex.quote(str(lab.workdir))}", soft_wrap=True)
-        err.print(f"stop it:        ucclab down --workdir {shlex.quote(str(lab.workdir))}", soft_wrap=True)
+        err.print(f"  hosts         {', '.join(lab.topology.fqdn(lab.host_name(role)) for role in HOSTS)} (containers)")
+        err.print(f"replay into it: ucclab replay all --attach {shlex.quote(str(lab.workdir))}")
+        err.print(f"stop it:        ucclab down --workdir {shlex.quote(str(lab.workdir))}")
         return outcome
 
     try:
@@ -553,7 +581,7 @@ def _up_containers(workdir: Path, topology: Topology, blank: bool) -> int:
     except (EngineUnavailable, LabError) as exc:
         raise _fail_usage(str(exc)) from None
     except (ContainerFailed, ImageBuildError, AdminUnavailable, HostDown) as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_PROBLEMS
     except ContainerError as exc:
         raise _fail_usage(str(exc)) from None
@@ -629,11 +657,11 @@ def check_command(
         print(json.dumps(document, indent=2, default=str))
     for f in result.findings:
         colour = "red" if f["severity"] == "error" else "yellow"
-        err.print(f"[{colour}]{f['severity']} {f['code']}[/{colour}] ({escape(f['doc_step'] or '-')}): {escape(f['message'])}", soft_wrap=True)
+        err.print(f"[{colour}]{f['severity']} {f['code']}[/{colour}] ({escape(f['doc_step'] or '-')}): {escape(f['message'])}")
         if f.get("fix"):
-            err.print(f"    fix: {escape(f['fix'])}", soft_wrap=True)
+            err.print(f"    fix: {escape(f['fix'])}")
     for note in result.notes:
-        err.print(f"note: {escape(note)}", soft_wrap=True)
+        err.print(f"note: {escape(note)}")
     err.print(f"outcome: {result.outcome}")
     raise typer.Exit(result.exit_code)
 
@@ -675,9 +703,9 @@ def image_build_command(
     from .images import ImageBuildError, build_images
 
     try:
-        built = build_images(base, progress=lambda line: err.print(escape(line), soft_wrap=True))
+        built = build_images(base, progress=lambda line: err.print(escape(line)))
     except ImageBuildError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_PROBLEMS) from None
     except ContainerError as exc:  # no engine, no debootstrap, no such base
         raise _fail_usage(str(exc)) from None
@@ -715,9 +743,9 @@ def _on_running_lab(workdir: Path, work: "Callable[[AttachedLab], Awaitable[T]]"
         raise _fail_usage(str(exc)) from None
     except (AdminUnavailable, HostDown) as exc:
         if isinstance(exc, AdminUnavailable) and exc.status is not None:
-            err.print(f"[red]the lab refused a request:[/red] {escape(str(exc))}", soft_wrap=True)
+            err.print(f"[red]the lab refused a request:[/red] {escape(str(exc))}")
         else:
-            err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}", soft_wrap=True)
+            err.print(f"[red]the lab stopped answering:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_PROBLEMS) from None
 
 
@@ -792,7 +820,7 @@ def connect_command(
 
     result = _on_running_lab(workdir, start)
     for note in result.setup:
-        err.print(f"note: {escape(note)}", soft_wrap=True)
+        err.print(f"note: {escape(note)}")
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
     _summarize(result)
@@ -817,22 +845,19 @@ def progress_command(
     for step in progress.steps:
         if step.heading != heading:
             heading = step.heading
-            err.print(f"[bold]{escape(heading)}[/bold]", soft_wrap=True)
-        err.print(f"  {_PROGRESS_MARKS[step.status]}  step {escape(step.step)}: {escape(step.name.replace('_', ' '))}",
-                  soft_wrap=True)
+            err.print(f"[bold]{escape(heading)}[/bold]")
+        err.print(f"  {_PROGRESS_MARKS[step.status]}  step {escape(step.step)}: {escape(step.name.replace('_', ' '))}")
         if step.diagnosis:
             d = step.diagnosis
-            err.print(f"        [red]{escape(d['code'])}[/red]: {escape(d['why'])}\n        fix: {escape(d['fix'] or '-')}",
-                      soft_wrap=True)
+            err.print(f"        [red]{escape(d['code'])}[/red]: {escape(d['why'])}\n        fix: {escape(d['fix'] or '-')}")
         if step.note:
-            err.print(f"        note: {escape(step.note)}", soft_wrap=True)
+            err.print(f"        note: {escape(step.note)}")
     err.print()
     for h in progress.handshakes:
         direction = f" {h['direction']}" if h.get("direction") else ""
-        err.print(escape(f"handshake {h['kind']}{direction}: {h['status']}"), soft_wrap=True)
+        err.print(escape(f"handshake {h['kind']}{direction}: {h['status']}"))
         for d in h["diagnoses"]:
-            err.print(f"    [red]{escape(d['code'])}[/red]: {escape(d['message'])}\n    fix: {escape(d['fix'] or '-')}",
-                      soft_wrap=True)
+            err.print(f"    [red]{escape(d['code'])}[/red]: {escape(d['message'])}\n    fix: {escape(d['fix'] or '-')}")
     counts = {s: sum(step.status == s for step in progress.steps) for s in ("done", "todo", "wrong")}
     err.print(f"{counts['done']} done, {counts['todo']} to do, {counts['wrong']} wrong   (the PFX by way of: {progress.pfx_source})")
     raise typer.Exit(progress.exit_code)

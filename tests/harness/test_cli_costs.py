@@ -22,9 +22,11 @@ for command in sys.argv[1:]:
     main(command.split())
 print(" ".join(sorted(sys.modules)), file=sys.stderr)
 """
-# What only a lab, a server or Kerberos needs; and pydantic, which typer 0.29 and later
-# import to validate every option (pyproject.toml keeps typer below 0.29).
+# What only a lab, a server or Kerberos needs; pydantic, which typer 0.29 and later import
+# to validate every option (pyproject.toml keeps typer below 0.29); and rich, which the
+# command line does without (its few styles are written by harness.cli.render).
 HEAVY = ("aiohttp", "OpenSSL", "impacket", "pyasn1", "jks", "Cryptodome", "sipmessage", "docker", "yaml", "pydantic",
+         "rich",
          "harness.lab", "harness.replay", "harness.connector", "fakes.ca", "fakes.frontend", "fakes.kdc", "fakes.configserver")
 
 
