@@ -25,6 +25,10 @@ command) does no networking; :mod:`fakes.ca.certsrv` is the thin HTTPS shell aro
 and :mod:`fakes.ca.certenroll` the plain HTTP site that serves the CRLs.
 """
 
+from fakes._cryptodome import use_ctypes
+
+use_ctypes()  # before PyCryptodome is first imported (by impacket, here)
+
 from ._authority import CertificationAuthority, CrlPublication, Revocation
 from ._crl import REVOCATION_REASONS, CertutilError, CrlSchedule
 from ._database import RequestRecord, RequestResult

@@ -31,6 +31,10 @@ In a minute, against the lab's KDC::
     accepted.verify_mic(data, initiator.get_mic(data))
 """
 
+from fakes._cryptodome import use_ctypes
+
+use_ctypes()  # before PyCryptodome is first imported (by impacket, here)
+
 from ._acceptor import AcceptedContext, accept_sec_context
 from ._client import (
     JAVA_DEFAULT_ENCTYPES,

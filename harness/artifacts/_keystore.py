@@ -24,6 +24,7 @@ OpenJDK 17.0.15 keytool and ``KeyStore.load``):
 from __future__ import annotations
 
 import os
+from types import ModuleType
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +112,16 @@ class KeyStore:
         return [e.certificates[0] for e in self.entries if e.kind == TRUSTED_CERT_ENTRY and e.certificates]
 
 
+def _pyjks() -> ModuleType:
+    """pyjks (and pyasn1, PyCryptodome), imported only for a JKS store."""
+    from fakes._cryptodome import use_ctypes
+
+    use_ctypes()
+    import jks  # type: ignore[import-untyped]
+
+    return jks
+
+
 def read_keystore(
     path: Path | str | os.PathLike[str], password: str | None, declared_type: str = "jks"
 ) -> KeyStore:
@@ -184,7 +195,7 @@ def keytool_import(
     if store.entry(alias) is not None:
         raise AliasExistsError(f"Certificate not imported, alias <{alias}> already exists", path)
     if store.real_type == "jks":
-        import jks  # pyjks (and pyasn1) only for a JKS store
+        jks = _pyjks()
 
         existing = jks.KeyStore.loads(data, password, try_decrypt_keys=False)
         entries = dict(existing.entries)
@@ -283,7 +294,7 @@ def _truncated(data: bytes) -> bool:
 
 
 def _load_jks(data: bytes, password: str | None, path: Path) -> list[KeyStoreEntry]:
-    import jks  # pyjks (and pyasn1) only for a JKS store
+    jks = _pyjks()
 
     try:
         store = jks.KeyStore.loads(data, password, try_decrypt_keys=password is not None)
@@ -460,7 +471,7 @@ def _new_store(
     real: str, alias: str, certificate: x509.Certificate, der: bytes, password: str, path: Path
 ) -> bytes:
     if real == "jks":
-        import jks  # pyjks (and pyasn1) only for a JKS store
+        jks = _pyjks()
 
         return jks.KeyStore.new("jks", [jks.TrustedCertEntry.new(alias.lower(), der)]).saves(password)
     if real == "pkcs12":

@@ -441,6 +441,9 @@ def _cbc_decrypt(block_cipher: algorithms.AES | TripleDES, iv: bytes, ciphertext
 
 def _rc2_cbc_decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes | None:
     # Imported here: only legacy (RC2-40) files need pycryptodome, which loads cffi.
+    from fakes._cryptodome import use_ctypes
+
+    use_ctypes()
     from Cryptodome.Cipher import ARC2
     from Cryptodome.Util.Padding import unpad
 
