@@ -29,7 +29,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from .._cli import port_number
+from .._cli import log_to_stderr, port_number
 from ._store import ConfigStore, StoreError
 from .api import DEFAULT_MAX_BODY, create_app
 
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     users, account_note = _accounts(parser, args.user)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    log_to_stderr()
     try:
         return asyncio.run(_serve(args.db, args.host, args.port, users, account_note))
     except StoreError as exc:

@@ -46,7 +46,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
-from fakes._cli import connection_count, os_error_text, port_number, seconds
+from fakes._cli import connection_count, log_to_stderr, os_error_text, port_number, seconds
 from fakes._evidence import EvidenceLog
 from fakes.kerberos import SUPPORTED_ENCTYPES
 
@@ -461,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"kdc: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    log_to_stderr()
     try:
         return asyncio.run(_serve(server, args.host, args.port))
     except OSError as exc:
