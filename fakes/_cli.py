@@ -10,7 +10,7 @@ import argparse
 import logging
 import math
 
-__all__ = ["connection_count", "log_to_stderr", "os_error_text", "port_number", "seconds"]
+__all__ = ["connection_count", "lean_log_records", "log_to_stderr", "os_error_text", "port_number", "seconds"]
 
 MAX_PORT = 65535
 
@@ -56,16 +56,21 @@ def os_error_text(error: OSError) -> str:
 
 
 def log_to_stderr() -> None:
-    """A stand-in's own process: its log lines on stderr, "time logger LEVEL message".
+    """Log lines on stderr: "time logger LEVEL message", INFO and up."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
-    The records skip what this format never shows (the caller's file and line, thread and
-    process): the "Optimization" section of Python's logging HOWTO. The KDC writes a line
-    per request, as MIT's krb5kdc does: 12 µs a line in a tight loop, 7.5 µs without them;
-    under benchmarks/kdc_rate.py's load the line cost the KDC process 50-75 µs of CPU per
-    TGS-REQ before, 20-45 µs after (against the same process logging nothing).
+
+def lean_log_records() -> None:
+    """Log records without what :func:`log_to_stderr`'s format never shows (the caller's
+    file and line, thread and process): the "Optimization" section of Python's logging
+    HOWTO. Process-wide, so only a stand-in's own process (its ``__main__``) calls it.
+
+    The KDC writes a line per request, as MIT's krb5kdc does: 12 µs a line in a tight
+    loop, 7.5 µs without them; under benchmarks/kdc_rate.py's load the line cost the KDC
+    process 50-75 µs of CPU per TGS-REQ before, 20-45 µs after (against the same process
+    logging nothing).
     """
     logging._srcfile = None  # no frame walk for the caller  # type: ignore[attr-defined]
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -16,21 +16,25 @@ chooses, so it does nothing once PyCryptodome is loaded.
 from __future__ import annotations
 
 import sys
+import threading
 
 __all__ = ["use_ctypes"]
+
+_LOCK = threading.Lock()  # sys.modules["cffi"] is hidden for one import at a time
 
 
 def use_ctypes() -> None:
     """Load PyCryptodome's native-code layer with cffi hidden, so that it takes ctypes."""
     if "Cryptodome.Util._raw_api" in sys.modules:
         return
-    absent = object()
-    cffi = sys.modules.get("cffi", absent)
-    sys.modules["cffi"] = None  # type: ignore[assignment]  # `import cffi` raises ImportError
-    try:
-        import Cryptodome.Util._raw_api  # noqa: F401
-    finally:
-        if cffi is absent:
-            del sys.modules["cffi"]
-        else:
-            sys.modules["cffi"] = cffi  # type: ignore[assignment]
+    with _LOCK:
+        absent = object()
+        cffi = sys.modules.get("cffi", absent)
+        sys.modules["cffi"] = None  # type: ignore[assignment]  # `import cffi` raises ImportError
+        try:
+            import Cryptodome.Util._raw_api  # noqa: F401
+        finally:
+            if cffi is absent:
+                del sys.modules["cffi"]
+            else:
+                sys.modules["cffi"] = cffi  # type: ignore[assignment]

@@ -62,11 +62,14 @@ _MARKUP = re.compile(r"\[\[|\[(/?)(" + "|".join(_STYLES) + r")\]")
 
 
 def _wants_colour(stream: TextIO) -> bool:
-    """The conventions of https://no-color.org and https://force-color.org, then: a terminal
-    that is not a dumb one."""
+    """No styles with NO_COLOR (https://no-color.org, which wins over FORCE_COLOR as in
+    rich), styles with FORCE_COLOR (https://force-color.org), else on a terminal that is
+    not a dumb one."""
+    if os.environ.get("NO_COLOR"):
+        return False
     if os.environ.get("FORCE_COLOR"):
         return True
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") in ("dumb", "unknown"):
+    if os.environ.get("TERM") in ("dumb", "unknown"):
         return False
     try:
         return stream.isatty()
@@ -247,7 +250,7 @@ def _summarize(result) -> None:
         where = d["doc_step"] or "not a step of the page"  # the CA's CRL, a TLS version, the lab itself
         err.print(f"[red]{d['code']}[/red] at {escape(where)}: {escape(d['message'])}\n    fix: {escape(d['fix'] or '-')}")
     colour = {"confirmed": "green", "failed": "red"}.get(result.outcome, "yellow")
-    err.print(f"outcome: [{colour}]{result.outcome}[/{colour}]   workdir: {result.workdir}")
+    err.print(f"outcome: [{colour}]{result.outcome}[/{colour}]   workdir: {escape(str(result.workdir))}")
 
 
 FRESH_KEYS_HELP = ("Make the lab's keys and CA anew instead of taking them from this machine's key cache "
@@ -334,7 +337,7 @@ def scenarios_run(
         for problem in r.problems:
             err.print(f"    [red]{escape(problem)}[/red]")
     passed = sum(r.passed for r in results)
-    err.print(f"{passed} of {len(results)} scenarios reached their expected outcome   workdir: {root}")
+    err.print(f"{passed} of {len(results)} scenarios reached their expected outcome   workdir: {escape(str(root))}")
     raise typer.Exit(EXIT_OK if passed == len(results) else EXIT_PROBLEMS)
 
 
@@ -357,7 +360,7 @@ def _write_report(path: Path, document: dict, title: str) -> None:
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename and str(exc.filename) != str(path) else ""
         raise _fail_usage(f"{path}: cannot write the report ({exc.strerror}{where})") from None
-    err.print(f"report: {path}")
+    err.print(f"report: {escape(str(path))}")
 
 
 # What the page's end state has written: a restart finding all of them intact reuses them.
@@ -389,17 +392,17 @@ def _end_state_damage(lab: Lab) -> list[str] | None:
 
 def _print_banner(lab: LabBase) -> None:
     """Where the lab listens, each endpoint named by what it is, and how to watch its SIP."""
-    err.print(f"\nlab up in {lab.workdir}")
+    err.print(f"\nlab up in {escape(str(lab.workdir))}")
     endpoints = lab.lab_json()["endpoints"]
     for name, endpoint in endpoints.items():
         if isinstance(endpoint, dict):
             endpoint = f"{endpoint['host']}:{endpoint['port']}"
         label = f"  ({_ENDPOINT_LABELS[name]})" if name in _ENDPOINT_LABELS else ""
         err.print(f"  {name:<13} {escape(str(endpoint))}{label}")
-    err.print(f"  lab.json      {lab.lab_json_path}")
-    err.print(f"  events        {lab.logs_dir / 'frontend-events.jsonl'}")
+    err.print(f"  lab.json      {escape(str(lab.lab_json_path))}")
+    err.print(f"  events        {escape(str(lab.logs_dir / 'frontend-events.jsonl'))}")
     keylog = lab.logs_dir / "sslkeylog.txt"
-    err.print(f"  TLS key log   {keylog}")
+    err.print(f"  TLS key log   {escape(str(keylog))}")
     # Wireshark's SIP dissector reads TLS only on its sip.tls.port preference (5061 unless
     # told: epan/dissectors/packet-sip.c); the lab's Front End listens on a port of its own.
     port = endpoints["frontend"]["port"]
@@ -518,9 +521,9 @@ async def _stage_for_up(lab, scenario, java_home: Path | None, stop: asyncio.Eve
 
     record = lab.state_dir / "scenario.json"
     if record.is_file():
-        err.print(f"scenario {scenario.name}: staged in this folder before; the lab resumes as it was left")
+        err.print(f"scenario {escape(scenario.name)}: staged in this folder before; the lab resumes as it was left")
     else:
-        err.print(f"staging scenario {scenario.name}: the page with the customer's deviations")
+        err.print(f"staging scenario {escape(scenario.name)}: the page with the customer's deviations")
         # The sandbox's connector is the lab's stand-in: its records are the ones progress reads
         # (a Java probe's Secured port ends with the replay, and its records with it).
         staging = asyncio.ensure_future(stage_scenario(lab, scenario, java_home=java_home, client="python"))
@@ -535,7 +538,7 @@ async def _stage_for_up(lab, scenario, java_home: Path | None, stop: asyncio.Eve
         staging.result()
         write_private_file(record, (json.dumps({"name": scenario.name}) + "\n").encode())
     err.print(f"the customer says: “{escape(scenario.symptom)}”")
-    folder = shlex.quote(str(lab.workdir))
+    folder = escape(shlex.quote(str(lab.workdir)))
     err.print(f"find the fault: ucclab progress --workdir {folder}; fix it, then start the connector again "
               f"(ucclab connect --workdir {folder}, or your own clients)")
     return True
@@ -572,8 +575,8 @@ def _up_containers(workdir: Path, topology: Topology, blank: bool) -> int:
                 outcome = EXIT_PROBLEMS
         _print_banner(lab)
         err.print(f"  hosts         {', '.join(lab.topology.fqdn(lab.host_name(role)) for role in HOSTS)} (containers)")
-        err.print(f"replay into it: ucclab replay all --attach {shlex.quote(str(lab.workdir))}")
-        err.print(f"stop it:        ucclab down --workdir {shlex.quote(str(lab.workdir))}")
+        err.print(f"replay into it: ucclab replay all --attach {escape(shlex.quote(str(lab.workdir)))}")
+        err.print(f"stop it:        ucclab down --workdir {escape(shlex.quote(str(lab.workdir)))}")
         return outcome
 
     try:

@@ -397,9 +397,10 @@ def _uses_default_ca(topology: Topology) -> bool:
 
 def _write_cacerts(lab: LabBase, java_home: Path, content: str) -> None:
     """``$JAVA_HOME/lib/security/cacerts`` holding ``content`` (``empty`` or ``lab-ca``)."""
-    import jks  # type: ignore[import-untyped]
-
     from .artifacts import CACERTS_PASSWORD, keytool_import
+    from .artifacts._keystore import pyjks
+
+    jks = pyjks()
 
     assert lab.authority is not None
     path = java_home / "lib" / "security" / "cacerts"

@@ -617,12 +617,12 @@ class KdcCore:
                 sname = PrincipalName(NameType.SRV_INST, ("krbtgt", self.realm))
         ticket = self._issue(start, client_name=cname, client_realm=self.realm, service=service,
                              service_etype=self.policy.usable(service.key_enctypes)[0], sname=sname,
-                             srealm=self.realm, session_key=session_key, flags=int(flags), authtime=moment,
+                             srealm=self.realm, session_key=session_key, flags=flags, authtime=moment,
                              endtime=endtime, renew_till=renew_till, draft=draft)
         reply_key = client.key(reply_etype, self.realm)
         protected = self._protected_negotiation(req, request_bytes, reply_key)
         enc_part = EncKdcRepPart(
-            key=session_key, nonce=body.nonce, flags=int(flags | (_FLAG.ENC_PA_REP if protected else 0)),
+            key=session_key, nonce=body.nonce, flags=flags | (_FLAG.ENC_PA_REP if protected else 0),
             authtime=moment, starttime=start, endtime=endtime, renew_till=renew_till, srealm=self.realm,
             sname=sname, last_req=((0, moment),), encrypted_pa_data=protected + self._reply_padata(req, service),
             application_tag=25,
@@ -768,10 +768,10 @@ class KdcCore:
         new_session_key = random_key(session_etype, self._rng)
         ticket = self._issue(moment, client_name=tgt.cname, client_realm=tgt.crealm, service=service,
                              service_etype=keys[0], sname=body.sname, srealm=self.realm,
-                             session_key=new_session_key, flags=int(flags), authtime=tgt.authtime, endtime=endtime,
+                             session_key=new_session_key, flags=flags, authtime=tgt.authtime, endtime=endtime,
                              renew_till=renew_till, draft=draft)
         enc_part = EncKdcRepPart(
-            key=new_session_key, nonce=body.nonce, flags=int(flags), authtime=tgt.authtime, starttime=moment,
+            key=new_session_key, nonce=body.nonce, flags=flags, authtime=tgt.authtime, starttime=moment,
             endtime=endtime, renew_till=renew_till, srealm=self.realm, sname=body.sname,
             last_req=((0, tgt.authtime),), encrypted_pa_data=self._reply_padata(req, service), application_tag=26,
         )

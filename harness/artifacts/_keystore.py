@@ -24,9 +24,9 @@ OpenJDK 17.0.15 keytool and ``KeyStore.load``):
 from __future__ import annotations
 
 import os
-from types import ModuleType
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -112,7 +112,7 @@ class KeyStore:
         return [e.certificates[0] for e in self.entries if e.kind == TRUSTED_CERT_ENTRY and e.certificates]
 
 
-def _pyjks() -> ModuleType:
+def pyjks() -> ModuleType:
     """pyjks (and pyasn1, PyCryptodome), imported only for a JKS store."""
     from fakes._cryptodome import use_ctypes
 
@@ -195,7 +195,7 @@ def keytool_import(
     if store.entry(alias) is not None:
         raise AliasExistsError(f"Certificate not imported, alias <{alias}> already exists", path)
     if store.real_type == "jks":
-        jks = _pyjks()
+        jks = pyjks()
 
         existing = jks.KeyStore.loads(data, password, try_decrypt_keys=False)
         entries = dict(existing.entries)
@@ -294,7 +294,7 @@ def _truncated(data: bytes) -> bool:
 
 
 def _load_jks(data: bytes, password: str | None, path: Path) -> list[KeyStoreEntry]:
-    jks = _pyjks()
+    jks = pyjks()
 
     try:
         store = jks.KeyStore.loads(data, password, try_decrypt_keys=password is not None)
@@ -471,7 +471,7 @@ def _new_store(
     real: str, alias: str, certificate: x509.Certificate, der: bytes, password: str, path: Path
 ) -> bytes:
     if real == "jks":
-        jks = _pyjks()
+        jks = pyjks()
 
         return jks.KeyStore.new("jks", [jks.TrustedCertEntry.new(alias.lower(), der)]).saves(password)
     if real == "pkcs12":

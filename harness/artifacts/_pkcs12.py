@@ -410,7 +410,8 @@ def _pbes2_decrypt(params: Tlv, ciphertext: bytes, password: str | None) -> byte
 
 # The password-based key derivations are pure and, at a PFX's 2,000-10,000 iterations, the
 # cost of reading one: the connector, the judge and `check` read the same stores again and
-# again in one process, so their results are kept (a few dozen at most).
+# again in one process, so their results are kept (a few dozen at most; the passwords and
+# keys stay in this process's memory as the stores' contents do anyway).
 @lru_cache(maxsize=64)
 def _pbkdf2(prf_oid: str, password: bytes, salt: bytes, iterations: int, length: int) -> bytes:
     """PBKDF2 (RFC 8018 §5.2) with the PRF named by ``prf_oid``."""
@@ -440,7 +441,7 @@ def _cbc_decrypt(block_cipher: algorithms.AES | TripleDES, iv: bytes, ciphertext
 
 
 def _rc2_cbc_decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes | None:
-    # Imported here: only legacy (RC2-40) files need pycryptodome, which loads cffi.
+    # Imported here: only legacy (RC2-40) files need PyCryptodome (on ctypes: fakes/_cryptodome.py).
     from fakes._cryptodome import use_ctypes
 
     use_ctypes()
@@ -473,7 +474,7 @@ def _bmp_candidates(password: str | None) -> list[bytes]:
 @lru_cache(maxsize=64)
 def _pkcs12_kdf(digest: str, secret: bytes, salt: bytes, iterations: int, purpose: int, size: int) -> bytes:
     """RFC 7292 appendix B.2: purpose 1 = key, 2 = IV, 3 = MAC key (kept, as :func:`_pbkdf2`)."""
-    hash_new = getattr(hashlib, digest, None) or (lambda data=b"": hashlib.new(digest, data))
+    hash_new = getattr(hashlib, digest)  # every digest of _MAC_DIGESTS, and sha1, is one
     u = hash_new().digest_size
     v = hash_new().block_size
 

@@ -40,17 +40,24 @@ def test_a_closed_style_leaves_the_outer_one_on_and_an_open_one_is_reset_at_the_
     assert render("[green]ok", colour=True) == "\x1b[32mok\x1b[0m"
 
 
-def _stderr_of_a_failing_inspect(tmp_path: Path, **environment: str) -> str:
+def _stderr_of_a_failing_inspect(path: Path, **environment: str) -> str:
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
     env.update(environment)
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "inspect", str(tmp_path / "absent.pfx")],
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "inspect", str(path)],
                           capture_output=True, text=True, env=env, timeout=60, check=False)
     assert done.returncode == 2
     return done.stderr
 
 
 def test_a_pipe_gets_plain_text_and_force_color_or_no_color_decide(tmp_path: Path) -> None:
-    plain = _stderr_of_a_failing_inspect(tmp_path)
+    absent = tmp_path / "absent.pfx"
+    plain = _stderr_of_a_failing_inspect(absent)
     assert plain.startswith("error: ") and "absent.pfx" in plain and "\x1b[" not in plain
-    assert _stderr_of_a_failing_inspect(tmp_path, FORCE_COLOR="1").startswith("\x1b[31merror:\x1b[0m ")
-    assert "\x1b[" not in _stderr_of_a_failing_inspect(tmp_path, FORCE_COLOR="", NO_COLOR="1")
+    assert _stderr_of_a_failing_inspect(absent, FORCE_COLOR="1").startswith("\x1b[31merror:\x1b[0m ")
+    assert "\x1b[" not in _stderr_of_a_failing_inspect(absent, NO_COLOR="1")
+    assert "\x1b[" not in _stderr_of_a_failing_inspect(absent, NO_COLOR="1", FORCE_COLOR="1")  # as rich does
+
+
+def test_a_name_with_brackets_is_shown_as_it_is(tmp_path: Path) -> None:
+    odd = tmp_path / "a[[b] [red]c[/red].pfx"
+    assert f"error: {odd}" in _stderr_of_a_failing_inspect(odd, FORCE_COLOR="1").replace("\x1b[31m", "").replace("\x1b[0m", "")
