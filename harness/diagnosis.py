@@ -153,17 +153,20 @@ class Pattern:
     """Words one component uses for one cause: ``source`` (a key of :data:`SOURCES`),
     ``words`` (a case-insensitive regular expression), ``code`` and, for words whose cause
     depends on it, ``peer`` (whose certificate was judged). ``tokens`` are names and numbers
-    that say the same as ``words`` (a Windows error's symbol, hex and decimal value)."""
+    that say the same as ``words`` (a Windows error's symbol, hex and decimal value).
+
+    ``words`` is compiled when first searched (by ``re``'s own cache): most runs of the lab
+    never search, and compiling the table took ~7 ms of every process that loads it."""
 
     source: str
-    words: re.Pattern[str]
+    words: str
     code: str
     peer: Peer | None = None
     tokens: frozenset[str] = frozenset()
 
 
 def _p(source: str, words: str, code: str, *, peer: Peer | None = None) -> Pattern:
-    return Pattern(source, re.compile(words, re.IGNORECASE), code, peer)
+    return Pattern(source, words, code, peer)
 
 
 # One alternation for the two wordings of X509_V_ERR_INVALID_PURPOSE (26): OpenSSL 3.0's
@@ -175,7 +178,7 @@ _INVALID_PURPOSE = r"(?:unsuitable|unsupported) certificate purpose"
 def _windows_error(symbol: str, value: int, text: str, code: str) -> Pattern:
     """An SChannel/CryptoAPI error as Windows writes it: its symbol, its value in hex or in
     decimal (IIS's sc-win32-status), or winerror.h's message text."""
-    return Pattern("schannel", re.compile(text, re.IGNORECASE), code,
+    return Pattern("schannel", text, code,
                    tokens=frozenset({symbol, f"0x{value:08x}", str(value)}))
 
 
@@ -339,7 +342,7 @@ def match_text(text: str | None, *, sources: tuple[str, ...] | None = None, peer
         if pattern.peer is not None and pattern.peer != peer:
             continue
         said = tokens & pattern.tokens
-        found = re.search(re.escape(min(said)), text, re.IGNORECASE) if said else pattern.words.search(text)
+        found = re.search(re.escape(min(said)) if said else pattern.words, text, re.IGNORECASE)
         if found is not None:
             return pattern, found
     return None

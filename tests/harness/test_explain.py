@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -271,3 +272,10 @@ def test_openssls_crl_errors_are_a_revocation_that_could_not_be_checked(words: s
     not be had or trusted, so revocation could not be checked."""
     [finding] = explain(f"error 8 at 0 depth lookup: {words}\n").findings
     assert finding.code == "cert-revocation-offline"
+
+
+def test_every_pattern_of_the_table_is_a_valid_regular_expression() -> None:
+    # The table's words are compiled when first searched (harness.diagnosis.Pattern): a typo
+    # must still fail here, not in a customer's first `ucclab explain`.
+    for pattern in PATTERNS:
+        assert re.compile(pattern.words, re.IGNORECASE).pattern == pattern.words
