@@ -15,18 +15,11 @@ from typing import Any, Protocol
 
 from fakes._admin import MAX_WAIT, AdminError, AdminService
 
+from .errors import AdminUnavailable
+
 __all__ = ["AdminClient", "AdminUnavailable", "Evidence", "local_client", "http_client"]
 
 Json = Any
-
-
-class AdminUnavailable(RuntimeError):
-    """A stand-in's admin API cannot be reached or answered an error."""
-
-    def __init__(self, service: str, message: str, status: int | None = None) -> None:
-        super().__init__(f"{service}: {message}")
-        self.service = service
-        self.status = status
 
 
 class _Transport(Protocol):

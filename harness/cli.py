@@ -11,7 +11,6 @@ loads no container or report code.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import json
 import os
@@ -29,8 +28,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, Optional, TextIO, TypeVar
 
 import typer
 
-from .admin import AdminUnavailable
-from .errors import HostDown, LabError
+from .errors import AdminUnavailable, HostDown, LabError
 
 if TYPE_CHECKING:  # imported by the commands that use them
     from .attach import AttachedLab
@@ -163,6 +161,8 @@ def replay_command(
     fresh_keys: Annotated[bool, typer.Option("--fresh-keys", help=FRESH_KEYS_HELP)] = False,
 ) -> None:
     """Replay the page's procedures in a lab and report the outcome."""
+    import asyncio
+
     from .lab import Lab, Topology
     from .procedures import OverrideError
     from .replay import parse_overrides, replay
@@ -422,6 +422,8 @@ def up_command(
     scenario: Annotated[Optional[str], typer.Option(help="A customer's fault in place for a trainee to find: the page replayed with the scenario's deviations (ucclab scenarios list).")] = None,
 ) -> None:
     """Keep a lab running (the sandbox) until Ctrl-C / SIGTERM; endpoints in WORKDIR/lab.json."""
+    import asyncio
+
     from .console import LabConsole
     from .lab import Lab, Topology
     from .replay import replay
@@ -515,6 +517,8 @@ def _scenario_for_up(name: str | None, workdir: Path, *, blank: bool, two_tier: 
 async def _stage_for_up(lab, scenario, java_home: Path | None, stop: asyncio.Event) -> bool:
     """Stage ``scenario`` in ``lab`` once (a restart finds it staged and keeps the trainee's
     work); False when stopped first."""
+    import asyncio
+
     from fakes._files import write_private_file
 
     from .scenarios import stage_scenario
@@ -556,6 +560,8 @@ def _print_hosts_file(lab: LabBase) -> None:
 
 def _up_containers(workdir: Path, topology: Topology, blank: bool) -> int:
     """``ucclab up --containers``: the exit status."""
+    import asyncio
+
     from .attach import AttachedLab
     from .containerlab import up_containers
     from .containers import ContainerError, ContainerFailed, EngineUnavailable
@@ -734,6 +740,8 @@ def _on_running_lab(workdir: Path, work: "Callable[[AttachedLab], Awaitable[T]]"
     """``await work(lab)`` on the lab running in ``workdir`` (met through its lab.json), and its
     result. No lab there is bad usage (exit 2); a lab that stopped answering or refused a
     request, exit 1 with its words."""
+    import asyncio
+
     from .attach import AttachedLab
 
     async def run() -> T:

@@ -43,6 +43,7 @@ def test_help_loads_no_lab_server_or_kerberos() -> None:
     modules = _loaded("--help", "replay --help", "scenarios --help", "up --help")
     assert {"typer", "harness.errors"} <= modules  # the command line ran
     assert _heavy(modules) == []
+    assert "asyncio" not in modules  # ~30 ms: only the commands that run a lab or a server need it
 
 
 def test_inspect_of_a_certificate_loads_no_lab_server_or_kerberos(tmp_path: Path, ucclab_ca_seed: Path) -> None:
