@@ -23,6 +23,7 @@ repository (e.g. ``git worktree add /tmp/before HEAD~5``), for a before/after co
     python benchmarks/replay_time.py all --rounds 3
     python benchmarks/replay_time.py all --rounds 3 --baseline /tmp/before
     python benchmarks/replay_time.py mtls --rounds 5 --set replay.pfx_source=web
+    python benchmarks/replay_time.py all --rounds 3 --imports 3   # and what the imports cost
 """
 
 from __future__ import annotations
@@ -67,6 +68,30 @@ def _replay(repo: Path, env: dict[str, str], path: str, sets: list[str], fresh_k
     return wall, json.loads(done.stdout)
 
 
+def _import_costs(env: dict[str, str], path: str, runs: int) -> None:
+    """Print what a replay's imports cost: ``python -X importtime`` over ``runs`` replays,
+    each module's own time (its imports excluded) at its minimum over the runs."""
+    own: dict[str, list[int]] = defaultdict(list)
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="ucclab-bench-") as workdir:
+            done = subprocess.run([sys.executable, "-X", "importtime", "-m", "harness.cli", "replay", path,
+                                   "--workdir", workdir, "--json"], capture_output=True, text=True, env=env,
+                                  cwd=REPO, check=False)
+        for line in done.stderr.splitlines():
+            if line.startswith("import time:") and "|" in line and "self [us]" not in line:
+                self_us, _cumulative, module = line[len("import time:"):].split("|")
+                own[module.strip()].append(int(self_us))
+    least = {module: min(values) for module, values in own.items() if len(values) == runs}
+    packages: dict[str, int] = defaultdict(int)
+    for module, us in least.items():
+        packages[module.split(".")[0]] += us
+    print(f"\nimports of a replay (own time of each module, least of {runs} runs): {sum(least.values()) / 1000:.0f} ms")
+    print("  by top-level package:   " + ", ".join(
+        f"{name} {us / 1000:.0f}" for name, us in sorted(packages.items(), key=lambda item: -item[1])[:10]))
+    print("  slowest modules (ms):   " + ", ".join(
+        f"{name} {us / 1000:.1f}" for name, us in sorted(least.items(), key=lambda item: -item[1])[:12]))
+
+
 def _summary(name: str, values: list[float], reference: list[float]) -> str:
     ratios = [v / r for v, r in zip(values, reference)]
     return (f"{name:<34} median {statistics.median(values):6.3f} s  (range {min(values):.3f}-{max(values):.3f})"
@@ -81,6 +106,8 @@ def main() -> int:
     parser.add_argument("--cold-bytecode", action="store_true", help="no bytecode cache of our own")
     parser.add_argument("--fresh-keys", action="store_true", help="every run makes its keys and CA")
     parser.add_argument("--baseline", type=Path, help="another checkout, replayed in the same rounds")
+    parser.add_argument("--imports", type=int, default=0, metavar="RUNS",
+                        help="then list what the imports cost, from RUNS replays under python -X importtime")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ucclab-bench-pyc-") as pycache:
@@ -129,6 +156,11 @@ def main() -> int:
         print("\nmedian per handshake (ms):")
         for name, values in handshakes.items():
             print(f"  {statistics.median(values):8.1f}  {name}")
+    if args.imports:
+        with tempfile.TemporaryDirectory(prefix="ucclab-bench-pyc-") as pycache:
+            env = _environment(REPO, None if args.cold_bytecode else Path(pycache))
+            _replay(REPO, env, args.path, args.sets, args.fresh_keys)  # fills the bytecode cache
+            _import_costs(env, args.path, args.imports)
     return 0
 
 
