@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import functools
+import shutil
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -254,6 +255,44 @@ async def mtls_exchange(port: int, client: ssl.SSLContext, data: bytes, *,
             await writer.wait_closed()
         except (OSError, ssl.SSLError):
             pass
+
+
+# -- OpenSSL's own client ----------------------------------------------------------------------
+
+OPENSSL = shutil.which("openssl")
+# Skips on a developer's machine without it; in CI (UCCLAB_REQUIRE_TOOLS=1) tests/conftest.py
+# refuses to start without openssl, so nothing skips there.
+needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed")
+
+
+async def s_client(port: int, *args: str, data: bytes = b"",
+                   until: bytes | Callable[[bytes], bool] | None = None,
+                   timeout: float = 10.0) -> tuple[bytes, bytes]:
+    """Run ``openssl s_client`` against 127.0.0.1:``port``; feed ``data``; read stdout until
+    ``until`` (bytes that appear, or a test of what was read) holds, then stop it, or until it
+    exits. What it printed, and its errors."""
+    assert OPENSSL is not None
+    done = until if callable(until) or until is None else (lambda output: until in output)
+    process = await asyncio.create_subprocess_exec(
+        OPENSSL, "s_client", "-connect", f"127.0.0.1:{port}", *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    process.stdin.write(data)
+    await process.stdin.drain()
+    output = b""
+    try:
+        async with asyncio.timeout(timeout):
+            while done is None or not done(output):
+                chunk = await process.stdout.read(65536)
+                if not chunk:
+                    break
+                output += chunk
+    finally:
+        if process.returncode is None:
+            process.kill()
+        errors = await process.stderr.read()
+        await process.wait()
+    return output, errors
 
 
 # -- fixtures (registered for every test by tests/conftest.py) ------------------------------

@@ -10,7 +10,6 @@ import asyncio
 import datetime
 import json
 import os
-import shutil
 import ssl
 import stat
 from collections.abc import Awaitable, Callable
@@ -33,11 +32,10 @@ from .frontend_support import (
     client_context,
     frontend_config,
     mtls_exchange,
+    needs_openssl,
     options_request,
+    s_client,
 )
-
-OPENSSL = shutil.which("openssl")
-needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -57,40 +55,12 @@ def _run(config_changes: dict[str, Any], pki: LabPki, fe: Credential,
     return asyncio.run(main())
 
 
-async def _s_client(server: FrontendServer, *args: str, data: bytes = b"",
-                    until: bytes | None = None, timeout: float = 10.0) -> tuple[bytes, bytes]:
-    """Run ``openssl s_client`` against the Front End; feed ``data``; read stdout until
-    ``until`` appears (then stop it) or until it exits."""
-    assert OPENSSL is not None
-    process = await asyncio.create_subprocess_exec(
-        OPENSSL, "s_client", "-connect", f"127.0.0.1:{server.port}", *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
-    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
-    process.stdin.write(data)
-    await process.stdin.drain()
-    output = b""
-    try:
-        async with asyncio.timeout(timeout):
-            while until is None or until not in output:
-                chunk = await process.stdout.read(65536)
-                if not chunk:
-                    break
-                output += chunk
-    finally:
-        if process.returncode is None:
-            process.kill()
-        errors = await process.stderr.read()
-        await process.wait()
-    return output, errors
-
-
 @pytest.mark.interop
 @needs_openssl
 def test_openssl_s_client_with_a_client_certificate_gets_200_ok(pki: LabPki, fe: Credential,
                                                                  ucc: Credential) -> None:
     async def scenario(server: FrontendServer) -> None:
-        out, _ = await _s_client(server, "-cert", str(ucc.cert_path), "-key", str(ucc.key_path),
+        out, _ = await s_client(server.port, "-cert", str(ucc.cert_path), "-key", str(ucc.key_path),
                                  "-CAfile", str(pki.ca_path), "-quiet", "-ign_eof",
                                  data=options_request(), until=b"\r\n\r\n")
         assert out.startswith(b"SIP/2.0 200 OK\r\n")
@@ -114,7 +84,7 @@ def test_openssl_s_client_with_a_client_certificate_gets_200_ok(pki: LabPki, fe:
 def test_openssl_s_client_without_a_client_certificate_is_refused(
         pki: LabPki, fe: Credential, version: str, profile: str) -> None:
     async def scenario(server: FrontendServer) -> None:
-        out, errors = await _s_client(server, version, "-CAfile", str(pki.ca_path), "-quiet",
+        out, errors = await s_client(server.port, version, "-CAfile", str(pki.ca_path), "-quiet",
                                       "-ign_eof", data=options_request())
         assert b"SIP/2.0" not in out
         assert b"alert" in errors
@@ -137,7 +107,7 @@ def test_openssl_s_client_without_a_client_certificate_is_refused(
 def test_certificate_request_names_the_trusted_cas(pki: LabPki, fe: Credential, ucc: Credential,
                                                    send_names: bool) -> None:
     async def scenario(server: FrontendServer) -> None:
-        out, _ = await _s_client(server, "-tls1_2", "-cert", str(ucc.cert_path),
+        out, _ = await s_client(server.port, "-tls1_2", "-cert", str(ucc.cert_path),
                                  "-key", str(ucc.key_path), "-CAfile", str(pki.ca_path),
                                  until=b"---\nSSL handshake has read")
         if send_names:
@@ -321,7 +291,7 @@ def test_client_that_does_not_trust_the_front_end_shows_as_an_alert_received(
     trustme.CA().cert_pem.write_to_path(str(other_ca))
 
     async def scenario(server: FrontendServer) -> None:
-        out, _ = await _s_client(server, "-cert", str(ucc.cert_path), "-key", str(ucc.key_path),
+        out, _ = await s_client(server.port, "-cert", str(ucc.cert_path), "-key", str(ucc.key_path),
                                  "-CAfile", str(other_ca), "-verify_return_error", "-quiet",
                                  data=options_request())
         assert b"SIP/2.0" not in out

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
-import shutil
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -31,11 +30,10 @@ from .frontend_support import (
     client_context,
     frontend_config,
     mtls_exchange,
+    needs_openssl,
     options_request,
+    s_client,
 )
-
-OPENSSL = shutil.which("openssl")
-needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed")
 
 
 def _run(pki: LabPki, fe: Credential, scenario: Callable[[FrontendServer], Awaitable[None]], **config: Any) -> FrontendServer:
@@ -50,27 +48,9 @@ def _run(pki: LabPki, fe: Credential, scenario: Callable[[FrontendServer], Await
 async def _s_client(server: FrontendServer, ucc: Credential, *args: str) -> tuple[str, str]:
     """``openssl s_client`` with the connector's certificate: what it printed (the session
     summary, then the Front End's answer to an OPTIONS), and its errors."""
-    assert OPENSSL is not None
-    process = await asyncio.create_subprocess_exec(
-        OPENSSL, "s_client", "-connect", f"127.0.0.1:{server.port}", "-cert", str(ucc.cert_path),
-        "-key", str(ucc.key_path), "-ign_eof", *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(options_request())
-    await process.stdin.drain()
-    output = b""
-    try:
-        async with asyncio.timeout(20):
-            while b"\r\n\r\n" not in output.partition(b"SIP/2.0")[2]:
-                chunk = await process.stdout.read(65536)
-                if not chunk:
-                    break
-                output += chunk
-    finally:
-        if process.returncode is None:
-            process.kill()
-        errors = await process.stderr.read() if process.stderr else b""
-        await process.wait()
+    output, errors = await s_client(
+        server.port, "-cert", str(ucc.cert_path), "-key", str(ucc.key_path), "-ign_eof", *args,
+        data=options_request(), until=lambda out: b"\r\n\r\n" in out.partition(b"SIP/2.0")[2], timeout=20)
     return output.decode("utf-8", "replace"), errors.decode("utf-8", "replace")
 
 

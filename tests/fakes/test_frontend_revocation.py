@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import shutil
 import ssl
 import subprocess
 from collections.abc import Awaitable, Callable
@@ -33,6 +32,7 @@ from .frontend_support import (
     client_context,
     frontend_config,
     mtls_exchange,
+    needs_openssl,
     options_request,
     rsa_key,
 )
@@ -128,7 +128,7 @@ def test_a_certificate_not_on_the_crl_is_served_and_the_crl_is_fetched_once(
 
 
 @pytest.mark.interop
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+@needs_openssl
 def test_a_revoked_certificate_ends_the_connection_after_the_handshake(
         pki: LabPki, fe: Credential, ucc: Credential, tmp_path: Path) -> None:
     crl = pki.crl([ucc.certificate.serial_number])
