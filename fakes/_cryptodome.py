@@ -8,6 +8,12 @@ DES, RC4) took 56-65 ms with cffi and 24-26 ms with ctypes on the 2-core machine
 ``benchmarks/replay_time.py``, in every process that starts a lab. The ciphers it serves
 here (NTLM, RC4-HMAC, single DES, RC2 in old PFX files, pyjks) are far from hot paths.
 
+On ctypes, PyCryptodome asks ``platform.architecture()`` once per process whether it runs on
+Windows, and that runs the ``file`` command on the Python binary (``platform._syscmd_file``):
+a process started, 8-15 ms, in every lab process. :func:`use_ctypes` fills PyCryptodome's
+cache of that answer (``cached_architecture``, which it keeps for this purpose) with what
+the question needs, from the running interpreter.
+
 :func:`use_ctypes` is called by every module of this repository that imports PyCryptodome,
 impacket or pyjks, before that import; only the first import of PyCryptodome in a process
 chooses, so it does nothing once PyCryptodome is loaded.
@@ -15,6 +21,7 @@ chooses, so it does nothing once PyCryptodome is loaded.
 
 from __future__ import annotations
 
+import struct
 import sys
 import threading
 
@@ -32,9 +39,14 @@ def use_ctypes() -> None:
         cffi = sys.modules.get("cffi", absent)
         sys.modules["cffi"] = None  # type: ignore[assignment]  # `import cffi` raises ImportError
         try:
-            import Cryptodome.Util._raw_api  # noqa: F401
+            import Cryptodome.Util._raw_api as raw_api
         finally:
             if cffi is absent:
                 del sys.modules["cffi"]
             else:
                 sys.modules["cffi"] = cffi  # type: ignore[assignment]
+        # (bits, linkage) as platform.architecture() gives them; PyCryptodome reads only
+        # whether the linkage starts with "Win" (then it loads libraries by name).
+        cached = getattr(raw_api, "cached_architecture", None)
+        if cached == []:
+            cached[:] = [f"{struct.calcsize('P') * 8}bit", "WindowsPE" if sys.platform == "win32" else "ELF"]
