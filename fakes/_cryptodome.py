@@ -45,8 +45,9 @@ def use_ctypes() -> None:
                 del sys.modules["cffi"]
             else:
                 sys.modules["cffi"] = cffi  # type: ignore[assignment]
-        # (bits, linkage) as platform.architecture() gives them; PyCryptodome reads only
-        # whether the linkage starts with "Win" (then it loads libraries by name).
+        # (bits, linkage) as platform.architecture() gives them. PyCryptodome reads only
+        # whether the linkage starts with "Win": if not, a library named without a dot is
+        # looked up with ctypes.util.find_library (its own modules are named by full path).
         cached = getattr(raw_api, "cached_architecture", None)
         if cached == []:
             cached[:] = [f"{struct.calcsize('P') * 8}bit", "WindowsPE" if sys.platform == "win32" else "ELF"]
