@@ -1,10 +1,12 @@
 """A lab running in a process of its own (``ucclab up``), as a trainee's sandbox, for the tests
-of ``ucclab host`` and ``ucclab progress``; and a fingerprint of everything it keeps."""
+of ``ucclab host``, ``progress``, ``replay --attach``, the console and the lab's folder; and a
+fingerprint of everything it keeps."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import signal
 import subprocess
 import sys
@@ -12,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from harness.attach import AttachedLab
 from harness.powershell import HostResult, run_line
@@ -20,33 +23,89 @@ REPO = Path(__file__).resolve().parents[2]
 ROLES = {"labdc01": "ca", "fe01": "frontend", "ucc01": "ucc"}
 
 
+UCCLAB = [sys.executable, "-m", "harness.cli"]
+
+
 def ucclab(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """``ucclab ARGS`` in a process of its own."""
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run([*UCCLAB, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+class Up:
+    """``ucclab up --workdir WORKDIR ARGS`` in a process of its own, as a trainee starts it.
+
+    What it prints goes to two files beside the folder (``WORKDIR.up-stdout`` and
+    ``WORKDIR.up-stderr``), not to pipes: a pipe nobody reads would fill and stop the lab,
+    and a failed test leaves them to read.
+    """
+
+    def __init__(self, workdir: Path, *args: str) -> None:
+        self.workdir = workdir
+        workdir.parent.mkdir(parents=True, exist_ok=True)
+        self._stderr = workdir.parent / f"{workdir.name}.up-stderr"
+        # lab.json outlives a lab: only one written after this start is this lab's.
+        self._started = time.time()
+        with open(workdir.parent / f"{workdir.name}.up-stdout", "w") as out, open(self._stderr, "w") as err:
+            self.proc = subprocess.Popen([*UCCLAB, "up", "--workdir", str(workdir), *args], cwd=REPO,
+                                         stdout=out, stderr=err, text=True)
+
+    @property
+    def stderr(self) -> str:
+        """What it wrote to stderr so far."""
+        return self._stderr.read_text()
+
+    def wait_serving(self, timeout: float = 180) -> dict[str, Any]:
+        """Its lab.json, once it is serving."""
+        path = self.workdir / "lab.json"
+        deadline = time.monotonic() + timeout
+        # File times come from a coarse clock (a few ms behind time.time()); a lab takes far
+        # longer than that to start.
+        while not (path.exists() and path.stat().st_mtime >= self._started - 0.05):
+            if self.proc.poll() is not None:
+                raise AssertionError(f"ucclab up exited early ({self.proc.returncode}): {self.stderr}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"ucclab up did not write lab.json in {timeout:.0f} s: {self.stderr}")
+            time.sleep(0.1)
+        return json.loads(path.read_text())
+
+    def stop(self, signum: int = signal.SIGINT, timeout: float = 60) -> str:
+        """Ctrl-C (or ``signum``); the lab must stop cleanly. Returns what it wrote to stderr."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        self.proc.wait(timeout=timeout)
+        stderr = self.stderr
+        assert self.proc.returncode == 0, stderr
+        return stderr
+
+    def close(self) -> None:
+        """Stop it if it still runs (Ctrl-C, then SIGKILL), whatever happened."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@contextmanager
+def up(workdir: Path, *args: str) -> Iterator[Up]:
+    """An :class:`Up` for the block; stopped at its end if the block did not stop it."""
+    lab = Up(workdir, *args)
+    try:
+        yield lab
+    finally:
+        lab.close()
 
 
 @contextmanager
 def running_lab(workdir: Path, *args: str) -> Iterator[Path]:
-    """``ucclab up ARGS --workdir WORKDIR`` until the block ends (then Ctrl-C)."""
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", *args, "--workdir", str(workdir)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 180
-        while not (workdir / "lab.json").exists():
-            if proc.poll() is not None:
-                raise AssertionError(f"ucclab up exited early: {proc.stderr.read() if proc.stderr else ''}")
-            if time.monotonic() > deadline:
-                raise AssertionError("ucclab up did not write lab.json in time")
-            time.sleep(0.1)
+    """``ucclab up --workdir WORKDIR ARGS`` serving for the block, then Ctrl-C (a clean stop
+    is checked when the block passed)."""
+    with up(workdir, *args) as lab:
+        lab.wait_serving()
         yield workdir
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        lab.stop()
 
 
 def host(workdir: Path, name: str, line: str) -> HostResult:

@@ -9,41 +9,22 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def ucclab(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+from tests.harness.running_lab import REPO, running_lab, ucclab, up
 
 
 @pytest.fixture(scope="module")
 def blank_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """``ucclab up --blank``: the stand-ins serving, nothing of the page done."""
-    workdir = tmp_path_factory.mktemp("attach") / "lab"
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--blank", "--workdir", str(workdir)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (workdir / "lab.json").exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"ucclab up exited early: {proc.stderr.read() if proc.stderr else ''}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError("ucclab up did not write lab.json in time")
-        time.sleep(0.1)
-    yield workdir
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=30)
+    with running_lab(tmp_path_factory.mktemp("attach") / "lab", "--blank") as workdir:
+        yield workdir
 
 
 def test_a_replay_attached_to_a_running_lab_is_confirmed_by_its_evidence(blank_lab: Path) -> None:
@@ -71,13 +52,9 @@ def test_attach_refuses_a_workdir_and_topology_of_its_own(blank_lab: Path, tmp_p
 
 
 def test_attach_to_a_stopped_lab_says_so(tmp_path: Path) -> None:
-    up = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--blank", "--workdir", str(tmp_path / "lab")],
-                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "lab" / "lab.json").exists() and time.monotonic() < deadline and up.poll() is None:
-        time.sleep(0.1)
-    up.send_signal(signal.SIGINT)
-    up.communicate(timeout=30)
+    with up(tmp_path / "lab", "--blank") as lab:
+        lab.wait_serving()
+        lab.stop()
     done = subprocess.run([sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())",
                            "replay", "--attach", str(tmp_path / "lab")],
                           cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
@@ -89,21 +66,13 @@ def test_a_lab_on_another_address_tells_other_machines_how_to_name_it(tmp_path: 
     """``up --bind ADDR``: every service on that address, the hosts-file lines printed, and a
     replay attached through it confirmed (127.0.0.2 stands for a LAN address here)."""
     workdir = tmp_path / "lab"
-    up = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--blank", "--bind", "127.0.0.2", "--workdir", str(workdir)],
-                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not (workdir / "lab.json").exists():
-            assert up.poll() is None and time.monotonic() < deadline, "ucclab up did not serve"
-            time.sleep(0.1)
-        doc = json.loads((workdir / "lab.json").read_text())
+    with up(workdir, "--blank", "--bind", "127.0.0.2") as lab:
+        doc = lab.wait_serving()
         assert doc["endpoints"]["frontend"]["host"] == doc["endpoints"]["kdc"]["host"] == "127.0.0.2"
         assert doc["endpoints"]["certsrv"].startswith("https://127.0.0.2:")
         replay = ucclab("replay", "mtls", "--attach", str(workdir))
         assert replay.returncode == 0, replay.stderr
-    finally:
-        up.send_signal(signal.SIGINT)
-        _out, err = up.communicate(timeout=30)
+        err = lab.stop()
     for name in ("labdc01", "fe01", "gcfg01", "ucc01"):
         assert re.search(rf"^\s+127\.0\.0\.2\s+{name}\.companya\.com$", err, re.MULTILINE), name
 

@@ -6,12 +6,8 @@ of other sites, wrong tokens and bad queries."""
 from __future__ import annotations
 
 import html
-import json
 import re
-import signal
 import stat
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,8 +19,8 @@ import requests
 
 from harness.console import LabConsole
 from harness.pytest_plugin import LabThread
+from tests.harness.running_lab import ucclab, up
 
-REPO = Path(__file__).resolve().parents[2]
 # Seconds a request may take: generous, as the machine may be busy with other work.
 TIMEOUT = 60
 HOSTS = ("labdc01.companya.com", "gcfg01.companya.com", "fe01.companya.com", "ucc01.companya.com")
@@ -34,23 +30,9 @@ HOSTS = ("labdc01.companya.com", "gcfg01.companya.com", "fe01.companya.com", "uc
 def running_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``ucclab up --blank`` in a process of its own; its lab.json."""
     workdir = tmp_path_factory.mktemp("console") / "lab"
-    output = workdir.parent / "up.log"  # a file: a pipe nobody reads would fill and stop the lab
-    with open(output, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--blank", "--workdir", str(workdir)],
-                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while not (workdir / "lab.json").exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"ucclab up exited early: {output.read_text()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError("ucclab up did not write lab.json in time")
-        time.sleep(0.1)
-    doc = json.loads((workdir / "lab.json").read_text())
-    yield {**doc, "workdir": workdir}
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=TIMEOUT)
-    assert "Traceback" not in output.read_text()
+    with up(workdir, "--blank") as lab:
+        yield {**lab.wait_serving(), "workdir": workdir}
+        assert "Traceback" not in lab.stop()
 
 
 @pytest.fixture
@@ -136,8 +118,7 @@ def test_events_arrive_by_long_poll_and_the_exchanges_are_drawn(running_lab: dic
     poller = threading.Thread(target=long_poll)
     poller.start()
     time.sleep(0.5)  # the poll is waiting at the stand-ins before the replay starts
-    replay = subprocess.run([sys.executable, "-m", "harness.cli", "replay", "all", "--attach", str(running_lab["workdir"])],
-                            cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    replay = ucclab("replay", "all", "--attach", str(running_lab["workdir"]))
     # Whatever its outcome (the judge's business), the replay made traffic the console must show.
     assert replay.returncode in (0, 1) and "Traceback" not in replay.stderr, replay.stderr
     poller.join(timeout=60)

@@ -8,11 +8,7 @@ Screenshots of each step are saved under the test's ``tmp_path`` and their paths
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,30 +25,17 @@ from tests.harness.browser_support import (
     gax_log_in,
     launch_chromium,
 )
+from tests.harness.running_lab import up
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' brings playwright")
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def running_lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """``ucclab up --blank``: the page's start state, in a process of its own; its lab.json."""
-    workdir = tmp_path / "lab"
-    output = tmp_path / "up.log"  # a file: a pipe nobody reads would fill and stop the lab
-    with open(output, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--blank", "--workdir", str(workdir)],
-                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not (workdir / "lab.json").exists():
-            assert proc.poll() is None, output.read_text()
-            assert time.monotonic() < deadline, "ucclab up did not write lab.json in time"
-            time.sleep(0.1)
-        yield json.loads((workdir / "lab.json").read_text())
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+    with up(tmp_path / "lab", "--blank") as lab:
+        yield lab.wait_serving()
 
 
 def test_a_trainee_configures_the_application_and_watches_the_lab(running_lab: dict[str, Any], tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from harness.artifacts import read_pfx
 from harness.lab import LabError
 from tests.conftest import require_tool
+from tests.harness.running_lab import up
 
 UCCLAB = [sys.executable, "-m", "harness.cli"]
 
@@ -29,45 +29,6 @@ UCCLAB = [sys.executable, "-m", "harness.cli"]
 def ucclab(*args: str, timeout: float = 120, umask: int | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     preexec = (lambda: os.umask(umask)) if umask is not None else None  # noqa: E731
     return subprocess.run([*UCCLAB, *args], capture_output=True, text=True, timeout=timeout, preexec_fn=preexec, env=env)
-
-
-class Up:
-    """A running ``ucclab up``: its process, and what it printed once stopped."""
-
-    def __init__(self, workdir: Path, *extra: str) -> None:
-        self.workdir = workdir
-        self.proc = subprocess.Popen([*UCCLAB, "up", "--workdir", str(workdir), *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.stderr = ""
-
-    def wait_serving(self, timeout: float = 120) -> dict:
-        deadline = time.monotonic() + timeout
-        while not (self.workdir / "lab.json").exists():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"ucclab up exited early: {self.proc.stderr.read()}")
-            if time.monotonic() > deadline:
-                raise AssertionError("ucclab up did not write lab.json in time")
-            time.sleep(0.1)
-        return json.loads((self.workdir / "lab.json").read_text())
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        _, self.stderr = self.proc.communicate(timeout=60)
-        assert self.proc.returncode == 0, self.stderr
-        (self.workdir / "lab.json").unlink(missing_ok=True)  # so the next run's is awaited
-        return self.stderr
-
-
-@contextmanager
-def up(workdir: Path, *extra: str) -> Iterator[Up]:
-    lab = Up(workdir, *extra)
-    try:
-        yield lab
-    finally:
-        if lab.proc.poll() is None:
-            lab.proc.kill()
-            lab.proc.communicate(timeout=30)
 
 
 # -- one lab per folder --------------------------------------------------------------------------
@@ -88,7 +49,7 @@ def test_a_second_lab_on_a_folder_in_use_is_refused_naming_the_first(tmp_path: P
         assert (workdir / "lab.json").read_bytes() == before
         with socket.create_connection(("127.0.0.1", published["endpoints"]["frontend"]["port"]), timeout=5):
             pass
-        first.stop()
+        first.stop(signal.SIGTERM)
     assert (workdir / "lab.lock").read_text() == ""  # a clean stop leaves no holder behind
     assert ucclab("replay", "mtls", "--workdir", str(workdir)).returncode == 0
 
@@ -150,7 +111,7 @@ def test_a_restart_moves_krb5_conf_to_the_new_kdc_port_and_mit_kinit_logs_in(tmp
     conf = workdir / "artifacts" / "krb5.conf"
     with up(workdir) as first:
         before = first.wait_serving()
-        first.stop()
+        first.stop(signal.SIGTERM)
     old_kdc = before["kerberos"]["kdc"]
     assert f"kdc = {old_kdc}\n" in conf.read_text()
     last_runs = shutil.copy(conf, tmp_path / "last-run-krb5.conf")
@@ -172,7 +133,7 @@ def test_a_restart_moves_krb5_conf_to_the_new_kdc_port_and_mit_kinit_logs_in(tmp
         stale = _kinit(Path(last_runs), after, tmp_path / "cc-old")  # what the file said before the fix
         assert stale.returncode != 0
         assert "Cannot contact any KDC for realm 'COMPANYA.COM'" in stale.stderr
-        err = second.stop()
+        err = second.stop(signal.SIGTERM)
     assert f"note: artifacts/krb5.conf: the KDC listens on {new_kdc} now (last run {old_kdc}); its kdc line follows" in err
     assert "read back intact: reusing them" in err
 
@@ -182,13 +143,13 @@ def test_a_damaged_artifact_is_named_and_made_again(tmp_path: Path) -> None:
     pfx = workdir / "artifacts" / "GenesysServer_Certficate.pfx"
     with up(workdir) as first:
         first.wait_serving()
-        first.stop()
+        first.stop(signal.SIGTERM)
     whole = pfx.read_bytes()
     pfx.write_bytes(whole[: len(whole) // 2])  # a copy cut short
 
     with up(workdir) as second:
         second.wait_serving()
-        err = second.stop()
+        err = second.stop(signal.SIGTERM)
     assert "not reusable: artifacts/GenesysServer_Certficate.pfx (ucc-pfx): broken PKCS#12 structure" in err
     assert "(truncated)" in err and "replaying the page to make its files again" in err
     assert "reusing them" not in err
