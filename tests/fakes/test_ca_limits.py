@@ -18,12 +18,12 @@ import pytest
 
 from fakes.ca import CertificationAuthority, CertsrvServer
 
+from .trickle_support import PATIENCE, TRICKLE_GAP, collect, trickle
+
 USER, PASSWORD = "enroll", "Pa55w.rd-enroll"
 AUTHORIZATION = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-TRICKLE_GAP = 0.05  # seconds between two bytes of a trickling client
 SHORT = 0.5  # the deadline under test
 LONG = 60.0  # every other limit: never reached here
-PATIENCE = 30.0  # how long a client waits before the test fails (a safety net, never measured)
 
 
 def _get(path: str = "/certsrv/certcarc.asp") -> bytes:
@@ -62,32 +62,10 @@ class Client:
 
     async def trickle(self, data: bytes) -> bytes:
         """Send ``data`` a byte at a time until certsrv closes; what it sent back before."""
-        received = asyncio.create_task(_collect(self.reader))
-        try:
-            for byte in data:
-                if received.done():
-                    break
-                self.writer.write(bytes([byte]))
-                await self.writer.drain()
-                await asyncio.sleep(TRICKLE_GAP)
-            else:
-                raise AssertionError("everything went through: the deadline never cut it")
-        except (ConnectionError, OSError):
-            pass
-        return await asyncio.wait_for(received, PATIENCE)
+        return await asyncio.wait_for(trickle(self.writer, self.reader, data), PATIENCE)
 
     def close(self) -> None:
         self.writer.close()
-
-
-async def _collect(reader: asyncio.StreamReader) -> bytes:
-    data = b""
-    try:
-        while chunk := await reader.read(65536):
-            data += chunk
-    except (ConnectionError, ssl.SSLError):  # reset, or closed without close_notify
-        pass
-    return data
 
 
 def _run(ca: CertificationAuthority, test: Callable[[CertsrvServer], Coroutine[Any, Any, None]],
@@ -166,7 +144,7 @@ def test_a_request_on_a_connection_past_the_cap_is_answered_503_with_the_reason(
         assert status == 503 and headers["connection"] == "close"
         assert (f"HTTP Error 503. The service is unavailable: the site connection limit has been "
                 f"reached ({cap + 1} connections open, the limit is {cap}).") in page
-        assert await _collect(extra.reader) == b""  # and it is closed
+        assert await collect(extra.reader) == b""  # and it is closed
         extra.close()
         assert (await held[0].exchange(_get()))[0] == 200  # the held ones keep their service
         held.pop().close()

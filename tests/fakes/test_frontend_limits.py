@@ -34,14 +34,13 @@ from .frontend_support import (
     options_request,
     read_message,
 )
+from .trickle_support import PATIENCE, TRICKLE_GAP, trickle
 
 REPO = Path(__file__).parents[2]
-TRICKLE_GAP = 0.05  # seconds between two bytes of a trickling peer
 SHORT = 0.5  # the deadline under test
 LONG = 60.0  # every other limit: never reached in these tests
 # The longest any test waits for the Front End before it counts as failed (a safety net,
 # never a measurement).
-PATIENCE = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -58,43 +57,6 @@ async def _still_serving(server: FrontendServer, client: ssl.SSLContext) -> None
     (answer,) = await mtls_exchange(server.port, client, options_request(call_id="after@ucc01"),
                                     timeout=PATIENCE)
     assert answer.status == 200
-
-
-async def _trickle(writer: asyncio.StreamWriter, reader: asyncio.StreamReader, data: bytes,
-                   *, at_once: int = 0) -> bytes:
-    """Send ``data`` (its first ``at_once`` bytes together) a byte at a time until the
-    Front End closes; what it sent back before.
-
-    The close may come as a reset (the Front End closes with a byte of ours unread), and a
-    reset can overtake what was sent just before it: the bytes returned may be short.
-    """
-    received = asyncio.create_task(_collect(reader))
-    try:
-        writer.write(data[:at_once])
-        for byte in data[at_once:]:
-            if received.done():
-                break
-            writer.write(bytes([byte]))
-            await writer.drain()
-            await asyncio.sleep(TRICKLE_GAP)
-        else:
-            raise AssertionError("the whole message went through: the deadline never cut it")
-    except (ConnectionError, OSError):  # closed while a byte was on its way
-        pass
-    finally:
-        writer.close()
-    return await received
-
-
-async def _collect(reader: asyncio.StreamReader) -> bytes:
-    """Everything the peer sends until it closes (or resets) the connection."""
-    data = b""
-    try:
-        while chunk := await reader.read(65536):
-            data += chunk
-    except ConnectionError:
-        pass
-    return data
 
 
 async def _until(condition: Callable[[], bool]) -> None:
@@ -148,7 +110,7 @@ def test_a_clienthello_trickled_byte_by_byte_is_cut_at_the_handshake_deadline(
         async with FrontendServer(_config(pki, fe, handshake_timeout=SHORT)) as server:
             hello = MemoryTlsClient(client).client_hello()
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-            answer = await asyncio.wait_for(_trickle(writer, reader, hello), PATIENCE)
+            answer = await asyncio.wait_for(trickle(writer, reader, hello), PATIENCE)
             assert answer == b""  # closed without a word: there is no TLS to answer in
             await _still_serving(server, client)
         return server
@@ -171,7 +133,7 @@ def test_a_sip_message_trickled_byte_by_byte_is_answered_400_at_its_deadline(
             request = options_request()
             answer = asyncio.StreamReader()
             answer.feed_data(await asyncio.wait_for(
-                _trickle(writer, reader, request, at_once=len(request) - 40), PATIENCE))
+                trickle(writer, reader, request, at_once=len(request) - 40), PATIENCE))
             answer.feed_eof()
             # What reached us before the close is the 400 or nothing (a reset can overtake
             # it: test_frontend_robustness.py sees the 400 from a peer that stops sending).
@@ -198,7 +160,7 @@ def test_a_tls_record_trickled_byte_by_byte_is_cut_at_the_message_deadline(
             tls = MemoryTlsClient(client)
             await asyncio.wait_for(tls.handshake(reader, writer), PATIENCE)
             record = tls.record(options_request())
-            await asyncio.wait_for(_trickle(writer, reader, record), PATIENCE)
+            await asyncio.wait_for(trickle(writer, reader, record), PATIENCE)
             await _still_serving(server, client)
         return server
 

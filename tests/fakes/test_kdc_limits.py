@@ -26,12 +26,11 @@ from fakes.kdc import KdcServer
 from fakes.kerberos import AsExchange, ErrorCode, KrbError
 
 from .kdc_support import REALM, UCC_PASSWORD, lab_accounts
+from .trickle_support import PATIENCE, TRICKLE_GAP, trickle
 
 REPO = Path(__file__).resolve().parents[2]
-TRICKLE_GAP = 0.05  # seconds between two bytes of a trickling client
 SHORT = 0.5  # the deadline under test
 LONG = 60.0  # every other limit: never reached here
-PATIENCE = 30.0  # how long a client waits before the test fails (a safety net, never measured)
 
 
 def _request() -> bytes:
@@ -61,40 +60,6 @@ async def _still_serving(server: KdcServer) -> None:
         writer.close()
 
 
-async def _trickle(writer: asyncio.StreamWriter, reader: asyncio.StreamReader, data: bytes) -> bytes:
-    """Send ``data`` a byte at a time until the KDC closes; what it sent back before.
-
-    The close may come as a reset (the KDC closes with a byte of ours unread), and a
-    reset can overtake what was sent just before it: the bytes returned may be short.
-    """
-    received = asyncio.create_task(_collect(reader))
-    try:
-        for byte in data:
-            if received.done():
-                break
-            writer.write(bytes([byte]))
-            await writer.drain()
-            await asyncio.sleep(TRICKLE_GAP)
-        else:
-            raise AssertionError("the whole message went through: the deadline never cut it")
-    except (ConnectionError, OSError):  # closed while a byte was on its way
-        pass
-    finally:
-        writer.close()
-    return await received
-
-
-async def _collect(reader: asyncio.StreamReader) -> bytes:
-    """Everything the peer sends until it closes (or resets) the connection."""
-    data = b""
-    try:
-        while chunk := await reader.read(65536):
-            data += chunk
-    except ConnectionError:
-        pass
-    return data
-
-
 def _udp_exchange(port: int) -> bytes:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         udp.settimeout(PATIENCE)
@@ -110,7 +75,7 @@ def test_a_request_trickled_byte_by_byte_is_cut_at_its_deadline() -> None:
     async def main() -> KdcServer:
         async with _server(tcp_message_timeout=SHORT) as server:
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-            assert await asyncio.wait_for(_trickle(writer, reader, _request()), PATIENCE) == b""
+            assert await asyncio.wait_for(trickle(writer, reader, _request()), PATIENCE) == b""
             await _still_serving(server)
         return server
 
