@@ -184,6 +184,52 @@ def test_compiled_once_per_source_version_even_when_processes_race(tmp_path: Pat
     assert ensure_compiled(root) == found[0]
 
 
+def test_a_kind_of_run_leaves_an_archive_that_its_next_runs_map(tmp_path: Path, java_cache: Path) -> None:
+    root = tmp_path / "cache"
+    first = asyncio.run(run_probe(["security"], timeout=60, cache_dir=root))
+    folder = ensure_compiled(root)
+    archives = list(folder.glob("*.jsa"))
+    assert [a.name.split("-")[0] for a in archives] == ["security"]
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]  # nothing half-written left
+    second = asyncio.run(run_probe(["security"], timeout=60, cache_dir=root))
+    assert {**second.json, "timings_ms": None} == {**first.json, "timings_ms": None}
+    # The probe's own classes come from it: the "top" (dynamic) archive, in the JVM's words.
+    loaded = subprocess.run([require_tool("java"), *javaprobe.JVM_OPTIONS, f"-XX:SharedArchiveFile={archives[0]}",
+                             "-Xlog:class+load=info", "-cp", str(folder / javaprobe.JAR_NAME), "UccProbe", "security"],
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert "[class,load] UccProbe source: shared objects file (top)" in loaded.stdout
+
+
+def test_an_archive_is_kept_only_whole_and_from_a_run_that_ended(tmp_path: Path, java_cache: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """JDK 17 dies of SIGBUS when it maps a truncated archive (and leaves an hs_err file in
+    the folder it ran in): such an archive, or one from a killed run, is dropped."""
+    monkeypatch.chdir(tmp_path)
+    folder = ensure_compiled(tmp_path / "cache")
+    java = require_tool("java")
+
+    def first_run() -> javaprobe._ClassArchive:
+        archive = javaprobe._ClassArchive(java, folder, "security")
+        assert archive.writing is not None
+        subprocess.run([java, *javaprobe.JVM_OPTIONS, *archive.options, "-cp", str(folder / javaprobe.JAR_NAME),
+                        "UccProbe", "security"], capture_output=True, timeout=60, check=True)
+        return archive
+
+    truncated = first_run()
+    assert truncated.writing is not None
+    whole = truncated.writing.read_bytes()
+    truncated.writing.write_bytes(whole[:len(whole) // 2])
+    truncated.keep(0)
+    killed = first_run()
+    killed.keep(-9)
+    assert not truncated.path.exists()
+    assert list(folder.glob("*.jsa")) == [] and not [p for p in folder.iterdir() if p.name.startswith(".")]
+    assert list(tmp_path.glob("hs_err*")) == []
+    whole_run = first_run()
+    whole_run.keep(0)
+    assert whole_run.path.is_file()
+
+
 def test_bad_usage_is_the_callers_error(java_cache: Path) -> None:
     with pytest.raises(ProbeUsageError, match="register needs --frontend"):
         asyncio.run(run_probe(["register", "--args", ""], timeout=30, cache_dir=java_cache))
