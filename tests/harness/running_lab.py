@@ -43,8 +43,9 @@ class Up:
         self.workdir = workdir
         workdir.parent.mkdir(parents=True, exist_ok=True)
         self._stderr = workdir.parent / f"{workdir.name}.up-stderr"
-        # lab.json outlives a lab: only one written after this start is this lab's.
-        self._started = time.time()
+        # lab.json outlives its lab: this lab's is the first one that is not the file there
+        # now (lab.json is written whole under a new name, then renamed).
+        self._stale = self._lab_json_version()
         with open(workdir.parent / f"{workdir.name}.up-stdout", "w") as out, open(self._stderr, "w") as err:
             self.proc = subprocess.Popen([*UCCLAB, "up", "--workdir", str(workdir), *args], cwd=REPO,
                                          stdout=out, stderr=err, text=True)
@@ -54,19 +55,23 @@ class Up:
         """What it wrote to stderr so far."""
         return self._stderr.read_text()
 
+    def _lab_json_version(self) -> tuple[int, int] | None:
+        try:
+            stat = (self.workdir / "lab.json").stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns
+
     def wait_serving(self, timeout: float = 180) -> dict[str, Any]:
         """Its lab.json, once it is serving."""
-        path = self.workdir / "lab.json"
         deadline = time.monotonic() + timeout
-        # File times come from a coarse clock (a few ms behind time.time()); a lab takes far
-        # longer than that to start.
-        while not (path.exists() and path.stat().st_mtime >= self._started - 0.05):
+        while (version := self._lab_json_version()) is None or version == self._stale:
             if self.proc.poll() is not None:
                 raise AssertionError(f"ucclab up exited early ({self.proc.returncode}): {self.stderr}")
             if time.monotonic() > deadline:
                 raise AssertionError(f"ucclab up did not write lab.json in {timeout:.0f} s: {self.stderr}")
             time.sleep(0.1)
-        return json.loads(path.read_text())
+        return json.loads((self.workdir / "lab.json").read_text())
 
     def stop(self, signum: int = signal.SIGINT, timeout: float = 60) -> str:
         """Ctrl-C (or ``signum``); the lab must stop cleanly. Returns what it wrote to stderr."""
