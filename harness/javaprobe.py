@@ -215,8 +215,9 @@ class _ClassArchive:
     the compiled folder: its JVM options, and once the run is over, :meth:`keep` puts the
     archive a first run wrote into place.
 
-    The archive is keyed by the ``java`` binary (path, size, time): another JDK makes its
-    own. A first run writes to a name of its own, and the archive is kept only when that
+    The archive is keyed by the JDK (its ``java``, ``libjvm.so`` and base archive
+    ``classes.jsa``: path, size, time): another JDK, or the same one with its base archive
+    made again (a dynamic archive holds only on the base it was made on), makes its own. A first run writes to a name of its own, and the archive is kept only when that
     run ended normally and the JVM maps it (``-Xshare:on``): JDK 17 dies of SIGBUS on a
     truncated archive instead of ignoring it. Processes that race make one archive each;
     the last rename wins, and each is whole.
@@ -225,8 +226,13 @@ class _ClassArchive:
     def __init__(self, java: str, folder: Path, kind: str) -> None:
         self._java, self._jar = java, folder / JAR_NAME
         binary = Path(java).resolve()
-        stat = binary.stat()
-        key = hashlib.sha256(f"{binary}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+        server = binary.parent.parent / "lib" / "server"
+        identity = hashlib.sha256()
+        for part in (binary, server / "libjvm.so", server / "classes.jsa"):
+            with contextlib.suppress(OSError):  # a JDK laid out otherwise: what there is
+                stat = part.stat()
+                identity.update(f"{part}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        key = identity.hexdigest()[:12]
         self.path = folder / f"{kind}-{key}.jsa"
         #: Where this run writes its archive (None: it maps the one there is).
         self.writing: Path | None = None
