@@ -124,6 +124,8 @@ def _mutations(data: bytes, rng: random.Random) -> list[tuple[str, bytes]]:
         damaged = bytearray(data)
         for _ in range(rng.randint(1, 4)):
             damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        if damaged == data:  # every new byte happened to be the old one (1 in 256 for one byte)
+            damaged[-1] ^= 0xFF
         flips.append(("altered", bytes(damaged)))
     return cuts + flips
 
