@@ -44,7 +44,7 @@ from harness.connector import (
 from harness.connector._security import java_principal
 from harness.connector.service import ConnectorService
 from harness.diagnosis import code_for_java_error, code_for_text
-from harness.javaprobe import ensure_compiled, probe_register, probe_security, start_probe_listener
+from harness.javaprobe import probe_register, probe_security, start_probe_listener
 from tests.conftest import require_tool
 
 FE = "fe01.companya.com"
@@ -90,15 +90,6 @@ def test_default_protocols_and_holes() -> None:
     assert JavaSecurity().enabled_protocols() == ("TLSv1.3", "TLSv1.2")
     assert JavaSecurity(OLD_TLS_ON).enabled_protocols() == ("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1")
     assert JavaSecurity({"jdk.tls.disabledAlgorithms": "TLSv1.2, tlsv1.1"}).enabled_protocols() == ("TLSv1.3", "TLSv1")
-
-
-@pytest.fixture(scope="module")
-def java_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require_tool("java")
-    require_tool("javac")
-    root = tmp_path_factory.getbasetemp().parent / "ucclab-java-cache"
-    ensure_compiled(root)
-    return root
 
 
 @pytest.mark.interop

@@ -59,21 +59,6 @@ DEFAULT_SSL_CONTEXT = (
 )
 
 
-def compiled_probe_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The probe compiled once for the test run: the cache root beside the workers' temporary
-    folders, so pytest-xdist workers share it (and race to fill it)."""
-    require_tool("java")
-    require_tool("javac")
-    root = tmp_path_factory.getbasetemp().parent / "ucclab-java-cache"
-    ensure_compiled(root)
-    return root
-
-
-@pytest.fixture(scope="session")
-def java_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return compiled_probe_cache(tmp_path_factory)
-
-
 @dataclass
 class MtlsLab:
     """A lab after the page's MTLS procedures: the Application object's arguments and the files."""

@@ -21,25 +21,16 @@ from harness.javaprobe import ProbeResult, probe_login
 from tests.fakes.frontend_support import FE_FQDN, UCC_FQDN, Credential, LabPki, frontend_config
 from tests.fakes.kdc_support import DES_PASSWORD, REALM, UCC_PASSWORD, lab_accounts
 
-from .test_javaprobe import compiled_probe_cache
 from .test_javaprobe_kerberos import TLS_ARGUMENTS
 
 LOGIN_EXCEPTION = "javax.security.auth.login.LoginException"
 
 
-@pytest.fixture(scope="session")
-def java_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return compiled_probe_cache(tmp_path_factory)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
+    """The Front End tests' lab PKI (frontend_support's ``fe`` is issued from it), where
+    tests/harness/conftest.py gives the harness tests another ``pki``."""
     return LabPki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def frontend_credential(pki: LabPki) -> Credential:
-    return pki.issue("fe01", cn=FE_FQDN, dns=[FE_FQDN])
 
 
 @dataclass
@@ -89,9 +80,9 @@ def with_ucc(**state: Any) -> list[Account]:
             if a.sam_account_name == "ocs-ucc" else a for a in lab_accounts()]
 
 
-def test_des_with_allow_weak_crypto_is_refused_by_a_modern_dc(pki: LabPki, frontend_credential: Credential,
+def test_des_with_allow_weak_crypto_is_refused_by_a_modern_dc(pki: LabPki, fe: Credential,
                                                               tmp_path: Path, java_cache: Path) -> None:
-    done = java_login(pki, frontend_credential, tmp_path, java_cache, principal="ocs-des", password=DES_PASSWORD,
+    done = java_login(pki, fe, tmp_path, java_cache, principal="ocs-des", password=DES_PASSWORD,
                       libdefaults={"allow_weak_crypto": "true"})
     assert done.failure == (LOGIN_EXCEPTION, "KDC has no support for encryption type (14)")
     assert code_for_java_error(done.failure[1]) == "krb-des-disabled"
@@ -99,9 +90,9 @@ def test_des_with_allow_weak_crypto_is_refused_by_a_modern_dc(pki: LabPki, front
     assert refused["requested_etypes"] == [18, 17, 20, 19, 16, 23, 1, 3] and refused["ad_event"]["id"] == 14
 
 
-def test_des_with_allow_weak_crypto_in_a_domain_that_allows_des(pki: LabPki, frontend_credential: Credential,
+def test_des_with_allow_weak_crypto_in_a_domain_that_allows_des(pki: LabPki, fe: Credential,
                                                                 tmp_path: Path, java_cache: Path) -> None:
-    done = java_login(pki, frontend_credential, tmp_path, java_cache, principal="ocs-des", password=DES_PASSWORD,
+    done = java_login(pki, fe, tmp_path, java_cache, principal="ocs-des", password=DES_PASSWORD,
                       libdefaults={"allow_weak_crypto": "true"}, policy=DomainPolicy(des_enabled=True))
     assert done.result.outcome == "confirmed", done.result.json
     assert done.kdc[1]["reply_etype"]["name"] == "des-cbc-crc"  # JDK 17 lists 1 before 3
@@ -113,17 +104,17 @@ def test_des_with_allow_weak_crypto_in_a_domain_that_allows_des(pki: LabPki, fro
     ({"locked_out": True}, "Clients credentials have been revoked (18)", "krb-account-revoked"),
     ({"must_change_password": True}, "Password has expired - change password to reset (23)", "krb-password-expired"),
 ], ids=["disabled", "locked-out", "must-change-password"])
-def test_account_states_in_javas_words(pki: LabPki, frontend_credential: Credential, tmp_path: Path,
+def test_account_states_in_javas_words(pki: LabPki, fe: Credential, tmp_path: Path,
                                        java_cache: Path, state: dict[str, Any], message: str, code: str) -> None:
-    done = java_login(pki, frontend_credential, tmp_path, java_cache, accounts=with_ucc(**state))
+    done = java_login(pki, fe, tmp_path, java_cache, accounts=with_ucc(**state))
     assert done.failure == (LOGIN_EXCEPTION, message)
     assert code_for_java_error(message) == code
     assert done.kdc[-1]["ntstatus"] is not None  # the NTSTATUS Java does not show is in the DC's record
 
 
-def test_des_only_enctype_list_fails_before_any_request(pki: LabPki, frontend_credential: Credential,
+def test_des_only_enctype_list_fails_before_any_request(pki: LabPki, fe: Credential,
                                                        tmp_path: Path, java_cache: Path) -> None:
-    done = java_login(pki, frontend_credential, tmp_path, java_cache,
+    done = java_login(pki, fe, tmp_path, java_cache,
                       libdefaults={"default_tkt_enctypes": "des-cbc-crc des-cbc-md5"})
     assert done.failure == (
         LOGIN_EXCEPTION, "out of 2 default etypes no supported etypes found for configuration default_tkt_enctypes")

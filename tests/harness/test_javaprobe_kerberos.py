@@ -39,26 +39,16 @@ from tests.fakes.kdc_support import (
     lab_accounts,
 )
 
-from .test_javaprobe import compiled_probe_cache
-
 ETC = "C:\\GCTI\\UCConnector\\UCC_Lync\\etc\\"
 # "Modifying Command Line Parameters for TLS": -krb_conf_file, -cert_store_pass, -cert_store_file.
 TLS_ARGUMENTS = f"-krb_conf_file {ETC}krb5.conf -cert_store_pass genesys -cert_store_file {ETC}UCC_store.jks"
 
 
-@pytest.fixture(scope="session")
-def java_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return compiled_probe_cache(tmp_path_factory)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
+    """The Front End tests' lab PKI (frontend_support's ``fe`` is issued from it), where
+    tests/harness/conftest.py gives the harness tests another ``pki``."""
     return LabPki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def frontend_credential(pki: LabPki) -> Credential:
-    return pki.issue("fe01", cn=FE_FQDN, dns=[FE_FQDN])
 
 
 @dataclass
@@ -118,8 +108,8 @@ def login(
 
 
 def test_login_confirmed_by_the_kdc_and_the_front_end(
-        pki: LabPki, frontend_credential: Credential, tmp_path: Path, java_cache: Path) -> None:
-    done = login(pki, frontend_credential, tmp_path, java_cache)
+        pki: LabPki, fe: Credential, tmp_path: Path, java_cache: Path) -> None:
+    done = login(pki, fe, tmp_path, java_cache)
     result = done.result
     assert result.outcome == "confirmed", result.json
     # The KDC issued the TGT and the ticket for sip/fe01.companya.com.
@@ -147,37 +137,37 @@ def _login_error(done: Login) -> tuple[str, str, str]:
 LOGIN_EXCEPTION = "javax.security.auth.login.LoginException"
 
 
-def test_wrong_microsoft_ocs_password(pki: LabPki, frontend_credential: Credential, tmp_path: Path,
+def test_wrong_microsoft_ocs_password(pki: LabPki, fe: Credential, tmp_path: Path,
                                       java_cache: Path) -> None:
-    done = login(pki, frontend_credential, tmp_path, java_cache, password="not-the-password")
+    done = login(pki, fe, tmp_path, java_cache, password="not-the-password")
     assert _login_error(done) == ("login", LOGIN_EXCEPTION, "Pre-authentication information was invalid (24)")
     assert done.kdc[-1]["error_code"] == 24
     assert done.frontend == []  # the connector never gets as far as the Front End
 
 
-def test_unknown_principal(pki: LabPki, frontend_credential: Credential, tmp_path: Path, java_cache: Path) -> None:
-    done = login(pki, frontend_credential, tmp_path, java_cache, principal="ocs-nobody")
+def test_unknown_principal(pki: LabPki, fe: Credential, tmp_path: Path, java_cache: Path) -> None:
+    done = login(pki, fe, tmp_path, java_cache, principal="ocs-nobody")
     assert _login_error(done) == ("login", LOGIN_EXCEPTION, "Client not found in Kerberos database (6)")
 
 
-def test_clock_skew(pki: LabPki, frontend_credential: Credential, tmp_path: Path, java_cache: Path) -> None:
-    done = login(pki, frontend_credential, tmp_path, java_cache,
+def test_clock_skew(pki: LabPki, fe: Credential, tmp_path: Path, java_cache: Path) -> None:
+    done = login(pki, fe, tmp_path, java_cache,
                  kdc_clock=lambda: utc_now() + datetime.timedelta(minutes=10))
     # Unlike MIT's kinit, Java does not take the KDC's time from the PREAUTH_REQUIRED error.
     assert _login_error(done) == ("login", LOGIN_EXCEPTION, "Clock skew too great (37)")
 
 
-def test_des_only_account_without_allow_weak_crypto(pki: LabPki, frontend_credential: Credential, tmp_path: Path,
+def test_des_only_account_without_allow_weak_crypto(pki: LabPki, fe: Credential, tmp_path: Path,
                                                     java_cache: Path) -> None:
     """The page's "Use Kerberos DES encryption for this account": JDK 17 offers only AES by default."""
-    done = login(pki, frontend_credential, tmp_path, java_cache, principal="ocs-des", password=DES_PASSWORD)
+    done = login(pki, fe, tmp_path, java_cache, principal="ocs-des", password=DES_PASSWORD)
     assert _login_error(done) == ("login", LOGIN_EXCEPTION, "KDC has no support for encryption type (14)")
     assert done.kdc[-1]["requested_etypes"] == [18, 17, 20, 19]
 
 
-def test_des_forced_in_krb5_conf_without_allow_weak_crypto(pki: LabPki, frontend_credential: Credential,
+def test_des_forced_in_krb5_conf_without_allow_weak_crypto(pki: LabPki, fe: Credential,
                                                            tmp_path: Path, java_cache: Path) -> None:
-    done = login(pki, frontend_credential, tmp_path, java_cache, principal="ocs-des", password=DES_PASSWORD,
+    done = login(pki, fe, tmp_path, java_cache, principal="ocs-des", password=DES_PASSWORD,
                  libdefaults={"default_tkt_enctypes": "des-cbc-crc"})
     assert _login_error(done) == (
         "login", LOGIN_EXCEPTION,
@@ -186,11 +176,11 @@ def test_des_forced_in_krb5_conf_without_allow_weak_crypto(pki: LabPki, frontend
 
 
 def test_des_only_account_with_allow_weak_crypto_is_refused_by_a_modern_dc(
-        pki: LabPki, frontend_credential: Credential, tmp_path: Path, java_cache: Path) -> None:
+        pki: LabPki, fe: Credential, tmp_path: Path, java_cache: Path) -> None:
     """With weak crypto allowed JDK 17 also offers 1 and 3, but a 2008 R2+ DC has single DES
     off (KB 977321): Java's login gets 14. (In a domain that allows DES it gets a TGT:
     tests/harness/test_javaprobe_kdc.py.)"""
-    done = login(pki, frontend_credential, tmp_path, java_cache, principal="ocs-des", password=DES_PASSWORD,
+    done = login(pki, fe, tmp_path, java_cache, principal="ocs-des", password=DES_PASSWORD,
                  libdefaults={"allow_weak_crypto": "true"})
     assert done.result.outcome != "confirmed"
     assert "KDC has no support for encryption type (14)" in json.dumps(done.result.json)
@@ -198,11 +188,11 @@ def test_des_only_account_with_allow_weak_crypto_is_refused_by_a_modern_dc(
     assert refused["error_code"] == 14 and refused["requested_etypes"] == [18, 17, 20, 19, 16, 23, 1, 3]
 
 
-def test_front_end_spn_not_registered(pki: LabPki, frontend_credential: Credential, tmp_path: Path,
+def test_front_end_spn_not_registered(pki: LabPki, fe: Credential, tmp_path: Path,
                                       java_cache: Path) -> None:
     accounts = [a for a in lab_accounts() if a.sam_account_name != "FE01$"]
     accounts.append(Account("FE01$", FRONTEND_PASSWORD, spns=(f"HOST/{FE_FQDN}",)))
-    done = login(pki, frontend_credential, tmp_path, java_cache, accounts=accounts)
+    done = login(pki, fe, tmp_path, java_cache, accounts=accounts)
     assert _login_error(done) == (
         "gss", "org.ietf.jgss.GSSException",
         "No valid credentials provided (Mechanism level: Server not found in Kerberos database (7))")
@@ -210,11 +200,11 @@ def test_front_end_spn_not_registered(pki: LabPki, frontend_credential: Credenti
     assert [e["status"] for e in done.frontend_of_type("response")] == [401]
 
 
-def test_trust_store_without_the_front_ends_ca(pki: LabPki, frontend_credential: Credential, tmp_path: Path,
+def test_trust_store_without_the_front_ends_ca(pki: LabPki, fe: Credential, tmp_path: Path,
                                                java_cache: Path) -> None:
     """On this path -cert_store_file is the trust store: another CA's certificate in it fails TLS after the login."""
     other = LabPki(tmp_path / "other-ca", name="other-CA")
-    done = login(other, frontend_credential, tmp_path / "files", java_cache)
+    done = login(other, fe, tmp_path / "files", java_cache)
     assert done.error["phase"] == "handshake"
     assert done.error["message"].startswith("PKIX path building failed")
     assert done.result.json["kerberos"]["tgt"] is not None
