@@ -327,7 +327,7 @@ class LabBase:
             local = ipaddress.ip_address(self.network.ucc).is_loopback
         except ValueError:
             local = False
-        return free_port(self.network.ucc) if local else UCC_SECURE_PORT
+        return free_port_below_ephemeral(self.network.ucc) if local else UCC_SECURE_PORT
 
     @property
     def ca_root_pem_path(self) -> Path:
@@ -681,7 +681,7 @@ class Lab(LabBase):
             clashes = [p for p in app.port_infos if p.port in taken] if app is not None else []
             if app is None or not clashes:
                 return
-            moved = {p.id: free_port(self.bind_host) for p in clashes}
+            moved = {p.id: free_port_below_ephemeral(self.bind_host) for p in clashes}
             app.port_infos = [dataclasses.replace(p, port=moved[p.id]) if p.id in moved else p for p in app.port_infos]
             await cfg.update_application(app)
         for port in clashes:
@@ -790,6 +790,35 @@ def free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def free_port_below_ephemeral(host: str, *, attempts: int = 50) -> int:
+    """A TCP port nothing listens on now at ``host``, for a server that binds it later (the
+    connector's Secured SIP port is written into its Application first).
+
+    :func:`free_port` gives one of the kernel's ephemeral ports, which any outgoing
+    connection on the machine may take before the server binds it (a busy machine did, and
+    the connector could not listen). This one is drawn at random below that range
+    (``ip_local_port_range``), where only another server that binds it explicitly can; the
+    OS picks one when the range cannot be read or no draw is free.
+    """
+    try:
+        low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return free_port(host)
+    ports = range(max(1024, low - 16384), low)
+    for _ in range(attempts if ports else 0):
+        port = ports[secrets.randbelow(len(ports))]
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    return free_port(host)
 
 
 def make_private_folder(path: Path) -> bool:

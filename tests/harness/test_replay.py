@@ -181,6 +181,10 @@ def test_replay_configures_the_application_object(ucclab_lab: LabThread) -> None
     assert app.options["Microsoft-OCS"]["password"] == lab.secrets.ucc_account_password
     [port] = [p for p in app.port_infos if p.id == "lync-tls"]
     assert port.conn_protocol == "sip" and "tls=1" in port.transport_params
+    # Below the kernel's ephemeral ports: no outgoing connection takes it before the
+    # connector listens there.
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    assert 1024 <= int(port.port) < low
 
 
 def test_restart_on_the_same_workdir_reuses_ca_and_stores(ucclab_lab_factory, tmp_path: Path) -> None:
